@@ -1,0 +1,32 @@
+// Each subcommand lives in its own cmd_*.cpp and registers itself here, so
+// adding a command touches no shared file.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ctscope::cli {
+
+// setup() adds the subcommand's options to `sub` and returns the action to run
+// after parsing (which returns the process exit code).
+using Action = std::function<int()>;
+using Setup = std::function<Action(CLI::App& sub)>;
+
+struct CommandSpec {
+  std::string name, description;
+  Setup setup;
+  int order;  // position in --help
+};
+std::vector<CommandSpec>& registry();
+
+struct RegisterCommand {
+  RegisterCommand(std::string name, std::string description, int order, Setup setup) {
+    registry().push_back({std::move(name), std::move(description), std::move(setup), order});
+  }
+};
+
+// Validators shared by commands.
+std::vector<int> parse_k_list(const std::string& s);  // "8,64" -> {8, 64}; throws Error on bad input
+
+}  // namespace ctscope::cli

@@ -1,0 +1,41 @@
+// Outputs are written atomically: to a temporary file beside the target, renamed
+// over it on commit(). If anything throws before commit(), the temporary is
+// removed and the target is untouched - never a partial output file.
+#pragma once
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace ctscope {
+
+class AtomicFile {
+ public:
+  // Opens "<path>.tmp.<pid>" for writing; throws Error naming path if that fails,
+  // so an unwritable output is reported before any long computation starts.
+  explicit AtomicFile(std::filesystem::path path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  uint64_t bytes_written() const { return written_; }
+  // fsync-free flush + rename into place.
+  void commit();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_, tmp_;
+  std::FILE* f_ = nullptr;
+  uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+// Convenience: whole-string atomic write.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// Fail early (before a long run) if `path` cannot be created: creates and removes a temp file.
+void check_writable(const std::filesystem::path& path);
+
+}  // namespace ctscope
