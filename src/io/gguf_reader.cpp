@@ -56,7 +56,8 @@ class Cursor {
   // Fails unless `count` items of at least `min_bytes` each could still fit.
   void need_items(uint64_t count, uint64_t min_bytes, const std::string& what) const {
     if (min_bytes != 0 && count > remaining() / min_bytes)
-      fail(where_, "{} count {} cannot fit in the {} bytes left at offset {}", what, count, remaining(), pos_);
+      fail(where_, "{} count {} cannot fit in the {} bytes left at offset {} (truncated or corrupt file)", what, count,
+           remaining(), pos_);
   }
 
  private:
