@@ -293,7 +293,8 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
     uint64_t rel_offset;
   };
   std::vector<Raw> raw;
-  raw.reserve(static_cast<size_t>(n_tensors));  // bounded by the file size above
+  // No reserve: n_tensors is only bounded by the file size, and a big file with a
+  // lying count would otherwise cost far more memory than the infos it holds.
   std::set<std::string> names;
   for (uint64_t i = 0; i < n_tensors; ++i) {
     Raw r;
