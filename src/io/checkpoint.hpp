@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,6 +54,8 @@ struct Checkpoint {
   std::vector<TensorInfo> tensors;
   std::vector<std::shared_ptr<const MappedFile>> files;
   std::optional<Vocabulary> vocab;
+  // safetensors __metadata__ (string -> string), merged over shards; reconstruct reads it.
+  std::map<std::string, std::string> metadata;
 
   // Opens a directory (config.json + model.safetensors or sharded with
   // model.safetensors.index.json), a .safetensors, a .gguf or a llama2.c .bin.
