@@ -64,6 +64,7 @@ void SafetensorsWriter::skip_empty() {
 }
 
 void SafetensorsWriter::write(std::string_view name, const void* bytes, size_t n) {
+  if (n == 0) return;  // empty tensors are skipped over automatically
   if (current_ >= entries_.size()) fail(path_.string(), "tensor '{}' written after all declared tensors", name);
   const auto& e = entries_[current_];
   if (name != e.name) fail(path_.string(), "tensor '{}' written out of order (expected '{}')", name, e.name);
