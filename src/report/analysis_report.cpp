@@ -22,9 +22,13 @@ std::string pct(double x) { return fmt::format("{:.1f}%", 100 * x); }
 
 // 1100048384 -> "1,100,048,384" (independent of the user's locale).
 std::string commas(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
+  const std::string digits = std::to_string(v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 std::string group_label(const ct::GroupSummary& g) {
