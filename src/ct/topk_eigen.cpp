@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "util/error.hpp"
 
@@ -33,56 +36,56 @@ std::vector<double> prefix_sums(const std::vector<double>& desc, const std::vect
   return out;
 }
 
-// Columns [c0, c1) of col-major V (m x ld cols): orthogonalize against V[:, 0:c0]
-// twice (CGS2), then among themselves by Householder QR. Columns that vanish
-// (Krylov space exhausted) are replaced by random directions.
+// Columns [c0, c1) of col-major V (m x cols): block classical Gram-Schmidt
+// twice (BCGS2) against V[:, 0:c0], each pass followed by Householder QR.
+// Columns that vanish in the first pass (the Krylov space is exhausted) are
+// replaced by random directions.
 void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std::mt19937_64& rng, double& flops) {
-  const int b = c1 - c0;
+  const int b = c1 - c0, mi = static_cast<int>(m);
   double* X = V.data() + static_cast<size_t>(c0) * m;
-  std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), tau(b);
-  std::vector<double> norm0(b);
+  std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), tau(b), norm0(b);
   auto project = [&] {
     if (c0 == 0) return;
-    for (int pass = 0; pass < 2; ++pass) {
-      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, c0, b, static_cast<int>(m), 1.0, V.data(), static_cast<int>(m), X,
-                  static_cast<int>(m), 0.0, proj.data(), c0);
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), b, c0, -1.0, V.data(), static_cast<int>(m),
-                  proj.data(), c0, 1.0, X, static_cast<int>(m));
-      flops += 4.0 * static_cast<double>(m) * c0 * b;
-    }
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, c0, b, mi, 1.0, V.data(), mi, X, mi, 0.0, proj.data(), c0);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, mi, b, c0, -1.0, V.data(), mi, proj.data(), c0, 1.0, X, mi);
+    flops += 4.0 * static_cast<double>(m) * c0 * b;
   };
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    for (int k = 0; k < b; ++k) norm0[k] = cblas_dnrm2(static_cast<int>(m), X + static_cast<size_t>(k) * m, 1);
-    project();
-    // QR; a tiny R_kk means column k was (nearly) in the span of the others.
-    std::vector<double> A(X, X + static_cast<size_t>(b) * m);
-    LAPACKE_dgeqrf(LAPACK_COL_MAJOR, static_cast<lapack_int>(m), b, A.data(), static_cast<lapack_int>(m), tau.data());
+  // Householder QR in place; returns false if some column had (nearly) no new direction.
+  auto qr = [&](bool check) {
+    LAPACKE_dgeqrf(LAPACK_COL_MAJOR, mi, b, X, mi, tau.data());
     bool ok = true;
-    for (int k = 0; k < b; ++k)
-      if (!(std::abs(A[static_cast<size_t>(k) * m + k]) > 1e-8 * std::max(norm0[k], 1e-300))) {
-        ok = false;
-        std::normal_distribution<double> nd;  // any distribution will do here: only a direction is needed
-        for (int64_t i = 0; i < m; ++i) X[static_cast<size_t>(k) * m + i] = nd(rng);
-      }
-    if (!ok && attempt < 2) continue;
-    LAPACKE_dorgqr(LAPACK_COL_MAJOR, static_cast<lapack_int>(m), b, b, A.data(), static_cast<lapack_int>(m), tau.data());
-    std::copy(A.begin(), A.end(), X);
-    project();  // Householder Q of projected columns is orthogonal to V only up to rounding: clean once more
+    if (check)
+      for (int k = 0; k < b; ++k) ok = ok && std::abs(X[static_cast<size_t>(k) * m + k]) > 1e-8 * std::max(norm0[k], 1e-300);
+    LAPACKE_dorgqr(LAPACK_COL_MAJOR, mi, b, b, X, mi, tau.data());
     flops += 4.0 * static_cast<double>(m) * b * b;
-    break;
+    return ok;
+  };
+  std::vector<double> keep(X, X + static_cast<size_t>(b) * m);
+  for (int attempt = 0;; ++attempt) {
+    for (int k = 0; k < b; ++k) norm0[k] = cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1);
+    project();
+    if (qr(attempt < 2) || attempt >= 2) break;
+    // Breakdown: redo with random columns appended in place of the weakest ones.
+    std::copy(keep.begin(), keep.end(), X);
+    std::normal_distribution<double> nd;  // only a direction is needed, not a portable stream
+    for (int k = 0; k < b; ++k) {
+      const double nk = cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1);
+      if (attempt == 1 || !(nk > 0) || k % 2 == 1)
+        for (int64_t i = 0; i < m; ++i) X[static_cast<size_t>(k) * m + i] = nd(rng);
+    }
+    std::copy(X, X + static_cast<size_t>(b) * m, keep.begin());
   }
+  project();
+  qr(false);
 }
 
-double top_of(std::vector<double> T, int s) {
-  return sym_eigvals_desc(std::move(T), s).front();
-}
 
 }  // namespace
 
 TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_explicit, int64_t m,
                    const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt) {
   TopEigen r;
-  int kmax = 0;
+  int kmax = 1;
   for (int K : Ks) kmax = std::max(kmax, K);
   const double mm = static_cast<double>(m);
 
@@ -94,17 +97,20 @@ TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_e
     r.subspace = static_cast<int>(m);
     return r;
   };
-  const int b = std::max(1, opt.block);
+  const int b = opt.block > 0 ? opt.block : kmax >= 32 ? 64 : 32;
   const int smax = static_cast<int>(std::min<int64_t>(m / 2, 16 * static_cast<int64_t>(std::max(kmax, b))));
   if (m <= opt.exact_below || smax < kmax + 2 * b) return exact();
 
   const int mi = static_cast<int>(m);
-  std::vector<double> V(static_cast<size_t>(m) * (smax + b)), Z(static_cast<size_t>(m) * b);
-  std::vector<double> T(static_cast<size_t>(smax + b) * (smax + b), 0.0);  // col-major, ld = smax + b
+  // Products in float: M is read once per block step and that read is the cost;
+  // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
+  const std::vector<float> Mf(M.begin(), M.end());
+  std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
+  std::vector<double> V(static_cast<size_t>(m) * (smax + b), 0.0), Z(static_cast<size_t>(m) * b);
   const int ldt = smax + b;
+  std::vector<double> T(static_cast<size_t>(ldt) * ldt, 0.0);  // col-major
   std::mt19937_64 rng(0x1a2c05);
   std::uniform_real_distribution<double> ud(-1.0, 1.0);
-  for (auto& v : V) v = 0;
   for (int k = 0; k < b; ++k)
     for (int64_t i = 0; i < m; ++i) V[static_cast<size_t>(k) * m + i] = ud(rng);
   const bool has_w = !c.w.empty();
@@ -114,13 +120,16 @@ TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_e
   orthonormalize_block(V, m, 0, b, rng, r.flops);
 
   std::vector<double> a, cw;  // V^T u, V^T w
-  std::vector<double> prev;
-  double prev_lmax = -1;
+  std::vector<double> prev, delta;
+  double prev_lmax = -1, lmax = 0;
+  bool lmax_done = false;
   for (int s0 = 0;; s0 += b) {
     const int s = s0 + b;
     const double* X = V.data() + static_cast<size_t>(s0) * m;
     // Z = M X_j; T[0:s, s0:s] = V^T Z.
-    cblas_dsymm(CblasColMajor, CblasLeft, CblasUpper, mi, b, 1.0, M.data(), mi, X, mi, 0.0, Z.data(), mi);
+    std::transform(X, X + static_cast<size_t>(b) * m, Xf.begin(), [](double v) { return static_cast<float>(v); });
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, mi, b, mi, 1.f, Mf.data(), mi, Xf.data(), mi, 0.f, Zf.data(), mi);
+    std::copy(Zf.begin(), Zf.end(), Z.begin());
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, s, b, mi, 1.0, V.data(), mi, Z.data(), mi, 0.0,
                 T.data() + static_cast<size_t>(s0) * ldt, ldt);
     r.flops += 2.0 * mm * mm * b + 2.0 * mm * s * b;
@@ -136,27 +145,45 @@ TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_e
       a[k] = cblas_ddot(mi, V.data() + static_cast<size_t>(k) * m, 1, c.u.data(), 1);
       cw[k] = has_w ? cblas_ddot(mi, V.data() + static_cast<size_t>(k) * m, 1, c.w.data(), 1) : 0.0;
     }
-    // Rayleigh-Ritz for M and Mc on span(V).
-    std::vector<double> Ts(static_cast<size_t>(s) * s), Tc(static_cast<size_t>(s) * s);
-    for (int j = 0; j < s; ++j)
-      for (int i = 0; i < s; ++i) {
-        const double t = T[static_cast<size_t>(j) * ldt + i];
-        Ts[static_cast<size_t>(j) * s + i] = t;
-        Tc[static_cast<size_t>(j) * s + i] = t + c.gamma * a[i] * a[j] - a[i] * cw[j] - cw[i] * a[j];
-      }
-    const auto sums = prefix_sums(sym_eigvals_desc(std::move(Ts), s), Ks);
-    const double lmax = top_of(std::move(Tc), s);
-    r.flops += 2 * (4.0 / 3.0) * s * static_cast<double>(s) * s;
-    bool done = !prev.empty() && s >= kmax + b;
-    for (size_t i = 0; done && i < sums.size(); ++i) done = sums[i] - prev[i] <= opt.tol_abs;
-    done = done && lmax - prev_lmax <= opt.tol_rel_lmax * std::abs(lmax);
-    prev = sums;
-    prev_lmax = lmax;
     r.subspace = s;
-    if (done) {
-      r.top_sums = sums;
-      r.lmax_c = lmax;
-      return r;
+    if (s >= kmax + b) {
+      // Rayleigh-Ritz on span(V) for M (and for Mc until its top value settles).
+      std::vector<double> Ts(static_cast<size_t>(s) * s);
+      for (int j = 0; j < s; ++j)
+        for (int i = 0; i < s; ++i) Ts[static_cast<size_t>(j) * s + i] = T[static_cast<size_t>(j) * ldt + i];
+      if (!lmax_done) {
+        std::vector<double> Tc(Ts);
+        for (int j = 0; j < s; ++j)
+          for (int i = 0; i < s; ++i)
+            Tc[static_cast<size_t>(j) * s + i] += c.gamma * a[i] * a[j] - a[i] * cw[j] - cw[i] * a[j];
+        lmax = sym_eigvals_desc(std::move(Tc), s).front();
+        lmax_done = prev_lmax > 0 && lmax - prev_lmax <= opt.tol_rel_lmax * std::abs(lmax);
+        prev_lmax = lmax;
+        r.flops += (4.0 / 3.0) * s * static_cast<double>(s) * s;
+      }
+      const auto sums = prefix_sums(sym_eigvals_desc(std::move(Ts), s), Ks);
+      r.flops += (4.0 / 3.0) * s * static_cast<double>(s) * s;
+      // Ritz sums grow monotonically and, past the first steps, geometrically:
+      // with rate q = step / previous step, what is left is about step q / (1 - q).
+      bool done = lmax_done && !prev.empty();
+      for (size_t i = 0; done && i < sums.size(); ++i) {
+        const double step = sums[i] - prev[i];
+        if (step <= 0.01 * opt.tol_abs) continue;
+        const double q = delta.empty() || delta[i] <= 0 ? 1.0 : step / delta[i];
+        done = q < 0.7 && step * q / (1 - q) <= opt.tol_abs;
+      }
+      if (std::getenv("CT_LZ_DEBUG"))
+        std::fprintf(stderr, "lz s=%d sums=%.12g %.12g lmax=%.12g\n", s, sums.empty() ? 0 : sums[0], sums.size() > 1 ? sums[1] : 0, lmax);
+      if (!prev.empty()) {
+        delta.resize(sums.size());
+        for (size_t i = 0; i < sums.size(); ++i) delta[i] = sums[i] - prev[i];
+      }
+      prev = sums;
+      if (done) {
+        r.top_sums = sums;
+        r.lmax_c = lmax;
+        return r;
+      }
     }
     if (s + b > smax) return exact();
     std::copy(Z.begin(), Z.end(), V.begin() + static_cast<std::ptrdiff_t>(s) * m);

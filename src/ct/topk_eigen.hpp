@@ -4,7 +4,7 @@
 // for stable_rank). Small m: LAPACK. Large m: block Lanczos with full
 // reorthogonalization whose start block holds u, so one Krylov subspace serves
 // M and Mc; Ritz sums only grow with the subspace (Ky Fan), and iteration stops
-// when every sum changes by less than tol_abs. Internal to ct/.
+// when the estimated remaining error of every sum is below tol_abs. Internal to ct/.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -26,9 +26,9 @@ struct TopEigen {
 
 struct TopEigenOptions {
   int64_t exact_below = 512;  // m <= this: LAPACK directly
-  int block = 32;
-  double tol_abs = 0;         // on each top sum
-  double tol_rel_lmax = 1e-8;
+  int block = 0;              // 0: 64 for K >= 32, else 32
+  double tol_abs = 0;         // on each top sum (estimated remaining error)
+  double tol_rel_lmax = 1e-6; // on the last step of lambda_max(Mc)
 };
 
 // Mc_explicit (m x m) is used on the exact path only; M must be fully symmetric.
