@@ -235,7 +235,8 @@ TEST(CtReference, TopEigenIterativeEqualsExact) {
     for (double e : eg) tr += e;
     TopEigenOptions o;
     o.tol_abs = 2e-6 * tr;  // as analyze_matrix uses it
-    const auto te = top_eigen(G, C, d, {8, 64}, cen, o);
+    std::vector<float> work;
+    const auto te = top_eigen(G, [&] { return C; }, d, {8, 64}, cen, o, work);
     double s8 = 0, s64 = 0;
     for (int k = 0; k < 64; ++k) (k < 8 ? s8 : s64) += eg[k];
     s64 += s8;

@@ -64,12 +64,22 @@ void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m) {
     }
 }
 
-void symmetrize_from_upper(std::vector<double>& G, int64_t m) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < i; ++j) G[i * m + j] = G[j * m + i];
-}
-
 }  // namespace
+
+// Blocked so that the transposed reads stay in cache.
+template <typename T>
+void symmetric_from_upper(const std::vector<double>& U, int64_t m, std::vector<T>& out) {
+  out.resize(static_cast<size_t>(m * m));
+  constexpr int64_t kB = 64;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i0 = 0; i0 < m; i0 += kB)
+    for (int64_t j0 = 0; j0 < m; j0 += kB)
+      for (int64_t i = i0; i < std::min(m, i0 + kB); ++i)
+        for (int64_t j = j0; j < std::min(m, j0 + kB); ++j)
+          out[i * m + j] = static_cast<T>(j >= i ? U[i * m + j] : U[j * m + i]);
+}
+template void symmetric_from_upper<float>(const std::vector<double>&, int64_t, std::vector<float>&);
+template void symmetric_from_upper<double>(const std::vector<double>&, int64_t, std::vector<double>&);
 
 void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::function<void(int64_t, int64_t, const float*)>& fn) {
   check_view(W);
@@ -83,16 +93,25 @@ void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::functi
   }
 }
 
-GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq) {
-  check_view(W);
+GramPass gram_pass(const MatrixView& W, bool row_gram) {
   GramPass g;
+  gram_pass(W, row_gram, nullptr, 0, g);
+  return g;
+}
+
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
+  check_view(W);
   g.row_gram = row_gram;
+  g.ss = g.sum = g.flops = 0;
+  g.finite = true;
+  g.Y.clear();
   const int64_t n = W.n, d = W.d;
   g.m = row_gram ? d : n;
   const int64_t m = g.m;
   g.G.assign(static_cast<size_t>(m * m), 0.0);
   g.colsum.assign(static_cast<size_t>(d), 0.0);
-  std::vector<float> Gf(static_cast<size_t>(m * m), 0.f);
+  g.Gf.assign(static_cast<size_t>(m * m), 0.f);
+  auto& Gf = g.Gf;
   const auto* base = static_cast<const uint8_t*>(W.data);
 
   if (row_gram) {
@@ -104,7 +123,7 @@ GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq
       const int64_t rows = std::min(rb, n - r0);
       convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
       panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
-      if (!std::isfinite(g.ss)) { g.finite = false; return g; }
+      if (!std::isfinite(g.ss)) { g.finite = false; return; }
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                   static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
@@ -129,7 +148,7 @@ GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq
       for (int64_t i = 0; i < n; ++i)
         convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols), P.data() + i * cols);
       panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
-      if (!std::isfinite(g.ss)) { g.finite = false; return g; }
+      if (!std::isfinite(g.ss)) { g.finite = false; return; }
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                   static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
       g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
@@ -143,8 +162,6 @@ GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq
       if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m); pending = 0; }
     }
   }
-  symmetrize_from_upper(g.G, m);
-  return g;
 }
 
 }  // namespace ctscope::ct

@@ -10,10 +10,12 @@
 
 namespace ctscope::ct {
 
+// Buffers are reused when a GramPass is passed again (no page faults per matrix).
 struct GramPass {
   bool row_gram = true;        // true: G = W^T W (d x d); false: G = W W^T (n x n)
   int64_t m = 0;               // side of G
-  std::vector<double> G;       // m x m, full symmetric
+  std::vector<double> G;       // m x m row-major, UPPER triangle only (j >= i) is valid
+  std::vector<float> Gf;       // m x m float scratch (all zero after the pass)
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;
   bool finite = true;          // false: W holds NaN/Inf and nothing else is valid
@@ -23,7 +25,12 @@ struct GramPass {
 
 // Qall: d x kq float row-major, used only when !row_gram. Throws Error for
 // dtypes that cannot be converted or rows that are not whole blocks.
-GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall = nullptr, int kq = 0);
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g);
+GramPass gram_pass(const MatrixView& W, bool row_gram);
+
+// Full symmetric copy of an upper-triangle matrix (m x m row-major), as T.
+template <typename T>
+void symmetric_from_upper(const std::vector<double>& U, int64_t m, std::vector<T>& out);
 
 // The n x d matrix as float32, panel by panel: calls fn(first_row, rows, panel).
 // Used by the paths that need W itself (amplitudes, svd and universal bases).

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "ct/gram.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -80,10 +81,39 @@ void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std
 }
 
 
+// Eigenvalues (descending) of the s x s Rayleigh quotient S (col-major, ld).
+// Block Lanczos makes it banded with half-width b (the coupling blocks are the
+// triangular R factors), so a band solver does; if roundoff or a restarted
+// block broke the band structure, the dense solver does.
+std::vector<double> ritz_values(const std::vector<double>& S, int ld, int s, int b) {
+  double big = 0, off = 0;
+  for (int j = 0; j < s; ++j)
+    for (int i = 0; i <= j; ++i) {
+      const double v = std::abs(S[static_cast<size_t>(j) * ld + i]);
+      big = std::max(big, v);
+      if (j - i > b) off = std::max(off, v);
+    }
+  std::vector<double> w(static_cast<size_t>(s));
+  if (off <= 1e-12 * big) {
+    const int ldab = b + 1;
+    std::vector<double> ab(static_cast<size_t>(ldab) * s, 0.0);
+    for (int j = 0; j < s; ++j)
+      for (int i = std::max(0, j - b); i <= j; ++i) ab[static_cast<size_t>(j) * ldab + (b + i - j)] = S[static_cast<size_t>(j) * ld + i];
+    if (LAPACKE_dsbevd(LAPACK_COL_MAJOR, 'N', 'U', s, b, ab.data(), ldab, w.data(), nullptr, 1) != 0)
+      throw Error("band eigensolver failed to converge");
+    std::reverse(w.begin(), w.end());
+    return w;
+  }
+  std::vector<double> A(static_cast<size_t>(s) * s);
+  for (int j = 0; j < s; ++j)
+    for (int i = 0; i < s; ++i) A[static_cast<size_t>(j) * s + i] = S[static_cast<size_t>(j) * ld + i];
+  return sym_eigvals_desc(std::move(A), s);  // symmetric: row/column order does not matter
+}
+
 }  // namespace
 
-TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_explicit, int64_t m,
-                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt) {
+TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector<double>()>& make_Mc, int64_t m,
+                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt, std::vector<float>& work) {
   TopEigen r;
   int kmax = 1;
   for (int K : Ks) kmax = std::max(kmax, K);
@@ -92,19 +122,20 @@ TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_e
   auto exact = [&] {
     r.exact = true;
     r.top_sums = prefix_sums(sym_eigvals_desc(M, m), Ks);
-    r.lmax_c = sym_eigvals_desc(Mc_explicit, m).front();
+    r.lmax_c = sym_eigvals_desc(make_Mc(), m).front();
     r.flops += 2 * (4.0 / 3.0) * mm * mm * mm;
     r.subspace = static_cast<int>(m);
     return r;
   };
-  const int b = opt.block > 0 ? opt.block : kmax >= 32 ? 64 : 32;
+  const int b = opt.block > 0 ? opt.block : kmax >= 32 ? 32 : 16;
   const int smax = static_cast<int>(std::min<int64_t>(m / 2, 16 * static_cast<int64_t>(std::max(kmax, b))));
   if (m <= opt.exact_below || smax < kmax + 2 * b) return exact();
 
   const int mi = static_cast<int>(m);
   // Products in float: M is read once per block step and that read is the cost;
   // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
-  const std::vector<float> Mf(M.begin(), M.end());
+  std::vector<float>& Mf = work;
+  symmetric_from_upper(M, m, Mf);
   std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
   std::vector<double> V(static_cast<size_t>(m) * (smax + b), 0.0), Z(static_cast<size_t>(m) * b);
   const int ldt = smax + b;
@@ -148,21 +179,19 @@ TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_e
     r.subspace = s;
     if (s >= kmax + b) {
       // Rayleigh-Ritz on span(V) for M (and for Mc until its top value settles).
-      std::vector<double> Ts(static_cast<size_t>(s) * s);
-      for (int j = 0; j < s; ++j)
-        for (int i = 0; i < s; ++i) Ts[static_cast<size_t>(j) * s + i] = T[static_cast<size_t>(j) * ldt + i];
       if (!lmax_done) {
-        std::vector<double> Tc(Ts);
+        std::vector<double> Tc(static_cast<size_t>(s) * s);
         for (int j = 0; j < s; ++j)
           for (int i = 0; i < s; ++i)
-            Tc[static_cast<size_t>(j) * s + i] += c.gamma * a[i] * a[j] - a[i] * cw[j] - cw[i] * a[j];
-        lmax = sym_eigvals_desc(std::move(Tc), s).front();
+            Tc[static_cast<size_t>(j) * s + i] =
+                T[static_cast<size_t>(j) * ldt + i] + c.gamma * a[i] * a[j] - a[i] * cw[j] - cw[i] * a[j];
+        lmax = ritz_values(Tc, s, s, b).front();
         lmax_done = prev_lmax > 0 && lmax - prev_lmax <= opt.tol_rel_lmax * std::abs(lmax);
         prev_lmax = lmax;
-        r.flops += (4.0 / 3.0) * s * static_cast<double>(s) * s;
+        r.flops += 6.0 * s * static_cast<double>(s) * b;
       }
-      const auto sums = prefix_sums(sym_eigvals_desc(std::move(Ts), s), Ks);
-      r.flops += (4.0 / 3.0) * s * static_cast<double>(s) * s;
+      const auto sums = prefix_sums(ritz_values(T, ldt, s, b), Ks);
+      r.flops += 6.0 * s * static_cast<double>(s) * b;
       // Ritz sums grow monotonically and, past the first steps, geometrically:
       // with rate q = step / previous step, what is left is about step q / (1 - q).
       bool done = lmax_done && !prev.empty();

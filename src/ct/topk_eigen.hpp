@@ -7,6 +7,7 @@
 // when the estimated remaining error of every sum is below tol_abs. Internal to ct/.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ctscope::ct {
@@ -31,11 +32,12 @@ struct TopEigenOptions {
   double tol_rel_lmax = 1e-6; // on the last step of lambda_max(Mc)
 };
 
-// Mc_explicit (m x m) is used on the exact path only; M must be fully symmetric.
-TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_explicit, int64_t m,
-                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt);
+// M: m x m row-major, upper triangle used. make_Mc builds Mc explicitly (only
+// called on the exact path). work: float scratch of m*m, reused across calls.
+TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector<double>()>& make_Mc, int64_t m,
+                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt, std::vector<float>& work);
 
-// All eigenvalues of symmetric A (m x m), descending (LAPACK dsyevd).
+// All eigenvalues of symmetric A (m x m row-major, upper triangle used), descending (LAPACK dsyevd).
 std::vector<double> sym_eigvals_desc(std::vector<double> A, int64_t m);
 
 }  // namespace ctscope::ct
