@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "ct/gram.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -38,48 +37,47 @@ std::vector<double> prefix_sums(const std::vector<double>& desc, const std::vect
 }
 
 // Columns [c0, c1) of col-major V (m x cols): block classical Gram-Schmidt
-// twice (BCGS2) against V[:, 0:c0], each pass followed by Householder QR.
-// Columns that vanish in the first pass (the Krylov space is exhausted) are
-// replaced by random directions.
+// twice against V[:, 0:c0], each pass followed by Cholesky QR (BCGS2 +
+// CholQR: all level-3 BLAS; the second pass restores orthogonality to
+// rounding). If the first pass finds a column with (nearly) no new direction -
+// the Krylov space is exhausted - those columns are replaced by random ones.
 void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std::mt19937_64& rng, double& flops) {
   const int b = c1 - c0, mi = static_cast<int>(m);
   double* X = V.data() + static_cast<size_t>(c0) * m;
-  std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), tau(b), norm0(b);
+  std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), R(static_cast<size_t>(b) * b), norm0(b);
   auto project = [&] {
     if (c0 == 0) return;
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, c0, b, mi, 1.0, V.data(), mi, X, mi, 0.0, proj.data(), c0);
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, mi, b, c0, -1.0, V.data(), mi, proj.data(), c0, 1.0, X, mi);
     flops += 4.0 * static_cast<double>(m) * c0 * b;
   };
-  // Householder QR in place; returns false if some column had (nearly) no new direction.
-  auto qr = [&](bool check) {
-    LAPACKE_dgeqrf(LAPACK_COL_MAJOR, mi, b, X, mi, tau.data());
-    bool ok = true;
+  // X = Q R with R from the Cholesky factor of X^T X; false if a column is
+  // (relative to its norm before projection) too small to trust.
+  auto cholqr = [&](bool check) {
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, b, mi, 1.0, X, mi, 0.0, R.data(), b);
+    flops += 2.0 * static_cast<double>(m) * b * b;
     if (check)
-      for (int k = 0; k < b; ++k) ok = ok && std::abs(X[static_cast<size_t>(k) * m + k]) > 1e-8 * std::max(norm0[k], 1e-300);
-    LAPACKE_dorgqr(LAPACK_COL_MAJOR, mi, b, b, X, mi, tau.data());
-    flops += 4.0 * static_cast<double>(m) * b * b;
-    return ok;
+      for (int k = 0; k < b; ++k)
+        if (!(R[static_cast<size_t>(k) * b + k] > 1e-12 * norm0[k] * norm0[k])) return false;
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', b, R.data(), b) != 0) return false;
+    if (check)
+      for (int k = 0; k < b; ++k)
+        if (!(R[static_cast<size_t>(k) * b + k] > 1e-6 * norm0[k])) return false;
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, mi, b, 1.0, R.data(), b, X, mi);
+    return true;
   };
-  std::vector<double> keep(X, X + static_cast<size_t>(b) * m);
   for (int attempt = 0;; ++attempt) {
-    for (int k = 0; k < b; ++k) norm0[k] = cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1);
+    for (int k = 0; k < b; ++k) norm0[k] = std::max(cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1), 1e-300);
     project();
-    if (qr(attempt < 2) || attempt >= 2) break;
-    // Breakdown: redo with random columns appended in place of the weakest ones.
-    std::copy(keep.begin(), keep.end(), X);
-    std::normal_distribution<double> nd;  // only a direction is needed, not a portable stream
-    for (int k = 0; k < b; ++k) {
-      const double nk = cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1);
-      if (attempt == 1 || !(nk > 0) || k % 2 == 1)
-        for (int64_t i = 0; i < m; ++i) X[static_cast<size_t>(k) * m + i] = nd(rng);
-    }
-    std::copy(X, X + static_cast<size_t>(b) * m, keep.begin());
+    if (cholqr(true)) break;
+    if (attempt >= 3) throw Error("block Lanczos: cannot extend the Krylov basis");
+    // Breakdown: a fresh random block (any direction outside span(V) will do).
+    std::normal_distribution<double> nd;
+    for (size_t i = 0; i < static_cast<size_t>(b) * m; ++i) X[i] = nd(rng);
   }
   project();
-  qr(false);
+  if (!cholqr(false)) throw Error("block Lanczos: lost orthogonality");
 }
-
 
 // Eigenvalues (descending) of the s x s Rayleigh quotient S (col-major, ld).
 // Block Lanczos makes it banded with half-width b (the coupling blocks are the
@@ -134,8 +132,11 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   const int mi = static_cast<int>(m);
   // Products in float: M is read once per block step and that read is the cost;
   // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
-  std::vector<float>& Mf = work;
-  symmetric_from_upper(M, m, Mf);
+  std::vector<float>& Mf = work;  // upper triangle is what ssymm reads
+  Mf.resize(static_cast<size_t>(m * m));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = i; j < m; ++j) Mf[i * m + j] = static_cast<float>(M[i * m + j]);
   std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
   std::vector<double> V(static_cast<size_t>(m) * (smax + b), 0.0), Z(static_cast<size_t>(m) * b);
   const int ldt = smax + b;
@@ -159,7 +160,8 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     const double* X = V.data() + static_cast<size_t>(s0) * m;
     // Z = M X_j; T[0:s, s0:s] = V^T Z.
     std::transform(X, X + static_cast<size_t>(b) * m, Xf.begin(), [](double v) { return static_cast<float>(v); });
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, mi, b, mi, 1.f, Mf.data(), mi, Xf.data(), mi, 0.f, Zf.data(), mi);
+    // Row-major upper of Mf is column-major lower.
+    cblas_ssymm(CblasColMajor, CblasLeft, CblasLower, mi, b, 1.f, Mf.data(), mi, Xf.data(), mi, 0.f, Zf.data(), mi);
     std::copy(Zf.begin(), Zf.end(), Z.begin());
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, s, b, mi, 1.0, V.data(), mi, Z.data(), mi, 0.0,
                 T.data() + static_cast<size_t>(s0) * ldt, ldt);
