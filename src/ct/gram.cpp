@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -105,6 +106,7 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   g.ss = g.sum = g.flops = 0;
   g.finite = true;
   g.Y.clear();
+  g.YtY.assign(static_cast<size_t>(kq) * kq, 0.0);
   const int64_t n = W.n, d = W.d;
   g.m = row_gram ? d : n;
   const int64_t m = g.m;
@@ -117,7 +119,8 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   if (row_gram) {
     // Row panels: G += P^T P.
     const int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
-    std::vector<float> P(static_cast<size_t>(std::min(rb, n) * d));
+    std::vector<float> P(static_cast<size_t>(std::min(rb, n) * d)), Yf(static_cast<size_t>(std::min(rb, n)) * kq);
+    std::vector<double> Yd(Yf.size());
     int64_t pending = 0;
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
@@ -127,6 +130,14 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                   static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
+      if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
+                    P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), kq);
+        std::copy(Yf.begin(), Yf.begin() + rows * kq, Yd.begin());
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(rows), 1.0, Yd.data(), kq, 1.0,
+                    g.YtY.data(), kq);
+        g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
+      }
       pending += rows;
       if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m); pending = 0; }
     }
@@ -160,6 +171,10 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
       }
       pending += cols;
       if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m); pending = 0; }
+    }
+    if (kq > 0) {
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, 0.0, g.YtY.data(), kq);
+      g.flops += static_cast<double>(n) * kq * kq;
     }
   }
 }

@@ -19,11 +19,13 @@ struct GramPass {
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;
   bool finite = true;          // false: W holds NaN/Inf and nothing else is valid
-  std::vector<double> Y;       // n x kq, W Qall (only for !row_gram and kq > 0)
+  std::vector<double> Y;       // n x kq, W Qall (wide path with kq > 0)
+  std::vector<double> YtY;     // kq x kq, (W Qall)^T (W Qall) in double (whenever kq > 0); empty otherwise
   double flops = 0;
 };
 
-// Qall: d x kq float row-major, used only when !row_gram. Throws Error for
+// Qall: d x kq float row-major (kq may be 0). Pass kq = 0 on the tall path
+// when Q^T G Q is cheaper from G than W Q is from W (n >> d). Throws Error for
 // dtypes that cannot be converted or rows that are not whole blocks.
 void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g);
 GramPass gram_pass(const MatrixView& W, bool row_gram);

@@ -105,6 +105,9 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
     kq += b->K;
   }
   const bool row_gram = n >= d;
+  // Tall matrices: Y^T Y = Q^T G Q costs 2 d^2 kq in double from G, or 2 n d kq
+  // in float from W during the pass; the pass wins unless n >> d.
+  const bool y_in_pass = !row_gram || n <= 4 * d;
   // All bases side by side (d x kq): one product serves them all.
   std::vector<double> Qall(static_cast<size_t>(d) * kq);
   std::vector<float> Qallf;
@@ -115,7 +118,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
         for (int k = 0; k < b->K; ++k) Qall[j * kq + c0 + k] = b->Q[j * b->K + k];
       c0 += b->K;
     }
-    if (!row_gram) Qallf.assign(Qall.begin(), Qall.end());
+    if (y_in_pass) Qallf.assign(Qall.begin(), Qall.end());
   }
   auto t0 = std::chrono::steady_clock::now();
   // Reused across calls on this thread: the big buffers are allocated once.
@@ -124,7 +127,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
   static thread_local std::vector<float> tl_eigen_work;
   GramPass& g = tl_gram;
   std::vector<float>& eigen_work = tl_eigen_work;
-  gram_pass(W, row_gram, Qallf.data(), row_gram ? 0 : kq, g);
+  gram_pass(W, row_gram, Qallf.data(), y_in_pass ? kq : 0, g);
   r.flops += g.flops;
   r.gram_s = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
@@ -219,7 +222,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
   // Projections for every basis: Q^T G Q (tall) or Y^T Y (wide), all at once.
   std::vector<double> P(static_cast<size_t>(kq) * kq), acol(kq);
   if (kq > 0) {
-    if (row_gram) {
+    if (!y_in_pass) {
       std::vector<double> T(static_cast<size_t>(d) * kq);
       cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, static_cast<int>(d), kq, 1.0, g.G.data(), static_cast<int>(d),
                   Qall.data(), kq, 0.0, T.data(), kq);
@@ -227,9 +230,8 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
                   0.0, P.data(), kq);
       r.flops += 2.0 * static_cast<double>(d) * static_cast<double>(d) * kq + 2.0 * static_cast<double>(d) * kq * kq;
     } else {
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kq, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, g.Y.data(), kq,
-                  0.0, P.data(), kq);
-      r.flops += 2.0 * nn * kq * kq;
+      for (int i = 0; i < kq; ++i)
+        for (int j = 0; j < kq; ++j) P[i * kq + j] = g.YtY[std::min(i, j) * kq + std::max(i, j)];
     }
     cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(d), kq, 1.0, Qall.data(), kq, g.colsum.data(), 1, 0.0,
                 acol.data(), 1);
