@@ -55,12 +55,13 @@ void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double*
   sum += s1;
 }
 
-// G (double, upper triangle) += Gf (float, upper triangle); Gf = 0.
-void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m) {
+// G (double, upper triangle) += Gf (float, upper triangle), or = on the first
+// flush (so G needs no clearing); Gf's upper triangle is left zero.
+void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m, bool first) {
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = i; j < m; ++j) {
-      G[i * m + j] += Gf[i * m + j];
+      G[i * m + j] = first ? Gf[i * m + j] : G[i * m + j] + Gf[i * m + j];
       Gf[i * m + j] = 0.f;
     }
 }
@@ -110,10 +111,14 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   const int64_t n = W.n, d = W.d;
   g.m = row_gram ? d : n;
   const int64_t m = g.m;
-  g.G.assign(static_cast<size_t>(m * m), 0.0);
+  // G is written by the first flush; Gf's upper triangle is zero after every
+  // completed pass, so a same-sized reuse needs no clearing either.
+  g.G.resize(static_cast<size_t>(m * m));
   g.colsum.assign(static_cast<size_t>(d), 0.0);
-  g.Gf.assign(static_cast<size_t>(m * m), 0.f);
+  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(m * m)) g.Gf.assign(static_cast<size_t>(m * m), 0.f);
+  g.gf_clean = false;
   auto& Gf = g.Gf;
+  bool first_flush = true;
   const auto* base = static_cast<const uint8_t*>(W.data);
 
   if (row_gram) {
@@ -139,7 +144,7 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
         g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
       }
       pending += rows;
-      if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m); pending = 0; }
+      if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m, first_flush); first_flush = false; pending = 0; }
     }
   } else {
     // Column panels (all rows, cb columns): G += P P^T, Y += P Qall[cols].
@@ -170,13 +175,14 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
         g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
       }
       pending += cols;
-      if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m); pending = 0; }
+      if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m, first_flush); first_flush = false; pending = 0; }
     }
     if (kq > 0) {
       cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, 0.0, g.YtY.data(), kq);
       g.flops += static_cast<double>(n) * kq * kq;
     }
   }
+  g.gf_clean = true;
 }
 
 }  // namespace ctscope::ct

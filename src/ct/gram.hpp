@@ -15,7 +15,8 @@ struct GramPass {
   bool row_gram = true;        // true: G = W^T W (d x d); false: G = W W^T (n x n)
   int64_t m = 0;               // side of G
   std::vector<double> G;       // m x m row-major, UPPER triangle only (j >= i) is valid
-  std::vector<float> Gf;       // m x m float scratch (all zero after the pass)
+  std::vector<float> Gf;       // m x m float scratch
+  bool gf_clean = false;       // Gf's upper triangle is all zero (a pass completed)
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;
   bool finite = true;          // false: W holds NaN/Inf and nothing else is valid

@@ -138,9 +138,15 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = i; j < m; ++j) Mf[i * m + j] = static_cast<float>(M[i * m + j]);
   std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
-  std::vector<double> V(static_cast<size_t>(m) * (smax + b), 0.0), Z(static_cast<size_t>(m) * b);
+  std::vector<double> Z(static_cast<size_t>(m) * b);
+  // The Krylov basis and projected matrix (col-major) live across calls on
+  // this thread; only the columns in use are ever written or read.
+  static thread_local std::vector<double> tl_V, tl_T;
+  std::vector<double>& V = tl_V;
+  std::vector<double>& T = tl_T;
   const int ldt = smax + b;
-  std::vector<double> T(static_cast<size_t>(ldt) * ldt, 0.0);  // col-major
+  if (V.size() < static_cast<size_t>(m) * (smax + b)) V.resize(static_cast<size_t>(m) * (smax + b));
+  if (T.size() < static_cast<size_t>(ldt) * ldt) T.resize(static_cast<size_t>(ldt) * ldt);
   std::mt19937_64 rng(0x1a2c05);
   std::uniform_real_distribution<double> ud(-1.0, 1.0);
   for (int k = 0; k < b; ++k)
