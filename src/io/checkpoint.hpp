@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "io/dtype.hpp"
 #include "model/config.hpp"
 #include "model/roles.hpp"
@@ -53,6 +55,10 @@ struct Checkpoint {
   std::vector<TensorInfo> tensors;
   std::vector<std::shared_ptr<const MappedFile>> files;
   std::optional<Vocabulary> vocab;
+  // GGUF only: every metadata key/value (numbers, strings, nested arrays as JSON),
+  // except the tokenizer.ggml.{tokens,scores,token_type} arrays, which are in vocab.
+  // Strings are the file's bytes and need not be valid UTF-8 (dump with a handler).
+  nlohmann::json gguf_metadata;
 
   // Opens a directory (config.json + model.safetensors or sharded with
   // model.safetensors.index.json), a .safetensors, a .gguf or a llama2.c .bin.
