@@ -114,3 +114,31 @@ TEST(Tokenizer, TokenIdFiles) {
   EXPECT_NO_THROW(check_token_ids({1, 511}, 512, "x"));
   for (auto& f : {a, b, c, d, e}) fs::remove(f);
 }
+
+TEST(Tokenizer, GgufVocabularyMatchesTokenizerBin) {
+  REQUIRE_MODELS();
+  const Checkpoint ck = Checkpoint::open(kModels / "tinyllamas-stories-260k-f32.gguf");
+  auto gguf = open_tokenizer(ck, std::nullopt);
+  auto bin = load_llama2c_tokenizer(kModels / "tok512.bin", 512);
+  for (const char* text : {"Once upon a time", "Zoo", "Lily's mom said, \"Lily, let's go\"", "a  b\n\xc3\xbc!"}) {
+    EXPECT_EQ(gguf->encode(text, true), bin->encode(text, true)) << text;
+    const auto ids = bin->encode(text, true);
+    std::string a, b;
+    for (size_t i = 1; i < ids.size(); ++i) {
+      a += gguf->decode(ids[i - 1], ids[i]);
+      b += bin->decode(ids[i - 1], ids[i]);
+    }
+    EXPECT_EQ(a, b) << text;
+    EXPECT_EQ(a, text);
+  }
+  EXPECT_EQ(gguf->encode("Once upon a time", true), (std::vector<int32_t>{1, 403, 407, 261, 378}));
+}
+
+TEST(Tokenizer, ResolutionAndVocabMismatch) {
+  REQUIRE_MODELS();
+  const Checkpoint bin = Checkpoint::open(kModels / "stories260K.bin");
+  EXPECT_THROW(open_tokenizer(bin, std::nullopt), Error);  // no tokenizer with a llama2.c .bin
+  EXPECT_EQ(open_tokenizer(bin, kModels / "tok512.bin")->vocab_size(), 512);
+  const Checkpoint big = Checkpoint::open(kModels / "llama-2-tiny-random.gguf");
+  EXPECT_THROW(open_tokenizer(big, kModels / "tok512.bin"), Error);  // 32000 vs 512
+}
