@@ -15,11 +15,12 @@ LlamaModel::LlamaModel(std::shared_ptr<const LlamaWeights> weights, int64_t max_
   v_cache_.assign(n, 0.0f);
 }
 
-std::span<const float> LlamaModel::forward(std::span<const int32_t> tokens, bool all_logits) {
+std::span<const float> LlamaModel::forward_rows(std::span<const int32_t> tokens, int64_t first_row) {
   const auto& c = w_->config;
   const int64_t T = static_cast<int64_t>(tokens.size());
   const int64_t dim = c.dim, hd = c.head_dim(), kv_dim = c.n_kv_heads * hd, hidden = c.hidden_dim, V = c.vocab_size;
   if (T == 0) throw Error("forward: no tokens");
+  if (first_row < 0 || first_row >= T) throw Error(fmt::format("forward: first logit row {} of {}", first_row, T));
   if (pos_ + T > max_pos_)
     throw Error(fmt::format("sequence of {} positions exceeds the model's context of {}", pos_ + T, max_pos_));
   for (int32_t id : tokens)
@@ -58,7 +59,7 @@ std::span<const float> LlamaModel::forward(std::span<const int32_t> tokens, bool
   }
   pos_ += T;
   // Classifier over the rows asked for only.
-  const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
+  const int64_t first = first_row, rows = T - first;
   ops::rmsnorm(xb_.data(), x_.data() + first * dim, w_->final_norm.data(), rows, dim, eps);
   logits_.resize(sz(rows * V));
   ops::matmul(logits_.data(), xb_.data(), w_->classifier().data(), rows, dim, V);

@@ -27,7 +27,12 @@ class LlamaModel {
   // the cache. Returns the logits of every token ([T, vocab]) if all_logits,
   // else of the last one ([vocab]). The span lives until the next call.
   // Error if a token id is out of range or the cache would overflow.
-  std::span<const float> forward(std::span<const int32_t> tokens, bool all_logits = false);
+  std::span<const float> forward(std::span<const int32_t> tokens, bool all_logits = false) {
+    return forward_rows(tokens, all_logits ? 0 : static_cast<int64_t>(tokens.size()) - 1);
+  }
+  // Same, with the logits of tokens first_row .. T-1 ([T - first_row, vocab]):
+  // perplexity scores only the second half of a chunk.
+  std::span<const float> forward_rows(std::span<const int32_t> tokens, int64_t first_row);
 
  private:
   std::shared_ptr<const LlamaWeights> w_;

@@ -55,7 +55,10 @@ void attention(float* out, const float* q, const float* k_cache, const float* v_
                int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-#pragma omp parallel
+  // Threads only pay off for enough work: tiny regions lose more to waking and
+  // waiting for threads (on a loaded machine, a lot more) than they gain.
+  const int64_t work = T * n_heads * (pos0 + T) * head_dim;
+#pragma omp parallel if (work >= (int64_t{1} << 22))
   {
     std::vector<float> att(static_cast<size_t>(pos0 + T));
 #pragma omp for collapse(2) schedule(dynamic, 4)
