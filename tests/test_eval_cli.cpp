@@ -44,7 +44,12 @@ Run ctscope(const std::string& args) {
   return r;
 }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string q(const fs::path& p) {
+  std::string s = "'";
+  s += p.string();
+  s += '\'';
+  return s;
+}
 
 void expect_one_line_error(const Run& r, const std::string& needle) {
   EXPECT_EQ(r.rc, 2) << r.err;
