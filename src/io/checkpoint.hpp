@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,6 +60,8 @@ struct Checkpoint {
   // except the tokenizer.ggml.{tokens,scores,token_type} arrays, which are in vocab.
   // Strings are the file's bytes and need not be valid UTF-8 (dump with a handler).
   nlohmann::json gguf_metadata;
+  // safetensors __metadata__ (string -> string), merged over shards; reconstruct reads it.
+  std::map<std::string, std::string> metadata;
 
   // Opens a directory (config.json + model.safetensors or sharded with
   // model.safetensors.index.json), a .safetensors, a .gguf or a llama2.c .bin.

@@ -56,7 +56,8 @@ class Cursor {
   // Fails unless `count` items of at least `min_bytes` each could still fit.
   void need_items(uint64_t count, uint64_t min_bytes, const std::string& what) const {
     if (min_bytes != 0 && count > remaining() / min_bytes)
-      fail(where_, "{} count {} cannot fit in the {} bytes left at offset {}", what, count, remaining(), pos_);
+      fail(where_, "{} count {} cannot fit in the {} bytes left at offset {} (truncated or corrupt file)", what, count,
+           remaining(), pos_);
   }
 
  private:
@@ -292,7 +293,8 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
     uint64_t rel_offset;
   };
   std::vector<Raw> raw;
-  raw.reserve(static_cast<size_t>(n_tensors));  // bounded by the file size above
+  // No reserve: n_tensors is only bounded by the file size, and a big file with a
+  // lying count would otherwise cost far more memory than the infos it holds.
   std::set<std::string> names;
   for (uint64_t i = 0; i < n_tensors; ++i) {
     Raw r;

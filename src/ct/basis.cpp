@@ -1,0 +1,125 @@
+// Fixed row bases and their double-precision QR factorization.
+#include "ct/basis.hpp"
+
+#include <lapacke.h>
+
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "util/error.hpp"
+
+namespace ctscope::ct {
+
+std::string_view basis_name(BasisKind k) {
+  switch (k) {
+    case BasisKind::Gaussian: return "gaussian";
+    case BasisKind::Dct: return "dct";
+    case BasisKind::Random: return "random";
+    case BasisKind::Svd: return "svd";
+    case BasisKind::Universal: return "universal";
+  }
+  return "?";
+}
+
+std::optional<BasisKind> basis_from_name(std::string_view s) {
+  for (auto k : {BasisKind::Gaussian, BasisKind::Dct, BasisKind::Random, BasisKind::Svd, BasisKind::Universal})
+    if (basis_name(k) == s) return k;
+  return std::nullopt;
+}
+
+static void check_shape(std::string_view kind, int K, int64_t d) {
+  if (K < 1 || d < 1) throw Error(fmt::format("basis {} K={} d={}: K and d must be positive", kind, K, d));
+}
+
+std::vector<double> gaussian_basis(int K, int64_t d) {
+  check_shape("gaussian", K, d);
+  std::vector<double> B(static_cast<size_t>(K) * d);
+  const double sigma = static_cast<double>(d) / K;
+  for (int k = 0; k < K; ++k) {
+    const double dm1 = static_cast<double>(d - 1);
+    const double mu = K == 1 ? dm1 / 2.0 : static_cast<double>(k) * dm1 / (K - 1);
+    for (int64_t j = 0; j < d; ++j) {
+      const double t = (static_cast<double>(j) - mu) / sigma;
+      B[k * d + j] = std::exp(-0.5 * t * t);
+    }
+  }
+  return B;
+}
+
+std::vector<double> dct_basis(int K, int64_t d) {
+  check_shape("dct", K, d);
+  std::vector<double> B(static_cast<size_t>(K) * d);
+  for (int k = 0; k < K; ++k)
+    for (int64_t j = 0; j < d; ++j)
+      B[k * d + j] = std::cos(std::numbers::pi / static_cast<double>(d) * (static_cast<double>(j) + 0.5) * k);
+  return B;
+}
+
+// Box-Muller on mt19937_64 bits: std::normal_distribution differs between
+// standard libraries, and the random basis must be the same everywhere.
+std::vector<double> random_basis(int K, int64_t d, uint64_t seed) {
+  check_shape("random", K, d);
+  std::mt19937_64 rng(seed);
+  auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1p-53; };  // (0, 1)
+  std::vector<double> B(static_cast<size_t>(K) * d);
+  for (size_t i = 0; i < B.size(); i += 2) {
+    const double r = std::sqrt(-2.0 * std::log(uniform())), t = 2.0 * std::numbers::pi * uniform();
+    B[i] = r * std::cos(t);
+    if (i + 1 < B.size()) B[i + 1] = r * std::sin(t);
+  }
+  return B;
+}
+
+FactoredBasis factor_basis(BasisKind kind, int K, int64_t d, std::vector<double> B, std::vector<double> offset) {
+  const auto name = basis_name(kind);
+  check_shape(name, K, d);
+  if (K > d) throw Error(fmt::format("basis {} K={} d={}: K exceeds the row length", name, K, d));
+  if (B.size() != static_cast<size_t>(K) * d)
+    throw Error(fmt::format("basis {} K={} d={}: basis has {} entries", name, K, d, B.size()));
+  if (!offset.empty() && offset.size() != static_cast<size_t>(d))
+    throw Error(fmt::format("basis {} K={} d={}: offset has {} entries", name, K, d, offset.size()));
+  for (double v : B)
+    if (!std::isfinite(v)) throw Error(fmt::format("basis {} K={} d={}: non-finite entry", name, K, d));
+
+  // B row-major (K x d) is B^T column-major (d x K): QR-factor it in place.
+  std::vector<double> qr = B, tau(K);
+  if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, static_cast<lapack_int>(d), K, qr.data(), static_cast<lapack_int>(d), tau.data()) != 0)
+    throw Error(fmt::format("basis {} K={} d={}: QR failed", name, K, d));
+  FactoredBasis f;
+  f.kind = kind;
+  f.K = K;
+  f.d = d;
+  f.R.assign(static_cast<size_t>(K) * K, 0.0);
+  double rmax = 0;
+  for (int i = 0; i < K; ++i) rmax = std::max(rmax, std::abs(qr[i * d + i]));
+  for (int j = 0; j < K; ++j)
+    for (int i = 0; i <= j; ++i) f.R[i * K + j] = qr[j * d + i];  // column-major (i, j) -> row-major
+  for (int k = 0; k < K; ++k)
+    if (!(std::abs(f.R[k * K + k]) > 1e-10 * rmax))
+      throw Error(fmt::format("basis {} K={} d={}: rank deficient (|R_{}{}| = {:.3g}, max {:.3g})", name, K, d, k, k,
+                              std::abs(f.R[k * K + k]), rmax));
+  if (LAPACKE_dorgqr(LAPACK_COL_MAJOR, static_cast<lapack_int>(d), K, K, qr.data(), static_cast<lapack_int>(d), tau.data()) != 0)
+    throw Error(fmt::format("basis {} K={} d={}: forming Q failed", name, K, d));
+  f.Q.resize(static_cast<size_t>(d) * K);
+  f.Qf.resize(f.Q.size());
+  for (int64_t j = 0; j < d; ++j)
+    for (int k = 0; k < K; ++k) {
+      f.Q[j * K + k] = qr[k * d + j];
+      f.Qf[j * K + k] = static_cast<float>(qr[k * d + j]);
+    }
+  f.B = std::move(B);
+  f.offset = std::move(offset);
+  return f;
+}
+
+FactoredBasis make_fixed_basis(BasisKind kind, int K, int64_t d, uint64_t seed) {
+  switch (kind) {
+    case BasisKind::Gaussian: return factor_basis(kind, K, d, gaussian_basis(K, d));
+    case BasisKind::Dct: return factor_basis(kind, K, d, dct_basis(K, d));
+    case BasisKind::Random: return factor_basis(kind, K, d, random_basis(K, d, seed));
+    default: throw Error(fmt::format("basis {} is not a fixed basis (it is fitted from weights)", basis_name(kind)));
+  }
+}
+
+}  // namespace ctscope::ct

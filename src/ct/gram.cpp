@@ -1,0 +1,150 @@
+#include "ct/gram.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/error.hpp"
+
+namespace ctscope::ct {
+
+namespace {
+
+constexpr size_t kPanelBytes = size_t{4} << 20;  // float panel: fits in L2+L3 share, big enough for SYRK
+constexpr int64_t kFlushDepth = 4096;           // rows (or columns) summed in float before going to double
+
+size_t elem_offset_bytes(DType t, int64_t elems) {
+  const auto& tr = traits(t);
+  return static_cast<size_t>(elems / tr.block_elems) * tr.block_bytes;
+}
+
+void check_view(const MatrixView& W) {
+  const auto& tr = traits(W.dtype);
+  if (!tr.to_f32) throw Error(fmt::format("matrix of dtype {} cannot be analyzed", tr.name));
+  if (W.n < 1 || W.d < 1 || !W.data) throw Error(fmt::format("empty matrix {} x {}", W.n, W.d));
+  if (W.d % tr.block_elems != 0)
+    throw Error(fmt::format("{} matrix rows of {} elements are not whole blocks", tr.name, W.d));
+}
+
+// Column sums, sum and sum of squares of a rows x cols float panel (leading
+// dimension ld), in double.
+void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
+  double s2 = 0, s1 = 0;
+  constexpr int64_t kCols = 256;
+#pragma omp parallel for schedule(static) reduction(+ : s2, s1)
+  for (int64_t j0 = 0; j0 < cols; j0 += kCols) {
+    const int64_t j1 = std::min(cols, j0 + kCols);
+    double acc[kCols] = {}, sq[kCols] = {};
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* p = P + i * ld;
+      for (int64_t j = j0; j < j1; ++j) {
+        const double v = p[j];
+        acc[j - j0] += v;
+        sq[j - j0] += v * v;
+      }
+    }
+    for (int64_t j = j0; j < j1; ++j) {
+      colsum[j] += acc[j - j0];
+      s1 += acc[j - j0];
+      s2 += sq[j - j0];
+    }
+  }
+  ss += s2;
+  sum += s1;
+}
+
+// G (double, upper triangle) += Gf (float, upper triangle); Gf = 0.
+void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m) {
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = i; j < m; ++j) {
+      G[i * m + j] += Gf[i * m + j];
+      Gf[i * m + j] = 0.f;
+    }
+}
+
+void symmetrize_from_upper(std::vector<double>& G, int64_t m) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < i; ++j) G[i * m + j] = G[j * m + i];
+}
+
+}  // namespace
+
+void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::function<void(int64_t, int64_t, const float*)>& fn) {
+  check_view(W);
+  const int64_t rb = std::max<int64_t>(1, std::min(max_rows, W.n));
+  std::vector<float> P(static_cast<size_t>(rb * W.d));
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  for (int64_t r0 = 0; r0 < W.n; r0 += rb) {
+    const int64_t rows = std::min(rb, W.n - r0);
+    convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * W.d), static_cast<size_t>(rows * W.d), P.data());
+    fn(r0, rows, P.data());
+  }
+}
+
+GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq) {
+  check_view(W);
+  GramPass g;
+  g.row_gram = row_gram;
+  const int64_t n = W.n, d = W.d;
+  g.m = row_gram ? d : n;
+  const int64_t m = g.m;
+  g.G.assign(static_cast<size_t>(m * m), 0.0);
+  g.colsum.assign(static_cast<size_t>(d), 0.0);
+  std::vector<float> Gf(static_cast<size_t>(m * m), 0.f);
+  const auto* base = static_cast<const uint8_t*>(W.data);
+
+  if (row_gram) {
+    // Row panels: G += P^T P.
+    const int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
+    std::vector<float> P(static_cast<size_t>(std::min(rb, n) * d));
+    int64_t pending = 0;
+    for (int64_t r0 = 0; r0 < n; r0 += rb) {
+      const int64_t rows = std::min(rb, n - r0);
+      convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
+      panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
+      if (!std::isfinite(g.ss)) { g.finite = false; return g; }
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
+                  static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
+      g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
+      pending += rows;
+      if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m); pending = 0; }
+    }
+  } else {
+    // Column panels (all rows, cb columns): G += P P^T, Y += P Qall[cols].
+    const auto& tr = traits(W.dtype);
+    int64_t cb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / n, 64, 4096);
+    cb = std::max<int64_t>(tr.block_elems, cb / tr.block_elems * tr.block_elems);
+    cb = std::min(cb, d);
+    std::vector<float> P(static_cast<size_t>(n * cb)), Yf;
+    if (kq > 0) {
+      g.Y.assign(static_cast<size_t>(n * kq), 0.0);
+      Yf.resize(g.Y.size());
+    }
+    int64_t pending = 0;
+    for (int64_t j0 = 0; j0 < d; j0 += cb) {
+      const int64_t cols = std::min(cb, d - j0);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i)
+        convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols), P.data() + i * cols);
+      panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
+      if (!std::isfinite(g.ss)) { g.finite = false; return g; }
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
+                  static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
+      g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
+      if (kq > 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
+                    P.data(), static_cast<int>(cols), Qall + j0 * kq, kq, 0.f, Yf.data(), kq);
+        for (size_t i = 0; i < Yf.size(); ++i) g.Y[i] += Yf[i];
+        g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
+      }
+      pending += cols;
+      if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m); pending = 0; }
+    }
+  }
+  symmetrize_from_upper(g.G, m);
+  return g;
+}
+
+}  // namespace ctscope::ct

@@ -1,0 +1,232 @@
+// analyze_matrix: one Gram pass, then every number from the Gram (tall
+// matrices) or from the Gram plus W Q (wide matrices), in double.
+#include "ct/matrix_analysis.hpp"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ct/gram.hpp"
+#include "ct/topk_eigen.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::ct {
+
+namespace {
+
+// PR and n95 of nonnegative eigenvalues sorted descending (tiny negatives from
+// rounding count as 0).
+void pr_and_n95(const std::vector<double>& lam, double& pr, int& n95) {
+  double s1 = 0, s2 = 0;
+  for (double l : lam) {
+    const double v = std::max(l, 0.0);
+    s1 += v;
+    s2 += v * v;
+  }
+  pr = s2 > 0 ? s1 * s1 / s2 : 0.0;
+  n95 = 0;
+  double cum = 0;
+  for (double l : lam) {
+    if (s1 <= 0) break;
+    cum += std::max(l, 0.0);
+    ++n95;
+    if (cum >= 0.95 * s1) break;
+  }
+}
+
+struct BasisFit {
+  double sse = 0, amplitude_pr = 0;
+  int amplitude_n95 = 0;
+  double flops = 0;
+};
+
+// Everything about one basis from YtY = Q^T W^T W Q and a = Q^T colsum.
+BasisFit fit_from_projections(const FactoredBasis& b, std::vector<double> YtY, std::vector<double> a,
+                              const GramPass& g, int64_t n) {
+  const int K = b.K;
+  const int64_t d = b.d;
+  const double nn = static_cast<double>(n);
+  double ss = g.ss;
+  if (!b.offset.empty()) {
+    // W' = W - 1 o^T: W'^T W' projected, column sums and SS shift by rank-one terms.
+    std::vector<double> qo(K, 0.0);
+    double oc = 0, oo = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double o = b.offset[j];
+      oc += o * g.colsum[j];
+      oo += o * o;
+      for (int k = 0; k < K; ++k) qo[k] += b.Q[j * K + k] * o;
+    }
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) YtY[i * K + j] += -a[i] * qo[j] - qo[i] * a[j] + nn * qo[i] * qo[j];
+    for (int k = 0; k < K; ++k) a[k] -= nn * qo[k];
+    ss = ss - 2 * oc + nn * oo;
+  }
+  BasisFit f;
+  double tr = 0;
+  for (int k = 0; k < K; ++k) tr += YtY[k * K + k];
+  f.sse = std::max(0.0, ss - tr);
+  // Centered amplitude covariance R^-1 (Yc^T Yc) R^-T, Yc^T Yc = Y^T Y - a a^T / n.
+  std::vector<double> S(YtY);
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) S[i * K + j] -= a[i] * a[j] / nn;
+  cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit, K, K, 1.0, b.R.data(), K, S.data(), K);
+  cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, K, K, 1.0, b.R.data(), K, S.data(), K);
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < i; ++j) S[i * K + j] = S[j * K + i] = 0.5 * (S[i * K + j] + S[j * K + i]);
+  std::vector<double> lam(K);
+  if (LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', K, S.data(), K, lam.data()) != 0)
+    throw Error("amplitude eigensolver failed to converge");
+  std::reverse(lam.begin(), lam.end());
+  pr_and_n95(lam, f.amplitude_pr, f.amplitude_n95);
+  f.flops = 2.0 * K * K * K + 10.0 * K * K * K;
+  return f;
+}
+
+}  // namespace
+
+MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
+  MatrixResult r;
+  r.n = W.n;
+  r.d = W.d;
+  const int64_t n = W.n, d = W.d;
+  int kq = 0;
+  for (const auto* b : opt.bases) {
+    if (!b) throw Error("analyze_matrix: null basis");
+    if (b->d != d)
+      throw Error(fmt::format("basis {} K={} has row length {}, matrix rows have {}", basis_name(b->kind), b->K, b->d, d));
+    kq += b->K;
+  }
+  const bool row_gram = n >= d;
+  // All bases side by side (d x kq): one product serves them all.
+  std::vector<double> Qall(static_cast<size_t>(d) * kq);
+  std::vector<float> Qallf;
+  {
+    int c0 = 0;
+    for (const auto* b : opt.bases) {
+      for (int64_t j = 0; j < d; ++j)
+        for (int k = 0; k < b->K; ++k) Qall[j * kq + c0 + k] = b->Q[j * b->K + k];
+      c0 += b->K;
+    }
+    if (!row_gram) Qallf.assign(Qall.begin(), Qall.end());
+  }
+  GramPass g = gram_pass(W, row_gram, Qallf.data(), row_gram ? 0 : kq);
+  r.flops += g.flops;
+  if (!g.finite) {
+    r.error = "contains NaN or Inf";
+    return r;
+  }
+  const double nn = static_cast<double>(n), nd = nn * static_cast<double>(d);
+  r.ss = g.ss;
+  r.sum = g.sum;
+  r.sst = g.ss - g.sum * g.sum / nd;
+  if (!(r.sst > 1e-12 * g.ss)) {
+    r.sst = 0;
+    r.error = "constant matrix (SST = 0)";
+    return r;
+  }
+
+  // Centered Gram Mc (explicit, for the traces) and its centering as a low-rank
+  // correction of G (for the Lanczos path).
+  const int64_t m = g.m;
+  std::vector<double> Mc(g.G);
+  Centering cen;
+  if (row_gram) {  // C = G - colsum colsum^T / n
+    cen.u.resize(d);
+    for (int64_t j = 0; j < d; ++j) cen.u[j] = g.colsum[j] / std::sqrt(nn);
+    cen.gamma = -1;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < d; ++j) Mc[i * d + j] -= cen.u[i] * cen.u[j];
+  } else {  // Hc = P H P, P = I - e e^T, e = 1/sqrt(n)
+    cen.u.assign(n, 1.0 / std::sqrt(nn));
+    cen.w.assign(n, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (int64_t j = 0; j < n; ++j) s += g.G[i * n + j];
+      cen.w[i] = s / std::sqrt(nn);  // h = H e
+    }
+    double eh = 0;
+    for (int64_t i = 0; i < n; ++i) eh += cen.w[i] / std::sqrt(nn);
+    cen.gamma = eh;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        Mc[i * n + j] += -cen.u[i] * cen.w[j] - cen.w[i] * cen.u[j] + eh * cen.u[i] * cen.u[j];
+  }
+  double trc = 0, f2 = 0;
+  for (int64_t i = 0; i < m; ++i) trc += Mc[i * m + i];
+#pragma omp parallel for schedule(static) reduction(+ : f2)
+  for (int64_t i = 0; i < m * m; ++i) f2 += Mc[i] * Mc[i];
+  r.weight_pr = f2 > 0 ? trc * trc / f2 : 0.0;
+
+  std::vector<int> Ks;
+  if (opt.svd_baseline)
+    for (const auto* b : opt.bases) Ks.push_back(b->K);
+  TopEigenOptions eo;
+  eo.tol_abs = 1e-9 * r.sst;
+  TopEigen te = top_eigen(g.G, Mc, m, Ks, cen, eo);
+  r.flops += te.flops;
+  if (opt.spectrum) {
+    Spectrum sp;
+    sp.eigenvalues = sym_eigvals_desc(Mc, m);
+    r.flops += (4.0 / 3.0) * static_cast<double>(m) * static_cast<double>(m) * static_cast<double>(m);
+    double pr_unused = 0;
+    pr_and_n95(sp.eigenvalues, pr_unused, sp.weight_n95);
+    double s1 = 0, s2 = 0;
+    for (double l : sp.eigenvalues) {
+      const double sv = std::sqrt(std::max(l, 0.0));
+      s1 += sv;
+      s2 += sv * sv;
+    }
+    sp.weight_pr_sv = s2 > 0 ? s1 * s1 / s2 : 0.0;
+    te.lmax_c = sp.eigenvalues.front();
+    r.spectrum = std::move(sp);
+  }
+  r.stable_rank = te.lmax_c > 0 ? trc / te.lmax_c : 0.0;
+
+  // Projections for every basis: Q^T G Q (tall) or Y^T Y (wide), all at once.
+  std::vector<double> P(static_cast<size_t>(kq) * kq), acol(kq);
+  if (kq > 0) {
+    if (row_gram) {
+      std::vector<double> T(static_cast<size_t>(d) * kq);
+      cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, static_cast<int>(d), kq, 1.0, g.G.data(), static_cast<int>(d),
+                  Qall.data(), kq, 0.0, T.data(), kq);
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kq, kq, static_cast<int>(d), 1.0, Qall.data(), kq, T.data(), kq,
+                  0.0, P.data(), kq);
+      r.flops += 2.0 * static_cast<double>(d) * static_cast<double>(d) * kq + 2.0 * static_cast<double>(d) * kq * kq;
+    } else {
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kq, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, g.Y.data(), kq,
+                  0.0, P.data(), kq);
+      r.flops += 2.0 * nn * kq * kq;
+    }
+    cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(d), kq, 1.0, Qall.data(), kq, g.colsum.data(), 1, 0.0,
+                acol.data(), 1);
+  }
+  int c0 = 0;
+  for (size_t bi = 0; bi < opt.bases.size(); ++bi) {
+    const FactoredBasis& b = *opt.bases[bi];
+    const int K = b.K;
+    std::vector<double> YtY(static_cast<size_t>(K) * K), a(acol.begin() + c0, acol.begin() + c0 + K);
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) YtY[i * K + j] = P[(c0 + i) * kq + c0 + j];
+    const BasisFit bf = fit_from_projections(b, std::move(YtY), std::move(a), g, n);
+    r.flops += bf.flops;
+    FitResult fr;
+    fr.K = K;
+    fr.basis = b.kind;
+    fr.sse = bf.sse;
+    fr.r2 = 1.0 - bf.sse / r.sst;
+    fr.r2_null = static_cast<double>(K) / static_cast<double>(d);
+    fr.amplitude_pr = bf.amplitude_pr;
+    fr.amplitude_n95 = bf.amplitude_n95;
+    if (opt.svd_baseline) fr.r2_svd = 1.0 - std::max(0.0, g.ss - te.top_sums[bi]) / r.sst;
+    r.fits.push_back(fr);
+    c0 += K;
+  }
+  return r;
+}
+
+}  // namespace ctscope::ct
