@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <sentencepiece_trainer.h>
 
 namespace fs = std::filesystem;
 
@@ -149,4 +150,41 @@ TEST(PerplexityCli, EvalErrorsAreOneLineWithoutOutput) {
   expect_one_line_error(ctscope("eval " + q(kModels / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
   expect_one_line_error(ctscope("eval " + model), "--text");
   fs::remove(text);
+}
+
+TEST(ForwardCli, HuggingFaceDirectoryTokenizerAndConfigErrors) {
+  const fs::path dir = tmp("hf_tiny");
+  fs::remove_all(dir);
+  auto r = ctscope("synth " + q(dir) + " --preset tiny");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const fs::path ids = tmp("hf_ids.txt");
+  std::ofstream(ids) << "1 5 7\n";
+  // BF16 safetensors run end to end; 10 positions -> 11 ids unless it stops early.
+  r = ctscope("generate " + q(dir) + " --prompt-ids " + q(ids) + " -n 10 --ids");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("1 5 7", 0), 0u) << r.out;
+  // Text needs a tokenizer: none in the directory yet.
+  expect_one_line_error(ctscope("generate " + q(dir) + " --prompt hi"), "--tokenizer");
+  // tokenizer.model in the directory is found (and its vocabulary checked: 300 != 256).
+  std::string corpus;
+  for (int i = 0; i < 100; ++i) corpus += "the cat sat on the mat " + std::to_string(i) + "\n";
+  std::ofstream(tmp("corpus.txt")) << corpus;
+  const auto st = sentencepiece::SentencePieceTrainer::Train(
+      "--input=" + tmp("corpus.txt").string() + " --model_prefix=" + (dir / "tokenizer").string() +
+      " --vocab_size=300 --model_type=bpe --byte_fallback=true --minloglevel=2");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  expect_one_line_error(ctscope("generate " + q(dir) + " --prompt hi"), "tokenizer.model");
+  // Unknown architecture and a missing config key.
+  auto cfg = nlohmann::json::parse(slurp(dir / "config.json"));
+  auto bad = cfg;
+  bad["model_type"] = "gpt2";
+  std::ofstream(dir / "config.json") << bad.dump();
+  expect_one_line_error(ctscope("generate " + q(dir) + " --prompt-ids " + q(ids) + " --ids"), "gpt2");
+  bad = cfg;
+  bad.erase("hidden_size");
+  std::ofstream(dir / "config.json") << bad.dump();
+  expect_one_line_error(ctscope("eval " + q(dir) + " --text-ids " + q(ids) + " --ctx 4"), "hidden_size");
+  fs::remove_all(dir);
+  fs::remove(ids);
+  fs::remove(tmp("corpus.txt"));
 }

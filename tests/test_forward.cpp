@@ -13,6 +13,8 @@
 #include "eval/llama_model.hpp"
 #include "eval/llama_weights.hpp"
 #include "io/checkpoint.hpp"
+#include "io/safetensors_writer.hpp"
+#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -164,4 +166,43 @@ TEST(Forward, RejectsBadInput) {
   cfg = w->config;
   WeightSource short_src = [](int, Role) { return std::vector<float>(7); };
   EXPECT_THROW(load_llama_weights(cfg, short_src, "x"), Error);
+}
+
+TEST(Forward, HuggingFaceSafetensorsConversionMatchesReference) {
+  REQUIRE_MODELS();
+  // stories260K as a Hugging Face directory: HF names, q/k rows permuted to the
+  // half-split layout as convert_llama_weights_to_hf.py does, tied classifier omitted.
+  const Checkpoint src = Checkpoint::open(kModels / "stories260K.bin");
+  const auto& c = src.config;
+  const fs::path dir = fs::temp_directory_path() / ("ctscope_fwd_hf_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<SafetensorsEntry> entries;
+  std::vector<std::vector<float>> data;
+  auto add = [&](int layer, Role role) {
+    const TensorInfo* t = src.find(layer, role);
+    ASSERT_NE(t, nullptr) << role_name(role) << " " << layer;
+    auto v = src.read_f32(*t);
+    if (role == Role::QProj) v = permute_to_half_split(v, c.n_heads, c.head_dim(), c.dim);
+    if (role == Role::KProj) v = permute_to_half_split(v, c.n_kv_heads, c.head_dim(), c.dim);
+    entries.push_back({hf_tensor_name(layer, role), DType::F32, t->shape});
+    data.push_back(std::move(v));
+  };
+  add(-1, Role::EmbedTokens);
+  for (int l = 0; l < c.n_layers; ++l)
+    for (Role r : {Role::InputLayernorm, Role::QProj, Role::KProj, Role::VProj, Role::OProj,
+                   Role::PostAttentionLayernorm, Role::GateProj, Role::UpProj, Role::DownProj})
+      add(l, r);
+  add(-1, Role::Norm);
+  SafetensorsWriter w(dir / "model.safetensors", entries);
+  for (size_t i = 0; i < entries.size(); ++i) w.write(entries[i].name, data[i].data(), data[i].size() * sizeof(float));
+  w.commit();
+  ModelConfig hf = c;
+  hf.tie_embeddings = true;
+  write_file_atomic(dir / "config.json", to_hf_config(hf, "float32").dump(2));
+
+  const Checkpoint ck = Checkpoint::open(dir);
+  EXPECT_EQ(ck.config.rope, RopeLayout::HalfSplit);
+  LlamaModel m(load(dir));
+  check_against_reference(m, "safetensors");
+  fs::remove_all(dir);
 }

@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sentencepiece_trainer.h>
+
 #include "eval/bpe_tokenizer.hpp"
+#include "eval/sentencepiece_tokenizer.hpp"
 #include "eval/token_ids.hpp"
 #include "eval/tokenizer.hpp"
 #include "io/checkpoint.hpp"
@@ -141,4 +144,34 @@ TEST(Tokenizer, ResolutionAndVocabMismatch) {
   EXPECT_EQ(open_tokenizer(bin, kModels / "tok512.bin")->vocab_size(), 512);
   const Checkpoint big = Checkpoint::open(kModels / "llama-2-tiny-random.gguf");
   EXPECT_THROW(open_tokenizer(big, kModels / "tok512.bin"), Error);  // 32000 vs 512
+}
+
+TEST(Tokenizer, SentencePieceModel) {
+  // Train a tiny SentencePiece BPE model with byte fallback (as Llama's) here.
+  const fs::path dir = fs::temp_directory_path() / ("ctscope_tok_sp_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string corpus;
+  for (int i = 0; i < 200; ++i)
+    corpus += "Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
+              + std::to_string(i) + ".\n";
+  {
+    std::ofstream(dir / "corpus.txt") << corpus;
+  }
+  const auto st = sentencepiece::SentencePieceTrainer::Train(
+      "--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "sp").string() +
+      " --vocab_size=300 --model_type=bpe --byte_fallback=true --minloglevel=2");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto tok = load_sentencepiece_tokenizer(dir / "sp.model");
+  EXPECT_EQ(tok->vocab_size(), 300);
+  for (const char* text : {"Once upon a time", "Lily loves the park", "\xc3\xbc\xe2\x82\xac!"}) {
+    const auto ids = tok->encode(text, true);
+    ASSERT_GE(ids.size(), 2u);
+    EXPECT_EQ(ids[0], tok->bos_id());
+    std::string round;
+    for (size_t i = 1; i < ids.size(); ++i) round += tok->decode(ids[i - 1], ids[i]);
+    EXPECT_EQ(round, text);
+  }
+  EXPECT_THROW(load_sentencepiece_tokenizer(dir / "corpus.txt"), Error);
+  EXPECT_THROW(load_sentencepiece_tokenizer(dir / "missing.model"), Error);
+  fs::remove_all(dir);
 }

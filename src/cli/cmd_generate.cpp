@@ -42,13 +42,13 @@ int run_generate(const Opts& o) {
   } else {
     ids = tok->encode(o.prompt, /*add_bos=*/true);
   }
-  const int64_t max_pos = ck.config.max_seq_len;
+  LlamaModel model(weights);
+  const int64_t max_pos = model.max_positions();
   if (static_cast<int64_t>(ids.size()) > max_pos)
     fail(o.model, "prompt of {} tokens is longer than the model's context of {}", ids.size(), max_pos);
   const auto total = static_cast<size_t>(std::min(std::max<int64_t>(o.steps + 1, static_cast<int64_t>(ids.size())),
                                                   max_pos + 1));
   const int32_t bos = static_cast<int32_t>(ck.config.bos_id), eos = static_cast<int32_t>(ck.config.eos_id);
-  LlamaModel model(weights);
   Sampler sampler(o.temperature, o.top_p, o.seed);
   auto emit = [&](size_t i) {
     if (o.ids) std::fputs(fmt::format("{}{}", i ? " " : "", ids[i]).c_str(), stdout);

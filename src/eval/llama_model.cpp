@@ -10,6 +10,14 @@ namespace ctscope {
 LlamaModel::LlamaModel(std::shared_ptr<const LlamaWeights> weights, int64_t max_positions)
     : w_(std::move(weights)), max_pos_(max_positions > 0 ? max_positions : w_->config.max_seq_len) {
   const auto& c = w_->config;
+  if (c.hf_config.is_object()) {
+    const auto it = c.hf_config.find("sliding_window");
+    if (it != c.hf_config.end() && it->is_number_integer() && it->get<int64_t>() < max_pos_) {
+      if (max_positions <= 0) max_pos_ = std::max<int64_t>(it->get<int64_t>(), 1);  // default: stay in the window
+      else throw Error(fmt::format("context of {} exceeds the model's sliding attention window of {} (not implemented)",
+                              max_pos_, it->get<int64_t>()));
+    }
+  }
   const auto n = static_cast<size_t>(c.n_layers * max_pos_ * c.n_kv_heads * c.head_dim());
   k_cache_.assign(n, 0.0f);
   v_cache_.assign(n, 0.0f);

@@ -16,7 +16,10 @@ uint64_t LlamaWeights::matmul_params() const {
 }
 
 void validate_llama_config(const ModelConfig& c, const std::string& where) {
-  if (c.architecture != "llama") fail(where, "unsupported architecture '{}' (only llama can be run)", c.architecture);
+  // Mistral is Llama with sliding-window attention: the same within the window
+  // (LlamaModel refuses contexts beyond it).
+  if (c.architecture != "llama" && c.architecture != "mistral")
+    fail(where, "unsupported architecture '{}' (only llama can be run)", c.architecture);
   if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.vocab_size <= 0)
     fail(where, "config has a zero or negative size (dim {}, hidden {}, layers {}, heads {}, kv_heads {}, vocab {})",
          c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size);
