@@ -1,0 +1,105 @@
+// ctscope eval MODEL: perplexity on a text by llama.cpp's rule, optionally with the
+// KL divergence and top-1 agreement against a reference model.
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "eval/llama_model.hpp"
+#include "eval/perplexity.hpp"
+#include "eval/token_ids.hpp"
+#include "eval/tokenizer.hpp"
+#include "io/checkpoint.hpp"
+#include "util/atomic_file.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::cli {
+namespace {
+
+struct Opts {
+  std::string model, text, text_ids, tokenizer, ref, json;
+  int64_t ctx = 512;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open text file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int run_eval(const Opts& o) {
+  if (o.text.empty() == o.text_ids.empty()) throw Error("eval: give exactly one of --text FILE or --text-ids FILE");
+  if (o.ctx < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", o.ctx));
+  if (!o.json.empty()) check_writable(o.json);  // before the long run
+  const Checkpoint ck = Checkpoint::open(o.model);
+  validate_llama_config(ck.config, o.model);
+  std::optional<Checkpoint> ref_ck;
+  if (!o.ref.empty()) {
+    ref_ck = Checkpoint::open(o.ref);
+    validate_llama_config(ref_ck->config, o.ref);
+    if (ref_ck->config.vocab_size != ck.config.vocab_size)
+      fail(o.ref, "reference vocabulary has {} tokens but the model's has {}", ref_ck->config.vocab_size,
+           ck.config.vocab_size);
+  }
+  std::vector<int32_t> tokens;
+  std::string where;
+  if (!o.text_ids.empty()) {
+    where = o.text_ids;
+    tokens = read_token_ids(o.text_ids);
+    check_token_ids(tokens, ck.config.vocab_size, o.text_ids);
+  } else {
+    where = o.text;
+    const std::string text = read_text(o.text);
+    auto tok = open_tokenizer(ck, o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.tokenizer));
+    tokens = tok->encode(text, /*add_bos=*/true);
+  }
+  plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);  // too short: fail before loading weights
+  LlamaModel model(std::make_shared<const LlamaWeights>(load_llama_weights(ck)), o.ctx);
+  std::optional<LlamaModel> ref_model;
+  if (ref_ck) ref_model.emplace(std::make_shared<const LlamaWeights>(load_llama_weights(*ref_ck)), o.ctx);
+  const std::vector<ChunkLogitsFn> candidates = {chunk_logits(model)};
+  std::optional<ChunkLogitsFn> ref_fn;
+  if (ref_model) ref_fn = chunk_logits(*ref_model);
+  const auto progress = [](int m, int64_t c, const ChunkPlan& plan, double ppl) {
+    if (m == 0) std::fprintf(stderr, "[%ld/%ld] ppl %.4f\n", static_cast<long>(c + 1), static_cast<long>(plan.n_chunks), ppl);
+  };
+  const auto res = evaluate_perplexity(tokens, o.ctx, static_cast<int32_t>(ck.config.bos_id), ck.config.vocab_size,
+                                       candidates, ref_fn ? &*ref_fn : nullptr, progress, where);
+  const EvalResult& r = res.candidates.at(0);
+  nlohmann::json j = r.to_json();
+  if (!o.json.empty()) write_file_atomic(o.json, j.dump(2) + "\n");
+  std::printf("ppl = %.4f +/- %.5f (%ld scored tokens, %ld chunks of %ld)\n", r.ppl, r.ppl_stderr,
+              static_cast<long>(r.scored_tokens), static_cast<long>(r.chunks), static_cast<long>(r.ctx));
+  if (res.reference)
+    std::printf("reference ppl = %.4f +/- %.5f; KL(ref || model) mean %.6f, p99 %.6f; top-1 agreement %.4f\n",
+                res.reference->ppl, res.reference->ppl_stderr, *r.kl_mean, *r.kl_p99, *r.top1_agreement);
+  return 0;
+}
+
+const RegisterCommand reg(
+    "eval", "Perplexity of a model on a text (llama.cpp's rule); with --ref, KL and top-1 agreement", 70,
+    [](CLI::App& sub) -> Action {
+      auto o = std::make_shared<Opts>();
+      sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
+      auto* t = sub.add_option("--text", o->text, "UTF-8 text file, tokenized whole with BOS prepended");
+      auto* ti = sub.add_option("--text-ids", o->text_ids,
+                                "file of token ids instead of text (one per line, or a JSON array), used as given "
+                                "(begin it with BOS)");
+      t->excludes(ti);
+      sub.add_option("--tokenizer", o->tokenizer,
+                     "tokenizer.bin (llama2.c) or tokenizer.model (SentencePiece); default: the GGUF's own "
+                     "vocabulary, or tokenizer.model in the HF directory");
+      sub.add_option("--ctx", o->ctx, "context (chunk) length; the second half of each chunk is scored (default 512)");
+      sub.add_option("--ref", o->ref, "reference model (same vocabulary): report KL(ref || model) and top-1 agreement");
+      sub.add_option("--json", o->json,
+                     "write {ppl, ppl_stderr, scored_tokens, chunks, ctx[, kl_mean, kl_p99, top1_agreement]} here");
+      return [o]() { return run_eval(*o); };
+    });
+
+}  // namespace
+}  // namespace ctscope::cli

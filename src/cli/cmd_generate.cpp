@@ -1,0 +1,104 @@
+// ctscope generate MODEL: run a model on a prompt and stream its continuation.
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "eval/llama_model.hpp"
+#include "eval/sampler.hpp"
+#include "eval/token_ids.hpp"
+#include "eval/tokenizer.hpp"
+#include "io/checkpoint.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::cli {
+namespace {
+
+struct Opts {
+  std::string model, tokenizer, prompt, prompt_ids;
+  bool has_prompt = false, ids = false;
+  int64_t steps = 256;
+  float temperature = 0.0f, top_p = 0.9f;
+  uint64_t seed = 0;
+};
+
+int run_generate(const Opts& o) {
+  if (o.prompt_ids.empty() && !o.has_prompt) throw Error("generate: give --prompt TEXT or --prompt-ids FILE");
+  if (o.steps < 1) throw Error(fmt::format("-n: {} must be at least 1", o.steps));
+  if (o.temperature < 0 || !(o.top_p >= 0 && o.top_p <= 1))
+    throw Error("generate: --temperature must be >= 0 and --top-p in [0, 1]");
+  const Checkpoint ck = Checkpoint::open(o.model);
+  auto weights = std::make_shared<const LlamaWeights>(load_llama_weights(ck));
+  // A tokenizer is needed for text in or out; --prompt-ids with --ids needs none.
+  std::unique_ptr<Tokenizer> tok;
+  if (o.has_prompt || !o.ids)
+    tok = open_tokenizer(ck, o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.tokenizer));
+  std::vector<int32_t> ids;
+  if (!o.prompt_ids.empty()) {
+    ids = read_token_ids(o.prompt_ids);
+    check_token_ids(ids, ck.config.vocab_size, o.prompt_ids);
+  } else {
+    ids = tok->encode(o.prompt, /*add_bos=*/true);
+  }
+  LlamaModel model(weights);
+  const int64_t max_pos = model.max_positions();
+  if (static_cast<int64_t>(ids.size()) > max_pos)
+    fail(o.model, "prompt of {} tokens is longer than the model's context of {}", ids.size(), max_pos);
+  const auto total = static_cast<size_t>(std::min(std::max<int64_t>(o.steps + 1, static_cast<int64_t>(ids.size())),
+                                                  max_pos + 1));
+  const int32_t bos = static_cast<int32_t>(ck.config.bos_id), eos = static_cast<int32_t>(ck.config.eos_id);
+  Sampler sampler(o.temperature, o.top_p, o.seed);
+  auto emit = [&](size_t i) {
+    if (o.ids) std::fputs(fmt::format("{}{}", i ? " " : "", ids[i]).c_str(), stdout);
+    else if (i > 0) std::fputs(tok->decode(ids[i - 1], ids[i]).c_str(), stdout);
+    std::fflush(stdout);
+  };
+  for (size_t i = 0; i < ids.size(); ++i) emit(i);
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t fed = 0;  // tokens already in the cache
+  size_t generated = 0;
+  while (ids.size() < total) {
+    const auto logits = model.forward(std::span(ids.data() + fed, ids.size() - fed));
+    fed = ids.size();
+    const int32_t next = sampler.sample(logits);
+    if (next == bos || next == eos) break;  // the model ends the sequence
+    ids.push_back(next);
+    ++generated;
+    emit(ids.size() - 1);
+  }
+  std::fputs("\n", stdout);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "generated %zu tokens, %.1f tok/s\n", generated, s > 0 ? static_cast<double>(generated) / s : 0.0);
+  return 0;
+}
+
+const RegisterCommand reg(
+    "generate", "Run a model on a prompt and stream the continuation (greedy by default)", 60,
+    [](CLI::App& sub) -> Action {
+      auto o = std::make_shared<Opts>();
+      sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
+      sub.add_option("--tokenizer", o->tokenizer,
+                     "tokenizer.bin (llama2.c) or tokenizer.model (SentencePiece); default: the GGUF's own "
+                     "vocabulary, or tokenizer.model in the HF directory");
+      auto* p = sub.add_option("--prompt", o->prompt, "prompt text (\"\" starts from BOS alone)");
+      auto* pi = sub.add_option("--prompt-ids", o->prompt_ids,
+                                "file of prompt token ids (one per line, or a JSON array), used as given "
+                                "(include BOS)");
+      p->excludes(pi);
+      sub.add_option("-n,--steps", o->steps,
+                     "number of positions including the prompt, like llama2.c run.c's steps (at most the model's "
+                     "context); default 256");
+      sub.add_option("--temperature", o->temperature, "0 = greedy (default); else sample softmax(logits/T)");
+      sub.add_option("--top-p", o->top_p, "nucleus sampling threshold when temperature > 0 (default 0.9)");
+      sub.add_option("--seed", o->seed, "random seed for sampling (default 0)");
+      sub.add_flag("--ids", o->ids, "print token ids (space separated, prompt included) instead of text");
+      return [o, p]() {
+        o->has_prompt = p->count() > 0;
+        return run_generate(*o);
+      };
+    });
+
+}  // namespace
+}  // namespace ctscope::cli

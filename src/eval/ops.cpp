@@ -1,0 +1,108 @@
+#include "eval/ops.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace ctscope::ops {
+
+void rmsnorm(float* out, const float* x, const float* w, int64_t T, int64_t n, float eps) {
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xr = x + t * n;
+    float* o = out + t * n;
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const auto scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+    for (int64_t i = 0; i < n; ++i) o[i] = w[i] * (scale * xr[i]);
+  }
+}
+
+void matmul(float* out, const float* x, const float* W, int64_t T, int64_t n_in, int64_t n_out) {
+  const auto m = static_cast<blasint>(T), n = static_cast<blasint>(n_out), k = static_cast<blasint>(n_in);
+  if (T == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, W, k, x, 1, 0.0f, out, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, W, k, 0.0f, out, n);
+  }
+}
+
+void rope(float* x, int64_t T, int64_t n_heads, int64_t head_dim, int64_t pos0, double theta, RopeLayout layout) {
+  const int64_t half = head_dim / 2;
+  std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+  for (int64_t t = 0; t < T; ++t) {
+    const auto pos = static_cast<double>(pos0 + t);
+    for (int64_t i = 0; i < half; ++i) {
+      const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+      cs[static_cast<size_t>(i)] = static_cast<float>(std::cos(pos * freq));
+      sn[static_cast<size_t>(i)] = static_cast<float>(std::sin(pos * freq));
+    }
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * head_dim;
+      for (int64_t i = 0; i < half; ++i) {
+        const int64_t a = layout == RopeLayout::Interleaved ? 2 * i : i;
+        const int64_t b = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
+        const float v0 = v[a], v1 = v[b], c = cs[static_cast<size_t>(i)], s = sn[static_cast<size_t>(i)];
+        v[a] = v0 * c - v1 * s;
+        v[b] = v0 * s + v1 * c;
+      }
+    }
+  }
+}
+
+void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t T, int64_t pos0,
+               int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+  const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  // Threads only pay off for enough work: tiny regions lose more to waking and
+  // waiting for threads (on a loaded machine, a lot more) than they gain.
+  const int64_t work = T * n_heads * (pos0 + T) * head_dim;
+#pragma omp parallel if (work >= (int64_t{1} << 22))
+  {
+    std::vector<float> att(static_cast<size_t>(pos0 + T));
+#pragma omp for collapse(2) schedule(dynamic, 4)
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t h = 0; h < n_heads; ++h) {
+        const float* qh = q + t * dim + h * head_dim;
+        const int64_t kvh = h / group, n_keys = pos0 + t + 1;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float* kh = k_cache + j * kv_dim + kvh * head_dim;
+          float s = 0;
+          for (int64_t i = 0; i < head_dim; ++i) s += qh[i] * kh[i];
+          s *= scale;
+          att[static_cast<size_t>(j)] = s;
+          mx = std::max(mx, s);
+        }
+        float sum = 0;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float e = std::exp(att[static_cast<size_t>(j)] - mx);
+          att[static_cast<size_t>(j)] = e;
+          sum += e;
+        }
+        float* oh = out + t * dim + h * head_dim;
+        std::fill(oh, oh + head_dim, 0.0f);
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n_keys; ++j) {
+          const float a = att[static_cast<size_t>(j)] * inv;
+          const float* vh = v_cache + j * kv_dim + kvh * head_dim;
+          for (int64_t i = 0; i < head_dim; ++i) oh[i] += a * vh[i];
+        }
+      }
+    }
+  }
+}
+
+void swiglu(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void add_inplace(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace ctscope::ops

@@ -1,0 +1,163 @@
+// Perplexity scoring rule (llama.cpp's) against a naive computation in this file,
+// with fake logits providers; KL/top-1 against a reference; a real-model check.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "eval/llama_model.hpp"
+#include "eval/llama_weights.hpp"
+#include "eval/perplexity.hpp"
+#include "io/checkpoint.hpp"
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace ctscope;
+
+namespace {
+
+constexpr int64_t kV = 5;
+
+// Logits of position p in a chunk depend on the tokens up to p (causal), the
+// position and a per-model salt.
+std::vector<float> fake_row(std::span<const int32_t> chunk, int64_t p, double salt) {
+  std::vector<float> row(kV);
+  double h = 0;
+  for (int64_t i = 0; i <= p; ++i) h = h * 0.7 + chunk[static_cast<size_t>(i)];
+  for (int64_t v = 0; v < kV; ++v)
+    row[static_cast<size_t>(v)] = static_cast<float>(3 * std::sin(salt * static_cast<double>(v + 1) + h + 0.1 * static_cast<double>(p)));
+  return row;
+}
+
+struct FakeModel {
+  double salt;
+  std::vector<std::vector<int32_t>> seen;
+  std::vector<float> buf;
+  ChunkLogitsFn fn() {
+    return [this](std::span<const int32_t> chunk, int64_t first_row) {
+      seen.emplace_back(chunk.begin(), chunk.end());
+      buf.clear();
+      for (int64_t p = first_row; p < static_cast<int64_t>(chunk.size()); ++p) {
+        auto r = fake_row(chunk, p, salt);
+        buf.insert(buf.end(), r.begin(), r.end());
+      }
+      return std::span<const float>(buf);
+    };
+  }
+};
+
+// Naive: probabilities by exp/sum in long double, straight from the rule's text.
+std::vector<long double> probs(const std::vector<float>& row) {
+  std::vector<long double> p(row.size());
+  long double s = 0;
+  for (size_t v = 0; v < row.size(); ++v) s += p[v] = std::exp(static_cast<long double>(row[v]));
+  for (auto& x : p) x /= s;
+  return p;
+}
+
+}  // namespace
+
+TEST(Perplexity, MatchesNaiveRule) {
+  std::vector<int32_t> tokens(1 + 37);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7 + 3) % kV);
+  tokens[0] = 1;  // BOS
+  const int64_t ctx = 10;
+  FakeModel m{0.9, {}, {}}, ref{1.3, {}, {}};
+  const auto mf = m.fn(), rf = ref.fn();
+  std::vector<std::pair<int, int64_t>> progress_calls;
+  const auto res = evaluate_perplexity(tokens, ctx, 1, kV, {mf}, &rf,
+                                       [&](int model, int64_t c, const ChunkPlan&, double) {
+                                         progress_calls.emplace_back(model, c);
+                                       });
+  // Naive reference computation.
+  std::vector<long double> nll, kl;
+  int agree = 0;
+  const int64_t n_chunk = static_cast<int64_t>(tokens.size()) / ctx;  // 3; 8 tokens dropped
+  for (int64_t c = 0; c < n_chunk; ++c) {
+    std::vector<int32_t> in(tokens.begin() + c * ctx, tokens.begin() + (c + 1) * ctx);
+    in[0] = 1;
+    EXPECT_EQ(m.seen.at(static_cast<size_t>(c)), in);
+    for (int64_t j = ctx / 2; j <= ctx - 2; ++j) {
+      const auto pm = probs(fake_row(in, j, 0.9)), pr = probs(fake_row(in, j, 1.3));
+      nll.push_back(-std::log(pm[static_cast<size_t>(tokens[static_cast<size_t>(c * ctx + j + 1)])]));
+      long double k = 0;
+      for (int64_t v = 0; v < kV; ++v) k += pr[static_cast<size_t>(v)] * std::log(pr[static_cast<size_t>(v)] / pm[static_cast<size_t>(v)]);
+      kl.push_back(k);
+      agree += std::max_element(pm.begin(), pm.end()) - pm.begin() == std::max_element(pr.begin(), pr.end()) - pr.begin();
+    }
+  }
+  const auto n = static_cast<long double>(nll.size());
+  const long double mean = std::accumulate(nll.begin(), nll.end(), 0.0L) / n;
+  long double var = 0;
+  for (auto x : nll) var += (x - mean) * (x - mean);
+  const long double ppl = std::exp(mean), se = ppl * std::sqrt(var / (n - 1)) / std::sqrt(n);
+  ASSERT_EQ(res.candidates.size(), 1u);
+  const auto& r = res.candidates[0];
+  EXPECT_EQ(r.scored_tokens, 3 * 4);
+  EXPECT_EQ(r.chunks, 3);
+  EXPECT_EQ(r.ctx, 10);
+  EXPECT_NEAR(r.ppl, static_cast<double>(ppl), 1e-9 * static_cast<double>(ppl));
+  EXPECT_NEAR(r.ppl_stderr, static_cast<double>(se), 1e-9);
+  EXPECT_NEAR(*r.kl_mean, static_cast<double>(std::accumulate(kl.begin(), kl.end(), 0.0L) / n), 1e-9);
+  std::sort(kl.begin(), kl.end());
+  const double pos = 0.99 * static_cast<double>(kl.size() - 1);  // interpolated percentile
+  const auto lo = static_cast<size_t>(pos);
+  EXPECT_NEAR(*r.kl_p99, static_cast<double>(kl[lo] + (kl[lo + 1] - kl[lo]) * (pos - static_cast<double>(lo))), 1e-9);
+  EXPECT_NEAR(*r.top1_agreement, agree / static_cast<double>(n), 1e-12);
+  EXPECT_GT(*r.kl_mean, 0.0);
+  ASSERT_TRUE(res.reference);
+  EXPECT_FALSE(res.reference->kl_mean);
+  EXPECT_EQ(progress_calls.size(), 6u);
+  EXPECT_EQ(progress_calls[0], (std::pair<int, int64_t>{-1, 0}));
+}
+
+TEST(Perplexity, UniformLogitsGiveVocabSize) {
+  std::vector<int32_t> tokens(16, 3);
+  std::vector<float> buf;
+  ChunkLogitsFn uniform = [&](std::span<const int32_t> chunk, int64_t first) {
+    buf.assign((chunk.size() - static_cast<size_t>(first)) * kV, 0.25f);
+    return std::span<const float>(buf);
+  };
+  const auto r = evaluate_perplexity(tokens, 8, 1, kV, {uniform, uniform}, &uniform).candidates;
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_NEAR(r[0].ppl, 5.0, 1e-12);
+  EXPECT_NEAR(r[0].ppl_stderr, 0.0, 1e-12);
+  EXPECT_EQ(r[0].scored_tokens, 2 * 3);
+  EXPECT_NEAR(*r[1].kl_mean, 0.0, 1e-15);
+  EXPECT_EQ(*r[1].top1_agreement, 1.0);
+}
+
+TEST(Perplexity, TooFewTokensIsAnError) {
+  std::vector<int32_t> tokens(7, 1);
+  ChunkLogitsFn never = [](std::span<const int32_t>, int64_t) -> std::span<const float> {
+    ADD_FAILURE() << "no chunk should run";
+    return {};
+  };
+  EXPECT_THROW(evaluate_perplexity(tokens, 8, 1, kV, {never}), Error);
+  EXPECT_THROW(plan_chunks(100, 2, "x"), Error);
+  EXPECT_EQ(plan_chunks(100, 32, "x").n_chunks, 3);
+  EXPECT_EQ(plan_chunks(100, 32, "x").first, 16);
+}
+
+TEST(Perplexity, RealModelAgainstItself) {
+  const fs::path models = CTSCOPE_SHARED_MODELS;
+  if (!fs::exists(models / "stories260K.bin")) GTEST_SKIP() << "real models not found in " << models;
+  auto w = std::make_shared<const LlamaWeights>(load_llama_weights(Checkpoint::open(models / "stories260K.bin")));
+  LlamaModel a(w), b(w);
+  // The model's own greedy continuation is very likely under it: ppl near 1.
+  std::vector<int32_t> ids = {1};
+  for (int i = 0; i < 127; ++i) {
+    auto l = a.forward(std::span(&ids.back(), 1));
+    ids.push_back(static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin()));
+  }
+  const auto fa = chunk_logits(a), fb = chunk_logits(b);
+  const auto res = evaluate_perplexity(ids, 64, 1, 512, {fa}, &fb);
+  const auto& r = res.candidates[0];
+  EXPECT_EQ(r.scored_tokens, 2 * 31);
+  EXPECT_LT(r.ppl, 3.0);
+  EXPECT_GE(r.ppl, 1.0);
+  EXPECT_NEAR(*r.kl_mean, 0.0, 1e-9);
+  EXPECT_EQ(*r.top1_agreement, 1.0);
+  EXPECT_NEAR(res.reference->ppl, r.ppl, 1e-9);
+}

@@ -1,0 +1,177 @@
+// Tokenizers: llama2.c tokenizer.bin BPE against the documented encoding, byte
+// fallback and decode, file validation, token-id files, GGUF vocabulary.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <sentencepiece_trainer.h>
+
+#include "eval/bpe_tokenizer.hpp"
+#include "eval/sentencepiece_tokenizer.hpp"
+#include "eval/token_ids.hpp"
+#include "eval/tokenizer.hpp"
+#include "io/checkpoint.hpp"
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace ctscope;
+
+namespace {
+
+const fs::path kModels = CTSCOPE_SHARED_MODELS;
+
+#define REQUIRE_MODELS()                                                                  \
+  if (!fs::exists(kModels / "tok512.bin")) GTEST_SKIP() << "real models not found in " << kModels \
+                                                         << " (tests need /work/shared/models)"
+
+fs::path temp_file(const std::string& name, const std::string& content) {
+  fs::path p = fs::temp_directory_path() / ("ctscope_tok_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST(Tokenizer, Llama2cEncodesLikeRunC) {
+  REQUIRE_MODELS();
+  auto tok = load_llama2c_tokenizer(kModels / "tok512.bin", 512);
+  EXPECT_EQ(tok->encode("Once upon a time", true), (std::vector<int32_t>{1, 403, 407, 261, 378}));
+  EXPECT_EQ(tok->encode("Zoo", true), (std::vector<int32_t>{1, 410, 469, 347}));
+  EXPECT_EQ(tok->encode("", true), (std::vector<int32_t>{1}));
+  EXPECT_EQ(tok->encode("", false), (std::vector<int32_t>{}));
+  EXPECT_EQ(tok->vocab_size(), 512);
+}
+
+TEST(Tokenizer, Llama2cDecodeStripsSpaceAfterBosAndMapsBytes) {
+  REQUIRE_MODELS();
+  auto tok = load_llama2c_tokenizer(kModels / "tok512.bin", 512);
+  const auto ids = tok->encode("Once upon a time", true);
+  std::string text;
+  for (size_t i = 1; i < ids.size(); ++i) text += tok->decode(ids[i - 1], ids[i]);
+  EXPECT_EQ(text, "Once upon a time");
+  EXPECT_EQ(tok->decode(1, 13), "\n");  // <0x0A>
+  // A codepoint not in the vocabulary falls back to its UTF-8 bytes (+3 in llama2.c).
+  EXPECT_EQ(tok->encode("\xc3\xa9", false), (std::vector<int32_t>{410, 485}));  // é is a token
+  const auto e = tok->encode("\xc3\xbc", false);                               // ü is not
+  EXPECT_EQ(e, (std::vector<int32_t>{410, 0xc3 + 3, 0xbc + 3}));
+  std::string round;
+  for (size_t i = 0; i < e.size(); ++i) round += tok->decode(i ? e[i - 1] : 1, e[i]);
+  EXPECT_EQ(round, "\xc3\xbc");
+}
+
+TEST(Tokenizer, Llama2cRejectsBadFiles) {
+  REQUIRE_MODELS();
+  const std::string good = slurp(kModels / "tok512.bin");
+  auto trunc = temp_file("trunc.bin", good.substr(0, good.size() - 3));
+  EXPECT_THROW(load_llama2c_tokenizer(trunc, 512), Error);
+  try {
+    load_llama2c_tokenizer(trunc, 512);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(trunc.string()), std::string::npos) << e.what();
+  }
+  // Wrong vocab size: too many tokens in the file for the model.
+  EXPECT_THROW(load_llama2c_tokenizer(kModels / "tok512.bin", 500), Error);
+  EXPECT_THROW(load_llama2c_tokenizer(kModels / "tok512.bin", 600), Error);
+  std::string bad = good;
+  const int32_t neg = -5;
+  std::memcpy(bad.data() + 4 + 4, &neg, 4);  // length of token 0
+  auto badlen = temp_file("badlen.bin", bad);
+  EXPECT_THROW(load_llama2c_tokenizer(badlen, 512), Error);
+  auto empty = temp_file("empty.bin", "");
+  EXPECT_THROW(load_llama2c_tokenizer(empty, 512), Error);
+  fs::remove(trunc);
+  fs::remove(badlen);
+  fs::remove(empty);
+}
+
+TEST(Tokenizer, SentencePieceStyleVocabularyMatchesLlama2c) {
+  // A hand-made "▁" vocabulary behaves like the " " one.
+  std::vector<std::string> p = {"<unk>", "<s>", "</s>", "\u2581", "a", "b", "\u2581a", "\u2581ab", "<0x21>"};
+  std::vector<float> s = {0, 0, 0, -1, -2, -3, -0.5f, -0.1f, 0};
+  BpeTokenizer tok(p, s, "\u2581", 1, 2);
+  EXPECT_EQ(tok.encode("ab", true), (std::vector<int32_t>{1, 7}));
+  EXPECT_EQ(tok.encode("ab!", false), (std::vector<int32_t>{7, 8}));
+  EXPECT_EQ(tok.decode(1, 7), "ab");
+  EXPECT_EQ(tok.decode(5, 7), " ab");
+  EXPECT_EQ(tok.decode(7, 8), "!");
+}
+
+TEST(Tokenizer, TokenIdFiles) {
+  auto a = temp_file("ids.txt", "1\n403 407\n\n261\n");
+  EXPECT_EQ(read_token_ids(a), (std::vector<int32_t>{1, 403, 407, 261}));
+  auto b = temp_file("ids.json", " [1, 2, 3]\n");
+  EXPECT_EQ(read_token_ids(b), (std::vector<int32_t>{1, 2, 3}));
+  auto c = temp_file("bad.txt", "1\n2x\n");
+  EXPECT_THROW(read_token_ids(c), Error);
+  auto d = temp_file("bad.json", "[1, -2]");
+  EXPECT_THROW(read_token_ids(d), Error);
+  auto e = temp_file("empty.txt", "\n");
+  EXPECT_THROW(read_token_ids(e), Error);
+  EXPECT_THROW(check_token_ids({1, 600}, 512, "x"), Error);
+  EXPECT_NO_THROW(check_token_ids({1, 511}, 512, "x"));
+  for (auto& f : {a, b, c, d, e}) fs::remove(f);
+}
+
+TEST(Tokenizer, GgufVocabularyMatchesTokenizerBin) {
+  REQUIRE_MODELS();
+  const Checkpoint ck = Checkpoint::open(kModels / "tinyllamas-stories-260k-f32.gguf");
+  auto gguf = open_tokenizer(ck, std::nullopt);
+  auto bin = load_llama2c_tokenizer(kModels / "tok512.bin", 512);
+  for (const char* text : {"Once upon a time", "Zoo", "Lily's mom said, \"Lily, let's go\"", "a  b\n\xc3\xbc!"}) {
+    EXPECT_EQ(gguf->encode(text, true), bin->encode(text, true)) << text;
+    const auto ids = bin->encode(text, true);
+    std::string a, b;
+    for (size_t i = 1; i < ids.size(); ++i) {
+      a += gguf->decode(ids[i - 1], ids[i]);
+      b += bin->decode(ids[i - 1], ids[i]);
+    }
+    EXPECT_EQ(a, b) << text;
+    EXPECT_EQ(a, text);
+  }
+  EXPECT_EQ(gguf->encode("Once upon a time", true), (std::vector<int32_t>{1, 403, 407, 261, 378}));
+}
+
+TEST(Tokenizer, ResolutionAndVocabMismatch) {
+  REQUIRE_MODELS();
+  const Checkpoint bin = Checkpoint::open(kModels / "stories260K.bin");
+  EXPECT_THROW(open_tokenizer(bin, std::nullopt), Error);  // no tokenizer with a llama2.c .bin
+  EXPECT_EQ(open_tokenizer(bin, kModels / "tok512.bin")->vocab_size(), 512);
+  const Checkpoint big = Checkpoint::open(kModels / "llama-2-tiny-random.gguf");
+  EXPECT_THROW(open_tokenizer(big, kModels / "tok512.bin"), Error);  // 32000 vs 512
+}
+
+TEST(Tokenizer, SentencePieceModel) {
+  // Train a tiny SentencePiece BPE model with byte fallback (as Llama's) here.
+  const fs::path dir = fs::temp_directory_path() / ("ctscope_tok_sp_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string corpus;
+  for (int i = 0; i < 200; ++i)
+    corpus += "Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
+              + std::to_string(i) + ".\n";
+  {
+    std::ofstream(dir / "corpus.txt") << corpus;
+  }
+  const auto st = sentencepiece::SentencePieceTrainer::Train(
+      "--input=" + (dir / "corpus.txt").string() + " --model_prefix=" + (dir / "sp").string() +
+      " --vocab_size=300 --model_type=bpe --byte_fallback=true --minloglevel=2");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto tok = load_sentencepiece_tokenizer(dir / "sp.model");
+  EXPECT_EQ(tok->vocab_size(), 300);
+  for (const char* text : {"Once upon a time", "Lily loves the park", "\xc3\xbc\xe2\x82\xac!"}) {
+    const auto ids = tok->encode(text, true);
+    ASSERT_GE(ids.size(), 2u);
+    EXPECT_EQ(ids[0], tok->bos_id());
+    std::string round;
+    for (size_t i = 1; i < ids.size(); ++i) round += tok->decode(ids[i - 1], ids[i]);
+    EXPECT_EQ(round, text);
+  }
+  EXPECT_THROW(load_sentencepiece_tokenizer(dir / "corpus.txt"), Error);
+  EXPECT_THROW(load_sentencepiece_tokenizer(dir / "missing.model"), Error);
+  fs::remove_all(dir);
+}
