@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "ct/compressed_weights.hpp"
 #include "eval/llama_model.hpp"
 #include "eval/perplexity.hpp"
 #include "eval/token_ids.hpp"
@@ -36,11 +37,11 @@ int run_eval(const Opts& o) {
   if (o.text.empty() == o.text_ids.empty()) throw Error("eval: give exactly one of --text FILE or --text-ids FILE");
   if (o.ctx < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", o.ctx));
   if (!o.json.empty()) check_writable(o.json);  // before the long run
-  const Checkpoint ck = Checkpoint::open(o.model);
+  const Checkpoint ck = ct::open_runnable_checkpoint(o.model);
   validate_llama_config(ck.config, o.model);
   std::optional<Checkpoint> ref_ck;
   if (!o.ref.empty()) {
-    ref_ck = Checkpoint::open(o.ref);
+    ref_ck = ct::open_runnable_checkpoint(o.ref);
     validate_llama_config(ref_ck->config, o.ref);
     if (ref_ck->config.vocab_size != ck.config.vocab_size)
       fail(o.ref, "reference vocabulary has {} tokens but the model's has {}", ref_ck->config.vocab_size,
@@ -59,9 +60,9 @@ int run_eval(const Opts& o) {
     tokens = tok->encode(text, /*add_bos=*/true);
   }
   plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);  // too short: fail before loading weights
-  LlamaModel model(std::make_shared<const LlamaWeights>(load_llama_weights(ck)), o.ctx);
+  LlamaModel model(std::make_shared<const LlamaWeights>(ct::load_runnable_weights(ck)), o.ctx);
   std::optional<LlamaModel> ref_model;
-  if (ref_ck) ref_model.emplace(std::make_shared<const LlamaWeights>(load_llama_weights(*ref_ck)), o.ctx);
+  if (ref_ck) ref_model.emplace(std::make_shared<const LlamaWeights>(ct::load_runnable_weights(*ref_ck)), o.ctx);
   const std::vector<ChunkLogitsFn> candidates = {chunk_logits(model)};
   std::optional<ChunkLogitsFn> ref_fn;
   if (ref_model) ref_fn = chunk_logits(*ref_model);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "ct/compressed_weights.hpp"
 #include "eval/llama_model.hpp"
 #include "eval/sampler.hpp"
 #include "eval/token_ids.hpp"
@@ -25,15 +26,15 @@ struct Opts {
 };
 
 int run_generate(const Opts& o) {
-  if (o.prompt_ids.empty() && !o.has_prompt) throw Error("generate: give --prompt TEXT or --prompt-ids FILE");
+  // No prompt at all: generate from BOS alone, like run.c.
   if (o.steps < 1) throw Error(fmt::format("-n: {} must be at least 1", o.steps));
   if (o.temperature < 0 || !(o.top_p >= 0 && o.top_p <= 1))
     throw Error("generate: --temperature must be >= 0 and --top-p in [0, 1]");
-  const Checkpoint ck = Checkpoint::open(o.model);
-  auto weights = std::make_shared<const LlamaWeights>(load_llama_weights(ck));
+  const Checkpoint ck = ct::open_runnable_checkpoint(o.model);
+  auto weights = std::make_shared<const LlamaWeights>(ct::load_runnable_weights(ck));
   // A tokenizer is needed for text in or out; --prompt-ids with --ids needs none.
   std::unique_ptr<Tokenizer> tok;
-  if (o.has_prompt || !o.ids)
+  if (o.prompt_ids.empty() || !o.ids)
     tok = open_tokenizer(ck, o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.tokenizer));
   std::vector<int32_t> ids;
   if (!o.prompt_ids.empty()) {
