@@ -169,3 +169,33 @@ TEST(Compress, InconsistentMetadataIsAnError) {
     EXPECT_FALSE(fs::exists(tmp.p / "out"));
   }
 }
+
+TEST(Compress, EvalCompressionTableAgreesWithEvalAndIsOrdered) {
+  const auto bin = kModels / "stories260K.bin";
+  if (!fs::exists(bin)) GTEST_SKIP() << "../shared/models not found: real-model test skipped";
+  TempDir tmp;
+  const std::string text = std::string(CTSCOPE_SOURCE_DIR) + "/tests/data/story.txt";
+  const std::string common = " --tokenizer " + (kModels / "tok512.bin").string() + " --text " + text + " --ctx 128";
+  int code = 0;
+  run("eval-compression " + bin.string() + common + " --K 8,64 --bases gaussian,svd --json " +
+          (tmp.p / "ec.json").string(), &code);
+  ASSERT_EQ(code, 0);
+  run("eval " + bin.string() + common + " --json " + (tmp.p / "e.json").string(), &code);
+  ASSERT_EQ(code, 0);
+  auto ec = nlohmann::json::parse(std::ifstream(tmp.p / "ec.json"));
+  auto e = nlohmann::json::parse(std::ifstream(tmp.p / "e.json"));
+  auto rows = ec["variants"];
+  ASSERT_EQ(rows.size(), 6u);  // original, int8, gaussian K=8, svd K=8, gaussian K=64, svd K=64
+  EXPECT_EQ(rows[0]["variant"], "original");
+  EXPECT_NEAR(rows[0]["ppl"].get<double>(), e["ppl"].get<double>(), 1e-9);  // same rule, same tokens
+  EXPECT_EQ(rows[0]["scored_tokens"], e["scored_tokens"]);
+  // int8 is nearly lossless; Gaussian K=8 (R^2 ~ 0.08) breaks the model; svd at K >= d is exact.
+  EXPECT_GT(rows[1]["top1_agreement"].get<double>(), 0.9);
+  EXPECT_LT(rows[1]["kl_mean"].get<double>(), 0.01);
+  EXPECT_LT(rows[2]["pooled_r2"].get<double>(), 0.2);
+  EXPECT_GT(rows[2]["ppl"].get<double>(), 10 * rows[0]["ppl"].get<double>());
+  EXPECT_GT(rows[3]["pooled_r2"].get<double>(), rows[2]["pooled_r2"].get<double>());
+  EXPECT_NEAR(rows[5]["pooled_r2"].get<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(rows[5]["ppl"].get<double>(), rows[0]["ppl"].get<double>(), 1e-3 * rows[0]["ppl"].get<double>());
+  EXPECT_EQ(rows[2]["stored_params"].get<uint64_t>(), 8u * 3512 + (260032 - 259328));
+}

@@ -9,6 +9,7 @@
 
 #include "cli/command.hpp"
 #include "ct/compressed_weights.hpp"
+#include "eval/eval_tokens.hpp"
 #include "eval/llama_model.hpp"
 #include "eval/perplexity.hpp"
 #include "eval/token_ids.hpp"
@@ -25,16 +26,7 @@ struct Opts {
   int64_t ctx = 512;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open text file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 int run_eval(const Opts& o) {
-  if (o.text.empty() == o.text_ids.empty()) throw Error("eval: give exactly one of --text FILE or --text-ids FILE");
   if (o.ctx < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", o.ctx));
   if (!o.json.empty()) check_writable(o.json);  // before the long run
   const Checkpoint ck = ct::open_runnable_checkpoint(o.model);
@@ -47,18 +39,7 @@ int run_eval(const Opts& o) {
       fail(o.ref, "reference vocabulary has {} tokens but the model's has {}", ref_ck->config.vocab_size,
            ck.config.vocab_size);
   }
-  std::vector<int32_t> tokens;
-  std::string where;
-  if (!o.text_ids.empty()) {
-    where = o.text_ids;
-    tokens = read_token_ids(o.text_ids);
-    check_token_ids(tokens, ck.config.vocab_size, o.text_ids);
-  } else {
-    where = o.text;
-    const std::string text = read_text(o.text);
-    auto tok = open_tokenizer(ck, o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.tokenizer));
-    tokens = tok->encode(text, /*add_bos=*/true);
-  }
+  auto [tokens, where] = load_eval_tokens(ck, o.text, o.text_ids, o.tokenizer);
   plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);  // too short: fail before loading weights
   LlamaModel model(std::make_shared<const LlamaWeights>(ct::load_runnable_weights(ck)), o.ctx);
   std::optional<LlamaModel> ref_model;
