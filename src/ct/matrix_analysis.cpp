@@ -195,7 +195,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
   if (opt.svd_baseline)
     for (const auto* b : opt.bases) Ks.push_back(b->K);
   TopEigenOptions eo;
-  eo.tol_abs = 2e-6 * r.sst;  // on each top-K sum: |delta r2_svd| <= 2e-6, the spec allows 1e-4
+  eo.tol_abs = opt.svd_tol * r.sst;  // on each top-K sum = on r2_svd
   TopEigen te = top_eigen(g.G, make_Mc, m, Ks, cen, eo, eigen_work);
   r.flops += te.flops;
   if (opt.spectrum) {
