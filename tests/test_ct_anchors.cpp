@@ -294,3 +294,17 @@ TEST(CtAmplitudes, FullBasisReconstructsExactly) {
     EXPECT_NEAR(r.fits[0].r2, 1.0, 1e-6) << basis_name(kind);
   }
 }
+
+TEST(CtAnchors, TinyShapesDoNotCrash) {
+  const auto f1 = make_fixed_basis(BasisKind::Gaussian, 1, 1), g2 = make_fixed_basis(BasisKind::Dct, 2, 5);
+  std::vector<float> col{1.f, 2.f, 4.f};
+  const auto r1 = analyze(col, 3, 1, {&f1}, true);  // 3 x 1
+  ASSERT_TRUE(r1.error.empty()) << r1.error;
+  EXPECT_NEAR(r1.fits[0].r2, 1.0, 1e-12);
+  std::vector<float> row{1.f, 2.f, 4.f, 0.f, -1.f};
+  const auto r2 = analyze(row, 1, 5, {&g2}, true);  // 1 x 5: centered Gram is 0
+  ASSERT_TRUE(r2.error.empty()) << r2.error;
+  EXPECT_EQ(r2.weight_pr, 0.0);
+  EXPECT_GT(r2.fits[0].r2, 0.0);
+  EXPECT_NEAR(r2.fits[0].r2_svd, 1.0, 1e-9);  // one row: one direction explains it
+}
