@@ -7,6 +7,8 @@
 #include <cmath>
 #include <random>
 
+#include "ct/gram.hpp"
+#include "ct/sym_product.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -133,11 +135,8 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   const int mi = static_cast<int>(m);
   // Products in float: M is read once per block step and that read is the cost;
   // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
-  std::vector<float>& Mf = work;  // upper triangle is what ssymm reads
-  Mf.resize(static_cast<size_t>(m * m));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = i; j < m; ++j) Mf[i * m + j] = static_cast<float>(M[i * m + j]);
+  std::vector<float>& Mf = work;  // full symmetric, for the thin product kernel
+  symmetric_from_upper(M, m, Mf);
   std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
   std::vector<double> Z(static_cast<size_t>(m) * b);
   // The Krylov basis and projected matrix (col-major) live across calls on
@@ -166,10 +165,12 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     const int s = s0 + b;
     const double* X = V.data() + static_cast<size_t>(s0) * m;
     // Z = M X_j; T[0:s, s0:s] = V^T Z.
-    std::transform(X, X + static_cast<size_t>(b) * m, Xf.begin(), [](double v) { return static_cast<float>(v); });
-    // Row-major upper of Mf is column-major lower.
-    cblas_ssymm(CblasColMajor, CblasLeft, CblasLower, mi, b, 1.f, Mf.data(), mi, Xf.data(), mi, 0.f, Zf.data(), mi);
-    std::copy(Zf.begin(), Zf.end(), Z.begin());
+    // V is column-major, the kernel wants row-major blocks: transpose on the way.
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) Xf[i * b + k] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
+    thin_product(Mf.data(), m, Xf.data(), b, Zf.data());
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) Z[static_cast<size_t>(k) * m + i] = Zf[i * b + k];
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, s, b, mi, 1.0, V.data(), mi, Z.data(), mi, 0.0,
                 T.data() + static_cast<size_t>(s0) * ldt, ldt);
     r.flops += 2.0 * mm * mm * b + 2.0 * mm * s * b;
