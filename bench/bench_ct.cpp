@@ -1,6 +1,6 @@
 // CT analysis speed on TinyLlama-shaped BF16 matrices (built in memory:
 // power-law low-rank structure plus noise), against this machine's SGEMM
-// measured in the same run. Usage: bench_ct [layers=1] [vocab=1]
+// measured in the same run. Usage: bench_ct [layers=1] [vocab=1] [noise=0.02]
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -46,7 +46,7 @@ double sgemm_gflops(int reps = 3) {
 }
 
 // W = U diag(s) V^T + noise, s_i ~ (1+i)^-0.6 over r = 256 directions, in BF16.
-std::vector<uint16_t> make_matrix(int64_t n, int64_t d, uint64_t seed) {
+std::vector<uint16_t> make_matrix(int64_t n, int64_t d, uint64_t seed, float noise) {
   const int r = 256;
   std::mt19937_64 rng(seed);
   auto normal = [&] {
@@ -64,7 +64,7 @@ std::vector<uint16_t> make_matrix(int64_t n, int64_t d, uint64_t seed) {
   for (int64_t r0 = 0; r0 < n; r0 += rb) {
     const int64_t rows = std::min(rb, n - r0);
     for (auto& u : U) u = normal();
-    for (auto& p : P) p = 0.02f * normal();
+    for (auto& p : P) p = noise * normal();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(d), r, 1.f, U.data(), r, SV.data(), int(d), 1.f,
                 P.data(), int(d));
     for (int64_t i = 0; i < rows * d; ++i) W[r0 * d + i] = f32_to_bf16(P[i]);
@@ -77,6 +77,7 @@ std::vector<uint16_t> make_matrix(int64_t n, int64_t d, uint64_t seed) {
 int main(int argc, char** argv) {
   const int layers = argc > 1 ? std::atoi(argv[1]) : 1;
   const bool vocab = argc > 2 ? std::atoi(argv[2]) != 0 : true;
+  const float noise = argc > 3 ? float(std::atof(argv[3])) : 0.02f;  // i.i.d. part; the structured part is fixed
   constexpr double kNominalSgemm = 360;  // this machine's SGEMM when idle (the target's reference)
   const double sgemm0 = sgemm_gflops();
   std::printf("SGEMM 2048^3: %.0f GFLOP/s at start (nominal %.0f)\n", sgemm0, kNominalSgemm);
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
               "fit", "GFLOP/s", "SGEMM", "xSGEMM", "r2@8", "r2@64", "krylov");
   for (size_t i = 0; i < shapes.size(); ++i) {
     const auto& s = shapes[i];
-    const auto W = make_matrix(s.n, s.d, 100 + i);
+    const auto W = make_matrix(s.n, s.d, 100 + i, noise);
     Options opt;
     opt.bases = s.d == 2048 ? std::vector<const FactoredBasis*>{&g8, &g64} : std::vector<const FactoredBasis*>{&h8, &h64};
     const double sgemm = sgemm_gflops(2);

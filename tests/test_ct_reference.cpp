@@ -90,8 +90,9 @@ struct Case {
 
 // Compare every number for the given bases (reference B and offset taken from
 // the basis definition: the basis is the spec, the numerics are under test).
-void check(const Case& c, const std::vector<const FactoredBasis*>& bases, bool spectrum, bool jacobi = true) {
-  ctref::Mat W = structured(c.n, c.d, c.seed);
+void check(const Case& c, const std::vector<const FactoredBasis*>& bases, bool spectrum, bool jacobi = true,
+           int rank = 12, double noise = 0.3) {
+  ctref::Mat W = structured(c.n, c.d, c.seed, rank, noise);
   const auto bytes = store(W, c.dtype);
   const MatrixView v{c.dtype, bytes.data(), c.n, c.d};
   Options opt;
@@ -99,6 +100,9 @@ void check(const Case& c, const std::vector<const FactoredBasis*>& bases, bool s
   opt.spectrum = spectrum;
   const MatrixResult r = analyze_matrix(v, opt);
   ASSERT_TRUE(r.error.empty()) << r.error;
+  if (std::min(c.n, c.d) > 512) {
+    EXPECT_GT(r.krylov_dim, 0) << "expected the block Lanczos path";
+  }
   const auto ref = jacobi ? ctref::analyze(W, c.n, c.d, ctref::jacobi_eigvals) : ctref::analyze(W, c.n, c.d, lapack_eigs);
   expect_rel(r.ss, ref.ss, 1e-9, "ss");
   EXPECT_NEAR(r.sum, ref.sum, 1e-9 * ref.ss);
@@ -204,10 +208,11 @@ TEST(CtReference, LargeGramUsesIterativeEigenAndAgrees) {
   const bool small = sanitized();
   const auto g1 = make_fixed_basis(BasisKind::Gaussian, 8, small ? 700 : 1100);
   const auto g2 = make_fixed_basis(BasisKind::Gaussian, 64, small ? 700 : 1100);
-  check({600, small ? 700 : 1100, DType::BF16, 21}, {&g1, &g2}, false, false);
+  // Spectra that decay through K = 64 (like trained weights): Lanczos settles.
+  check({604, small ? 700 : 1100, DType::BF16, 21}, {&g1, &g2}, false, false, 150, 0.02);  // m % 8 != 0
   const auto h1 = make_fixed_basis(BasisKind::Gaussian, 8, 640);
   const auto h2 = make_fixed_basis(BasisKind::Dct, 64, 640);
-  check({small ? 700 : 900, 640, DType::F32, 22}, {&h1, &h2}, false, false);
+  check({small ? 700 : 900, 640, DType::F32, 22}, {&h1, &h2}, false, false, 150, 0.02);
 }
 
 TEST(CtReference, TopEigenIterativeEqualsExact) {

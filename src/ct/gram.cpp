@@ -6,6 +6,7 @@
 #include <cmath>
 
 
+#include "ct/parallel.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -31,39 +32,58 @@ void check_view(const MatrixView& W) {
 // Column sums, sum and sum of squares of a rows x cols float panel (leading
 // dimension ld), in double.
 void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
-  double s2 = 0, s1 = 0;
   constexpr int64_t kCols = 256;
-#pragma omp parallel for schedule(static) reduction(+ : s2, s1)
-  for (int64_t j0 = 0; j0 < cols; j0 += kCols) {
-    const int64_t j1 = std::min(cols, j0 + kCols);
-    double acc[kCols] = {}, sq[kCols] = {};
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* p = P + i * ld;
+  std::vector<double> s1(worker_count(), 0.0), s2(worker_count(), 0.0);
+  parallel_for(cols, kCols, [&](int64_t c0, int64_t c1, int w) {
+    for (int64_t j0 = c0; j0 < c1; j0 += kCols) {
+      const int64_t j1 = std::min(c1, j0 + kCols);
+      double acc[kCols] = {}, sq[kCols] = {};
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* p = P + i * ld;
+        for (int64_t j = j0; j < j1; ++j) {
+          const double v = p[j];
+          acc[j - j0] += v;
+          sq[j - j0] += v * v;
+        }
+      }
       for (int64_t j = j0; j < j1; ++j) {
-        const double v = p[j];
-        acc[j - j0] += v;
-        sq[j - j0] += v * v;
+        colsum[j] += acc[j - j0];
+        s1[w] += acc[j - j0];
+        s2[w] += sq[j - j0];
       }
     }
-    for (int64_t j = j0; j < j1; ++j) {
-      colsum[j] += acc[j - j0];
-      s1 += acc[j - j0];
-      s2 += sq[j - j0];
-    }
+  });
+  for (int w = 0; w < worker_count(); ++w) {
+    ss += s2[w];
+    sum += s1[w];
   }
-  ss += s2;
-  sum += s1;
+}
+
+// convert_to_f32 in slices small enough that it stays on the calling thread.
+void convert_parallel(DType t, const uint8_t* src, int64_t n, float* dst) {
+  constexpr int64_t kSlice = 1 << 16;  // whole blocks of every block type
+  parallel_for(n, kSlice, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; i += kSlice)
+      convert_to_f32(t, src + elem_offset_bytes(t, i), static_cast<size_t>(std::min(kSlice, i1 - i)), dst + i);
+  });
 }
 
 // G (double, upper triangle) += Gf (float, upper triangle), or = on the first
 // flush (so G needs no clearing); Gf's upper triangle is left zero.
 void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m, bool first) {
-#pragma omp parallel for schedule(dynamic, 16)
-  for (int64_t i = 0; i < m; ++i)
+  // Rows i and m-1-i together: every slice gets the same share of the triangle.
+  auto row = [&](int64_t i) {
     for (int64_t j = i; j < m; ++j) {
       G[i * m + j] = first ? Gf[i * m + j] : G[i * m + j] + Gf[i * m + j];
       Gf[i * m + j] = 0.f;
     }
+  };
+  parallel_for((m + 1) / 2, 8, [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      row(p);
+      if (m - 1 - p != p) row(m - 1 - p);
+    }
+  });
 }
 
 }  // namespace
@@ -73,12 +93,13 @@ template <typename T>
 void symmetric_from_upper(const std::vector<double>& U, int64_t m, std::vector<T>& out) {
   out.resize(static_cast<size_t>(m * m));
   constexpr int64_t kB = 64;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i0 = 0; i0 < m; i0 += kB)
-    for (int64_t j0 = 0; j0 < m; j0 += kB)
-      for (int64_t i = i0; i < std::min(m, i0 + kB); ++i)
-        for (int64_t j = j0; j < std::min(m, j0 + kB); ++j)
-          out[i * m + j] = static_cast<T>(j >= i ? U[i * m + j] : U[j * m + i]);
+  parallel_for(m, kB, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t i0 = r0; i0 < r1; i0 += kB)
+      for (int64_t j0 = 0; j0 < m; j0 += kB)
+        for (int64_t i = i0; i < std::min(r1, i0 + kB); ++i)
+          for (int64_t j = j0; j < std::min(m, j0 + kB); ++j)
+            out[i * m + j] = static_cast<T>(j >= i ? U[i * m + j] : U[j * m + i]);
+  });
 }
 template void symmetric_from_upper<float>(const std::vector<double>&, int64_t, std::vector<float>&);
 template void symmetric_from_upper<double>(const std::vector<double>&, int64_t, std::vector<double>&);
@@ -90,7 +111,7 @@ void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::functi
   const auto* base = static_cast<const uint8_t*>(W.data);
   for (int64_t r0 = 0; r0 < W.n; r0 += rb) {
     const int64_t rows = std::min(rb, W.n - r0);
-    convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * W.d), static_cast<size_t>(rows * W.d), P.data());
+    convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * W.d), rows * W.d, P.data());
     fn(r0, rows, P.data());
   }
 }
@@ -129,7 +150,7 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     int64_t pending = 0;
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
-      convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
+      convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
       panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
       if (!std::isfinite(g.ss)) { g.finite = false; return; }
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
@@ -160,9 +181,10 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     int64_t pending = 0;
     for (int64_t j0 = 0; j0 < d; j0 += cb) {
       const int64_t cols = std::min(cb, d - j0);
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i)
-        convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols), P.data() + i * cols);
+      parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i)
+          convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols), P.data() + i * cols);
+      });
       panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
       if (!std::isfinite(g.ss)) { g.finite = false; return; }
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),

@@ -56,6 +56,10 @@ struct Options {
   std::vector<const FactoredBasis*> bases;  // fitted in this order; each basis->d must equal the matrix's d
   bool svd_baseline = true;                 // compute r2_svd for every K in `bases`
   bool spectrum = false;                    // full eigen-decomposition of the centered Gram
+  // Target accuracy of r2_svd (absolute; the spec allows 1e-4). Matrices with
+  // min(n, d) > 512 get it from block Lanczos, which stops when its estimated
+  // remaining error is below this; smaller ones are exact (LAPACK).
+  double svd_tol = 1e-5;
 };
 
 MatrixResult analyze_matrix(const MatrixView& W, const Options& opt);

@@ -6,10 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 
+#include "ct/gram.hpp"
+#include "ct/sym_product.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -117,26 +116,27 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   for (int K : Ks) kmax = std::max(kmax, K);
   const double mm = static_cast<double>(m);
 
+  // LAPACK on the whole matrix (~0.5 s at m = 2048: the last resort).
+  bool lmax_done = false;
+  double lmax = 0;
   auto exact = [&] {
     r.exact = true;
     r.top_sums = prefix_sums(sym_eigvals_desc(M, m), Ks);
-    r.lmax_c = sym_eigvals_desc(make_Mc(), m).front();
-    r.flops += 2 * (4.0 / 3.0) * mm * mm * mm;
+    r.lmax_c = lmax_done ? lmax : sym_eigvals_desc(make_Mc(), m).front();
+    r.flops += (lmax_done ? 1 : 2) * (4.0 / 3.0) * mm * mm * mm;
     r.subspace = static_cast<int>(m);
     return r;
   };
   const int b = opt.block > 0 ? opt.block : kmax >= 32 ? 32 : 16;
-  const int smax = static_cast<int>(std::min<int64_t>(m / 2, 16 * static_cast<int64_t>(std::max(kmax, b))));
+  // Past m/2 the Krylov basis costs about what LAPACK does.
+  const int smax = static_cast<int>(std::min<int64_t>(m / 2, 1024));
   if (m <= opt.exact_below || smax < kmax + 2 * b) return exact();
 
   const int mi = static_cast<int>(m);
   // Products in float: M is read once per block step and that read is the cost;
   // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
-  std::vector<float>& Mf = work;  // upper triangle is what ssymm reads
-  Mf.resize(static_cast<size_t>(m * m));
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = i; j < m; ++j) Mf[i * m + j] = static_cast<float>(M[i * m + j]);
+  std::vector<float>& Mf = work;  // full symmetric, for the thin product kernel
+  symmetric_from_upper(M, m, Mf);
   std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
   std::vector<double> Z(static_cast<size_t>(m) * b);
   // The Krylov basis and projected matrix (col-major) live across calls on
@@ -159,16 +159,18 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
 
   std::vector<double> a, cw;  // V^T u, V^T w
   std::vector<double> prev, delta;
-  double prev_lmax = -1, lmax = 0;
-  bool lmax_done = false;
+  double prev_lmax = -1;
+  int last_check = 0;
   for (int s0 = 0;; s0 += b) {
     const int s = s0 + b;
     const double* X = V.data() + static_cast<size_t>(s0) * m;
     // Z = M X_j; T[0:s, s0:s] = V^T Z.
-    std::transform(X, X + static_cast<size_t>(b) * m, Xf.begin(), [](double v) { return static_cast<float>(v); });
-    // Row-major upper of Mf is column-major lower.
-    cblas_ssymm(CblasColMajor, CblasLeft, CblasLower, mi, b, 1.f, Mf.data(), mi, Xf.data(), mi, 0.f, Zf.data(), mi);
-    std::copy(Zf.begin(), Zf.end(), Z.begin());
+    // V is column-major, the kernel wants row-major blocks: transpose on the way.
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) Xf[i * b + k] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
+    thin_product(Mf.data(), m, Xf.data(), b, Zf.data());
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) Z[static_cast<size_t>(k) * m + i] = Zf[i * b + k];
     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, s, b, mi, 1.0, V.data(), mi, Z.data(), mi, 0.0,
                 T.data() + static_cast<size_t>(s0) * ldt, ldt);
     r.flops += 2.0 * mm * mm * b + 2.0 * mm * s * b;
@@ -185,7 +187,10 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
       cw[k] = has_w ? cblas_ddot(mi, V.data() + static_cast<size_t>(k) * m, 1, c.w.data(), 1) : 0.0;
     }
     r.subspace = s;
-    if (s >= kmax + b) {
+    // Rayleigh-Ritz every step while cheap, then only once s grew by 25%
+    // (the remaining-error estimate below stays conservative for longer steps).
+    if (s >= kmax + b && (s <= 256 || 4 * s >= 5 * last_check || s + b > smax)) {
+      last_check = s;
       // Rayleigh-Ritz on span(V) for M (and for Mc until its top value settles).
       if (!lmax_done) {
         std::vector<double> Tc(static_cast<size_t>(s) * s);
@@ -209,8 +214,6 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
         const double q = delta.empty() || delta[i] <= 0 ? 1.0 : step / delta[i];
         done = q < 0.7 && step * q / (1 - q) <= opt.tol_abs;
       }
-      if (std::getenv("CT_LZ_DEBUG"))
-        std::fprintf(stderr, "lz s=%d sums=%.12g %.12g lmax=%.12g\n", s, sums.empty() ? 0 : sums[0], sums.size() > 1 ? sums[1] : 0, lmax);
       if (!prev.empty()) {
         delta.resize(sums.size());
         for (size_t i = 0; i < sums.size(); ++i) delta[i] = sums[i] - prev[i];
