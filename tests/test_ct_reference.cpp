@@ -213,11 +213,11 @@ TEST(CtReference, LargeGramUsesIterativeEigenAndAgrees) {
 TEST(CtReference, TopEigenIterativeEqualsExact) {
   // Pure noise (flat spectrum, the hard case) and a power law, both centerings.
   for (int kind = 0; kind < 2; ++kind) {
-    const int64_t n = 700, d = 600;
+    const int64_t n = sanitized() ? 700 : 1100, d = sanitized() ? 600 : 1000;
     ctref::Mat W = kind == 0 ? structured(n, d, 31, 0, 1.0) : structured(n, d, 32, 40, 0.05);
     ctref::Mat G(d * d, 0.0), mu(d, 0.0);
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < d; ++j) mu[j] += W[i * d + j] / n;
+      for (int64_t j = 0; j < d; ++j) mu[j] += W[i * d + j] / double(n);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t a = 0; a < d; ++a)
         for (int64_t b2 = a; b2 < d; ++b2) G[a * d + b2] += W[i * d + a] * W[i * d + b2];
@@ -234,14 +234,18 @@ TEST(CtReference, TopEigenIterativeEqualsExact) {
     double tr = 0;
     for (double e : eg) tr += e;
     TopEigenOptions o;
-    o.tol_abs = 1e-9 * tr;
-    const auto te = top_eigen(G, C, d, {8, 64}, cen, o);
+    o.tol_abs = 2e-6 * tr;  // as analyze_matrix uses it
+    std::vector<float> work;
+    const auto te = top_eigen(G, [&] { return C; }, d, {8, 64}, cen, o, work);
     double s8 = 0, s64 = 0;
     for (int k = 0; k < 64; ++k) (k < 8 ? s8 : s64) += eg[k];
     s64 += s8;
-    EXPECT_NEAR(te.top_sums[0], s8, 1e-6 * tr) << "kind " << kind << " subspace " << te.subspace;
-    EXPECT_NEAR(te.top_sums[1], s64, 1e-6 * tr) << "kind " << kind;
-    EXPECT_NEAR(te.lmax_c, ec[0], 1e-6 * ec[0]) << "kind " << kind;
-    std::printf("[ top_eigen kind %d: exact=%d subspace=%d ]\n", kind, te.exact, te.subspace);
+    EXPECT_NEAR(te.top_sums[0], s8, 1e-5 * tr) << "kind " << kind << " subspace " << te.subspace;
+    EXPECT_NEAR(te.top_sums[1], s64, 1e-5 * tr) << "kind " << kind;
+    EXPECT_LE(te.top_sums[1], s64 * (1 + 1e-6)) << "Ritz sums are lower bounds";
+    EXPECT_NEAR(te.lmax_c, ec[0], 1e-5 * ec[0]) << "kind " << kind;
+    if (kind == 1 && !sanitized()) {
+      EXPECT_FALSE(te.exact) << "a power-law spectrum must settle in the Krylov path";
+    }
   }
 }

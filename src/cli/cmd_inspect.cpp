@@ -8,6 +8,7 @@
 #include "cli/command.hpp"
 #include "io/checkpoint.hpp"
 #include "util/atomic_file.hpp"
+#include "util/format.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -48,13 +49,13 @@ void print_table(const Checkpoint& ck) {
   for (const auto& t : ck.tensors) w = std::max(w, t.name.size());
   fmt::print("{:<{}}  {:<24}  {:>5}  {:<5}  {:<16}  {:>14}\n", "name", w, "role", "layer", "dtype", "shape", "params");
   for (const auto& t : ck.tensors) {
-    fmt::print("{:<{}}  {:<24}  {:>5}  {:<5}  {:<16}  {:>14L}{}\n", t.name, w, role_name(t.role),
+    fmt::print("{:<{}}  {:<24}  {:>5}  {:<5}  {:<16}  {:>14}{}\n", t.name, w, role_name(t.role),
                t.layer >= 0 ? std::to_string(t.layer) : "-", dtype_name(t.dtype), shape_str(t.shape),
-               t.numel(), t.alias_of.empty() ? "" : "  (= " + t.alias_of + ")");
+               with_commas(t.numel()), t.alias_of.empty() ? "" : "  (= " + t.alias_of + ")");
   }
   const auto& c = ck.config;
-  fmt::print("\n{} ({}): {} tensors, {:L} parameters, {:.1f} MB\n", ck.path.string(), format_name(ck.format),
-             ck.tensors.size(), ck.total_params(), static_cast<double>(ck.total_bytes()) / 1e6);
+  fmt::print("\n{} ({}): {} tensors, {} parameters, {:.1f} MB\n", ck.path.string(), format_name(ck.format),
+             ck.tensors.size(), with_commas(ck.total_params()), static_cast<double>(ck.total_bytes()) / 1e6);
   fmt::print("config: dim {}  hidden {}  layers {}  heads {}  kv_heads {}  vocab {}  seq_len {}  rope {} ({})  "
              "norm_eps {}  tied {}\n",
              c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.max_seq_len, c.rope_theta,
@@ -75,7 +76,6 @@ const RegisterCommand reg("inspect", "List a checkpoint's tensors (name, role, l
   sub.add_flag("--json", o->json_stdout, "print JSON instead of the table");
   sub.add_option("--json-file", o->json_out, "also write the JSON to this file");
   return [o]() {
-    std::setlocale(LC_NUMERIC, "");
     Checkpoint ck = Checkpoint::open(o->model);
     if (!o->json_out.empty()) write_file_atomic(o->json_out, inspect_json(ck).dump(2) + "\n");
     if (o->json_stdout) std::cout << inspect_json(ck).dump(2) << "\n";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -54,22 +55,33 @@ void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double*
   sum += s1;
 }
 
-// G (double, upper triangle) += Gf (float, upper triangle); Gf = 0.
-void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m) {
+// G (double, upper triangle) += Gf (float, upper triangle), or = on the first
+// flush (so G needs no clearing); Gf's upper triangle is left zero.
+void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m, bool first) {
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = i; j < m; ++j) {
-      G[i * m + j] += Gf[i * m + j];
+      G[i * m + j] = first ? Gf[i * m + j] : G[i * m + j] + Gf[i * m + j];
       Gf[i * m + j] = 0.f;
     }
 }
 
-void symmetrize_from_upper(std::vector<double>& G, int64_t m) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < i; ++j) G[i * m + j] = G[j * m + i];
-}
-
 }  // namespace
+
+// Blocked so that the transposed reads stay in cache.
+template <typename T>
+void symmetric_from_upper(const std::vector<double>& U, int64_t m, std::vector<T>& out) {
+  out.resize(static_cast<size_t>(m * m));
+  constexpr int64_t kB = 64;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i0 = 0; i0 < m; i0 += kB)
+    for (int64_t j0 = 0; j0 < m; j0 += kB)
+      for (int64_t i = i0; i < std::min(m, i0 + kB); ++i)
+        for (int64_t j = j0; j < std::min(m, j0 + kB); ++j)
+          out[i * m + j] = static_cast<T>(j >= i ? U[i * m + j] : U[j * m + i]);
+}
+template void symmetric_from_upper<float>(const std::vector<double>&, int64_t, std::vector<float>&);
+template void symmetric_from_upper<double>(const std::vector<double>&, int64_t, std::vector<double>&);
 
 void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::function<void(int64_t, int64_t, const float*)>& fn) {
   check_view(W);
@@ -83,33 +95,56 @@ void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::functi
   }
 }
 
-GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq) {
-  check_view(W);
+GramPass gram_pass(const MatrixView& W, bool row_gram) {
   GramPass g;
+  gram_pass(W, row_gram, nullptr, 0, g);
+  return g;
+}
+
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
+  check_view(W);
   g.row_gram = row_gram;
+  g.ss = g.sum = g.flops = 0;
+  g.finite = true;
+  g.Y.clear();
+  g.YtY.assign(static_cast<size_t>(kq) * kq, 0.0);
   const int64_t n = W.n, d = W.d;
   g.m = row_gram ? d : n;
   const int64_t m = g.m;
-  g.G.assign(static_cast<size_t>(m * m), 0.0);
+  // G is written by the first flush; Gf's upper triangle is zero after every
+  // completed pass, so a same-sized reuse needs no clearing either.
+  g.G.resize(static_cast<size_t>(m * m));
   g.colsum.assign(static_cast<size_t>(d), 0.0);
-  std::vector<float> Gf(static_cast<size_t>(m * m), 0.f);
+  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(m * m)) g.Gf.assign(static_cast<size_t>(m * m), 0.f);
+  g.gf_clean = false;
+  auto& Gf = g.Gf;
+  bool first_flush = true;
   const auto* base = static_cast<const uint8_t*>(W.data);
 
   if (row_gram) {
     // Row panels: G += P^T P.
     const int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
-    std::vector<float> P(static_cast<size_t>(std::min(rb, n) * d));
+    std::vector<float> P(static_cast<size_t>(std::min(rb, n) * d)), Yf(static_cast<size_t>(std::min(rb, n)) * kq);
+    std::vector<double> Yd(Yf.size());
     int64_t pending = 0;
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
       convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
       panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
-      if (!std::isfinite(g.ss)) { g.finite = false; return g; }
+      if (!std::isfinite(g.ss)) { g.finite = false; return; }
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                   static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
+      if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
+                    P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), kq);
+        std::copy(Yf.begin(), Yf.begin() + rows * kq, Yd.begin());
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(rows), 1.0, Yd.data(), kq, 1.0,
+                    g.YtY.data(), kq);
+        g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
+      }
       pending += rows;
-      if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m); pending = 0; }
+      if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m, first_flush); first_flush = false; pending = 0; }
     }
   } else {
     // Column panels (all rows, cb columns): G += P P^T, Y += P Qall[cols].
@@ -129,7 +164,7 @@ GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq
       for (int64_t i = 0; i < n; ++i)
         convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols), P.data() + i * cols);
       panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
-      if (!std::isfinite(g.ss)) { g.finite = false; return g; }
+      if (!std::isfinite(g.ss)) { g.finite = false; return; }
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                   static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
       g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
@@ -140,11 +175,14 @@ GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq
         g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
       }
       pending += cols;
-      if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m); pending = 0; }
+      if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m, first_flush); first_flush = false; pending = 0; }
+    }
+    if (kq > 0) {
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, 0.0, g.YtY.data(), kq);
+      g.flops += static_cast<double>(n) * kq * kq;
     }
   }
-  symmetrize_from_upper(g.G, m);
-  return g;
+  g.gf_clean = true;
 }
 
 }  // namespace ctscope::ct

@@ -10,20 +10,30 @@
 
 namespace ctscope::ct {
 
+// Buffers are reused when a GramPass is passed again (no page faults per matrix).
 struct GramPass {
   bool row_gram = true;        // true: G = W^T W (d x d); false: G = W W^T (n x n)
   int64_t m = 0;               // side of G
-  std::vector<double> G;       // m x m, full symmetric
+  std::vector<double> G;       // m x m row-major, UPPER triangle only (j >= i) is valid
+  std::vector<float> Gf;       // m x m float scratch
+  bool gf_clean = false;       // Gf's upper triangle is all zero (a pass completed)
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;
   bool finite = true;          // false: W holds NaN/Inf and nothing else is valid
-  std::vector<double> Y;       // n x kq, W Qall (only for !row_gram and kq > 0)
+  std::vector<double> Y;       // n x kq, W Qall (wide path with kq > 0)
+  std::vector<double> YtY;     // kq x kq, (W Qall)^T (W Qall) in double (whenever kq > 0); empty otherwise
   double flops = 0;
 };
 
-// Qall: d x kq float row-major, used only when !row_gram. Throws Error for
+// Qall: d x kq float row-major (kq may be 0). Pass kq = 0 on the tall path
+// when Q^T G Q is cheaper from G than W Q is from W (n >> d). Throws Error for
 // dtypes that cannot be converted or rows that are not whole blocks.
-GramPass gram_pass(const MatrixView& W, bool row_gram, const float* Qall = nullptr, int kq = 0);
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g);
+GramPass gram_pass(const MatrixView& W, bool row_gram);
+
+// Full symmetric copy of an upper-triangle matrix (m x m row-major), as T.
+template <typename T>
+void symmetric_from_upper(const std::vector<double>& U, int64_t m, std::vector<T>& out);
 
 // The n x d matrix as float32, panel by panel: calls fn(first_row, rows, panel).
 // Used by the paths that need W itself (amplitudes, svd and universal bases).

@@ -46,6 +46,10 @@ struct MatrixResult {
   std::optional<Spectrum> spectrum; // with Options::spectrum
   std::string error;                // non-empty: not analyzable (e.g. "contains NaN/Inf"); numbers invalid
   double flops = 0;                 // arithmetic done, for the benchmark's GFLOP/s
+  // Diagnostics: Krylov dimension of the top-eigenvalue solve (0: LAPACK on the
+  // whole Gram) and seconds spent per stage.
+  int krylov_dim = 0;
+  double gram_s = 0, eigen_s = 0, fit_s = 0;
 };
 
 struct Options {

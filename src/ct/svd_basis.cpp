@@ -10,13 +10,15 @@
 
 namespace ctscope::ct {
 
-// Top-K eigenvectors of symmetric G (m x m), descending, as K x m rows.
+// Top-K eigenvectors of symmetric G (m x m, row-major, upper triangle used),
+// descending, as K x m rows.
 std::vector<double> top_eigenvectors(std::vector<double> G, int64_t m, int K) {
   const auto mi = static_cast<lapack_int>(m);
   std::vector<double> w(static_cast<size_t>(m)), Z(static_cast<size_t>(m) * K);
   std::vector<lapack_int> isuppz(2 * static_cast<size_t>(K));
   lapack_int found = 0;
-  if (LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'U', mi, G.data(), mi, 0, 0, mi - K + 1, mi, 0.0, &found, w.data(),
+  if (LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'V', 'I', 'L',  // row-major upper = column-major lower
+                     mi, G.data(), mi, 0, 0, mi - K + 1, mi, 0.0, &found, w.data(),
                      Z.data(), mi, isuppz.data()) != 0 || found != K)
     throw Error("symmetric eigensolver failed to converge");
   std::vector<double> B(static_cast<size_t>(K) * m);

@@ -4,9 +4,10 @@
 // for stable_rank). Small m: LAPACK. Large m: block Lanczos with full
 // reorthogonalization whose start block holds u, so one Krylov subspace serves
 // M and Mc; Ritz sums only grow with the subspace (Ky Fan), and iteration stops
-// when every sum changes by less than tol_abs. Internal to ct/.
+// when the estimated remaining error of every sum is below tol_abs. Internal to ct/.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ctscope::ct {
@@ -26,16 +27,17 @@ struct TopEigen {
 
 struct TopEigenOptions {
   int64_t exact_below = 512;  // m <= this: LAPACK directly
-  int block = 32;
-  double tol_abs = 0;         // on each top sum
-  double tol_rel_lmax = 1e-8;
+  int block = 0;              // 0: 64 for K >= 32, else 32
+  double tol_abs = 0;         // on each top sum (estimated remaining error)
+  double tol_rel_lmax = 1e-6; // on the last step of lambda_max(Mc)
 };
 
-// Mc_explicit (m x m) is used on the exact path only; M must be fully symmetric.
-TopEigen top_eigen(const std::vector<double>& M, const std::vector<double>& Mc_explicit, int64_t m,
-                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt);
+// M: m x m row-major, upper triangle used. make_Mc builds Mc explicitly (only
+// called on the exact path). work: float scratch of m*m, reused across calls.
+TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector<double>()>& make_Mc, int64_t m,
+                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt, std::vector<float>& work);
 
-// All eigenvalues of symmetric A (m x m), descending (LAPACK dsyevd).
+// All eigenvalues of symmetric A (m x m row-major, upper triangle used), descending (LAPACK dsyevd).
 std::vector<double> sym_eigvals_desc(std::vector<double> A, int64_t m);
 
 }  // namespace ctscope::ct

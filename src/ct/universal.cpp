@@ -20,7 +20,8 @@ void UniversalAccumulator::add(const MatrixView& W) {
   if (!g.finite) throw Error("universal basis: matrix contains NaN or Inf");
   const double nn = static_cast<double>(W.n);
   for (int64_t i = 0; i < d_; ++i)
-    for (int64_t j = 0; j < d_; ++j) cov_[i * d_ + j] += g.G[i * d_ + j] - g.colsum[i] * g.colsum[j] / nn;
+    for (int64_t j = 0; j < d_; ++j)
+      cov_[i * d_ + j] += g.G[std::min(i, j) * d_ + std::max(i, j)] - g.colsum[i] * g.colsum[j] / nn;
   for (int64_t j = 0; j < d_; ++j) col_sum_[j] += g.colsum[j];
   rows_ += W.n;
 }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "util/format.hpp"
+
 namespace ctscope::report {
 
 using ct::BasisKind;
@@ -20,16 +22,7 @@ size_t fit_index(const ModelAnalysis& a, size_t basis_i, size_t k_i) { return ba
 
 std::string pct(double x) { return fmt::format("{:.1f}%", 100 * x); }
 
-// 1100048384 -> "1,100,048,384" (independent of the user's locale).
-std::string commas(uint64_t v) {
-  const std::string digits = std::to_string(v);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
+
 
 std::string group_label(const ct::GroupSummary& g) {
   return g.layer >= 0 ? fmt::format("L{}", g.layer) : std::string(role_name(g.role));
@@ -65,9 +58,9 @@ std::string analysis_text(const ModelAnalysis& a, bool /*color*/) {
   const auto& Ks = a.settings.Ks;
   const auto& bases = a.settings.bases;
   o += fmt::format("ctscope analyze  {}  ({}, {} tensors, {} parameters)\n", a.model_path, a.format, a.tensors,
-                   commas(a.total_params));
+                   with_commas(a.total_params));
   o += fmt::format("selection: {}: {} matrices, {} rows, {} parameters", a.selection, a.matrices.size(),
-                   commas(a.rows), commas(a.analyzed_params));
+                   with_commas(a.rows), with_commas(a.analyzed_params));
   o += a.skipped.empty() ? "\n" : fmt::format("; {} tensors not fitted (see --json)\n", a.skipped.size());
   if (a.matrices.empty()) return o + "nothing to analyze.\n";
 
@@ -142,7 +135,7 @@ std::string analysis_text(const ModelAnalysis& a, bool /*color*/) {
     for (size_t k = 0; k < Ks.size(); ++k) row += fn(a.accounting[fit_index(a, 0, k)]);
     o += row + "\n";
   };
-  acc_row("amplitude parameters", [](const ct::Accounting& x) { return fmt::format("{:>12}", commas(x.amplitude_params)); });
+  acc_row("amplitude parameters", [](const ct::Accounting& x) { return fmt::format("{:>12}", with_commas(x.amplitude_params)); });
   acc_row("paper ratio (total / amplitudes)", [](const ct::Accounting& x) { return fmt::format("{:>11.1f}x", x.compression_paper); });
   acc_row("analyzed / amplitudes", [](const ct::Accounting& x) { return fmt::format("{:>11.1f}x", x.compression_analyzed); });
   acc_row("storage (what a file must hold)", [](const ct::Accounting& x) { return fmt::format("{:>11.1f}x", x.compression_storage); });
