@@ -100,6 +100,10 @@ TEST(Tokenizer, SentencePieceStyleVocabularyMatchesLlama2c) {
   EXPECT_EQ(tok.decode(1, 7), "ab");
   EXPECT_EQ(tok.decode(5, 7), " ab");
   EXPECT_EQ(tok.decode(7, 8), "!");
+  // Equal scores: the leftmost pair merges first, as run.c's strict > scan.
+  BpeTokenizer ties({"<unk>", "<s>", "</s>", "\u2581", "a", "aa"}, {0, 0, 0, -1, -1, -1}, "\u2581", 1, 2);
+  EXPECT_EQ(ties.encode("aaa", false), (std::vector<int32_t>{3, 5, 4}));
+  EXPECT_EQ(ties.encode("aaaaa", false), (std::vector<int32_t>{3, 5, 5, 4}));
 }
 
 TEST(Tokenizer, TokenIdFiles) {
@@ -174,4 +178,77 @@ TEST(Tokenizer, SentencePieceModel) {
   EXPECT_THROW(load_sentencepiece_tokenizer(dir / "corpus.txt"), Error);
   EXPECT_THROW(load_sentencepiece_tokenizer(dir / "missing.model"), Error);
   fs::remove_all(dir);
+}
+
+namespace {
+
+// run.c's encode verbatim in spirit: linear lookups, a full rescan per merge.
+std::vector<int32_t> naive_runc_encode(const std::vector<std::string>& vocab, const std::vector<float>& scores,
+                                       const std::string& text) {
+  auto find = [&](const std::string& s) -> int32_t {
+    for (size_t i = 0; i < vocab.size(); ++i)
+      if (vocab[i] == s) return static_cast<int32_t>(i);
+    return -1;
+  };
+  std::vector<int32_t> t = {1};
+  if (!text.empty()) t.push_back(find(" "));
+  std::string cp;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) cp.clear();
+    cp += text[i];
+    if (i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80 && cp.size() < 4) continue;
+    if (int32_t id = find(cp); id >= 0) t.push_back(id);
+    else for (unsigned char b : cp) t.push_back(b + 3);
+    cp.clear();
+  }
+  for (;;) {
+    float best = -1e10f;
+    int32_t best_id = -1;
+    size_t at = 0;
+    for (size_t i = 1; i + 1 < t.size(); ++i) {
+      const int32_t id = find(vocab[static_cast<size_t>(t[i])] + vocab[static_cast<size_t>(t[i + 1])]);
+      if (id >= 0 && scores[static_cast<size_t>(id)] > best) {
+        best = scores[static_cast<size_t>(id)];
+        best_id = id;
+        at = i;
+      }
+    }
+    if (best_id < 0) break;
+    t[at] = best_id;
+    t.erase(t.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST(Tokenizer, MergeQueueEqualsNaiveRunCScan) {
+  REQUIRE_MODELS();
+  // Parse tok512.bin independently of the library.
+  const std::string f = slurp(kModels / "tok512.bin");
+  std::vector<std::string> vocab;
+  std::vector<float> scores;
+  size_t off = 4;
+  for (int i = 0; i < 512; ++i) {
+    float sc = 0;
+    int32_t len = 0;
+    std::memcpy(&sc, f.data() + off, 4);
+    std::memcpy(&len, f.data() + off + 4, 4);
+    vocab.emplace_back(f.data() + off + 8, static_cast<size_t>(len));
+    scores.push_back(sc);
+    off += 8 + static_cast<size_t>(len);
+  }
+  auto tok = load_llama2c_tokenizer(kModels / "tok512.bin", 512);
+  const std::vector<std::string> words = {"Once", " upon", " a", " time", "the", "  ", "Lily", "ball", "!", "\n",
+                                          "\xc3\xbc", "\xe2\x82\xac", "aaaa", "ing", "ed", " s", "x", "\xff"};
+  uint32_t rng = 12345;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string text;
+    const int n = trial % 20;
+    for (int k = 0; k < n; ++k) {
+      rng = rng * 1664525u + 1013904223u;
+      text += words[(rng >> 8) % words.size()];
+    }
+    ASSERT_EQ(tok->encode(text, true), naive_runc_encode(vocab, scores, text)) << "text: " << text;
+  }
 }

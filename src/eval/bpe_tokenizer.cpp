@@ -1,6 +1,7 @@
 #include "eval/bpe_tokenizer.hpp"
 
 #include <cstring>
+#include <queue>
 
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
@@ -48,26 +49,52 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_bos) c
     cp.clear();
   }
   // Merge the best-scoring adjacent pair until none is in the vocabulary; ties
-  // go to the leftmost pair (strict >), like run.c.
+  // go to the leftmost pair (strict >), exactly as run.c's scan - but with a
+  // priority queue over a linked list, so long texts are O(n log n), not O(n^2).
+  const size_t n = ids.size() - first;
+  if (n < 2) return ids;
+  struct Sym {
+    int32_t id;
+    int64_t prev, next;  // -1: none
+  };
+  struct Pair {
+    float score;
+    int64_t left, right;
+    int32_t left_id, right_id, merged;
+  };
+  const auto worse = [](const Pair& a, const Pair& b) {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  };
+  std::vector<Sym> sym(n);
+  for (size_t i = 0; i < n; ++i)
+    sym[i] = {ids[first + i], static_cast<int64_t>(i) - 1, i + 1 < n ? static_cast<int64_t>(i) + 1 : -1};
+  std::priority_queue<Pair, std::vector<Pair>, decltype(worse)> queue(worse);
   std::string buf;
-  for (;;) {
-    float best_score = -1e10f;
-    int32_t best_id = -1;
-    size_t best_idx = 0;
-    for (size_t i = first; i + 1 < ids.size(); ++i) {
-      buf = pieces_[static_cast<size_t>(ids[i])];
-      buf += pieces_[static_cast<size_t>(ids[i + 1])];
-      const int32_t id = lookup(buf);
-      if (id >= 0 && scores_[static_cast<size_t>(id)] > best_score) {
-        best_score = scores_[static_cast<size_t>(id)];
-        best_id = id;
-        best_idx = i;
-      }
-    }
-    if (best_id < 0) break;
-    ids[best_idx] = best_id;
-    ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(best_idx) + 1);
+  auto consider = [&](int64_t l, int64_t r) {
+    if (l < 0 || r < 0) return;
+    const int32_t a = sym[static_cast<size_t>(l)].id, b = sym[static_cast<size_t>(r)].id;
+    buf = pieces_[static_cast<size_t>(a)];
+    buf += pieces_[static_cast<size_t>(b)];
+    const int32_t id = lookup(buf);
+    if (id >= 0 && scores_[static_cast<size_t>(id)] > -1e10f) queue.push({scores_[static_cast<size_t>(id)], l, r, a, b, id});
+  };
+  for (size_t i = 0; i + 1 < n; ++i) consider(static_cast<int64_t>(i), static_cast<int64_t>(i) + 1);
+  while (!queue.empty()) {
+    const Pair p = queue.top();
+    queue.pop();
+    Sym& L = sym[static_cast<size_t>(p.left)];
+    Sym& R = sym[static_cast<size_t>(p.right)];
+    // Stale: one side was merged away or changed since this pair was queued.
+    if (L.id < 0 || R.id < 0 || L.next != p.right || L.id != p.left_id || R.id != p.right_id) continue;
+    L.id = p.merged;
+    L.next = R.next;
+    if (R.next >= 0) sym[static_cast<size_t>(R.next)].prev = p.left;
+    R.id = -1;
+    consider(L.prev, p.left);
+    consider(p.left, L.next);
   }
+  ids.resize(first);
+  for (int64_t i = 0; i >= 0; i = sym[static_cast<size_t>(i)].next) ids.push_back(sym[static_cast<size_t>(i)].id);
   return ids;
 }
 

@@ -51,8 +51,45 @@ void rope(float* x, int64_t T, int64_t n_heads, int64_t head_dim, int64_t pos0, 
   }
 }
 
+namespace {
+
+// Prompt processing: per head, scores = Q K^T and out = softmax(scores) V as two
+// SGEMMs (the masked upper triangle is computed and discarded; cheaper than a
+// scalar loop by far).
+void attention_gemm(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t T, int64_t pos0,
+                    int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+  const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+  const int64_t n_keys = pos0 + T;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::vector<float> p(static_cast<size_t>(T * n_keys));
+  auto bi = [](int64_t v) { return static_cast<blasint>(v); };
+  for (int64_t h = 0; h < n_heads; ++h) {
+    const int64_t kvh = h / group;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bi(T), bi(n_keys), bi(head_dim), scale, q + h * head_dim,
+                bi(dim), k_cache + kvh * head_dim, bi(kv_dim), 0.0f, p.data(), bi(n_keys));
+    // Serial on purpose: an OpenMP team spinning between regions steals the cores
+    // OpenBLAS's own threads need for the SGEMMs around it.
+    for (int64_t t = 0; t < T; ++t) {
+      float* row = p.data() + t * n_keys;
+      const int64_t valid = pos0 + t + 1;  // causal: keys 0 .. pos0+t
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < valid; ++j) mx = std::max(mx, row[j]);
+      float sum = 0;
+      for (int64_t j = 0; j < valid; ++j) sum += row[j] = std::exp(row[j] - mx);
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < valid; ++j) row[j] *= inv;
+      std::fill(row + valid, row + n_keys, 0.0f);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bi(T), bi(head_dim), bi(n_keys), 1.0f, p.data(),
+                bi(n_keys), v_cache + kvh * head_dim, bi(kv_dim), 0.0f, out + h * head_dim, bi(dim));
+  }
+}
+
+}  // namespace
+
 void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t T, int64_t pos0,
                int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+  if (T >= 16) return attention_gemm(out, q, k_cache, v_cache, T, pos0, n_heads, n_kv_heads, head_dim);
   const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   // Threads only pay off for enough work: tiny regions lose more to waking and

@@ -21,7 +21,8 @@ void rope(float* x, int64_t T, int64_t n_heads, int64_t head_dim, int64_t pos0, 
 
 // Causal grouped-query attention for T queries at positions pos0..pos0+T-1 over
 // the cache rows 0..pos0+T-1. q and out are [T, n_heads*head_dim]; k_cache and
-// v_cache are [positions, n_kv_heads*head_dim]. Parallel over (query, head).
+// v_cache are [positions, n_kv_heads*head_dim]. Many queries: two SGEMMs per
+// head; few (decoding): a loop parallel over (query, head).
 void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t T, int64_t pos0,
                int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
 
