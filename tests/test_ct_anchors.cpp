@@ -250,7 +250,24 @@ TEST(CtAnchors, MismatchedRowLengthThrows) {
   UniversalAccumulator acc(21);
   EXPECT_THROW(acc.add(view(W, 10, 20)), Error);
   EXPECT_THROW(acc.basis(4), Error);  // nothing added
-  EXPECT_THROW(svd_basis(view(W, 10, 20), 12), Error);  // 10 x 20 has at most 10 singular vectors
+  EXPECT_THROW(svd_basis(view(W, 10, 20), 21), Error);  // K > d
+}
+
+// A 10 x 20 matrix has 10 right singular vectors; K = 12 completes them with
+// orthonormal directions, and the fit is exact.
+TEST(CtAnchors, SvdBasisBeyondTheRankIsCompletedAndExact) {
+  ctref::Rng rng(5);
+  std::vector<float> W(10 * 20);
+  for (auto& x : W) x = static_cast<float>(rng.normal());
+  const auto b = svd_basis(view(W, 10, 20), 12);
+  for (int i = 0; i < 12; ++i)
+    for (int j = 0; j < 12; ++j) {
+      double dot = 0;
+      for (int c = 0; c < 20; ++c) dot += b.B[size_t(i * 20 + c)] * b.B[size_t(j * 20 + c)];
+      EXPECT_NEAR(dot, i == j ? 1.0 : 0.0, 1e-6) << i << "," << j;  // singular vectors from a float Gram
+    }
+  const auto r = analyze(W, 10, 20, {&b});
+  EXPECT_NEAR(r.fits[0].r2, 1.0, 1e-6);
 }
 
 TEST(CtAmplitudes, ReconstructionMatchesSse) {
