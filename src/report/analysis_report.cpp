@@ -166,7 +166,9 @@ nlohmann::json analysis_json(const ModelAnalysis& a) {
     for (const auto& f : r.fits) fits.push_back(fit_json(f));
     json jm = {{"name", m.name}, {"layer", layer_or_null(m.layer)}, {"role", role_name(m.role)},
                {"dtype", dtype_name(m.dtype)}, {"shape", {r.n, r.d}}, {"params", r.n * r.d}, {"sst", r.sst},
-               {"weight_pr", r.weight_pr}, {"stable_rank", r.stable_rank}, {"fits", fits}};
+               {"weight_pr", r.weight_pr}, {"stable_rank", r.stable_rank}, {"fits", fits},
+               {"cost", {{"gram_s", r.gram_s}, {"eigen_s", r.eigen_s}, {"fit_s", r.fit_s}, {"krylov_dim", r.krylov_dim},
+                         {"gflop", r.flops / 1e9}}}};
     if (r.spectrum) {
       jm["spectrum"] = {{"weight_n95", r.spectrum->weight_n95}, {"weight_pr_sv", r.spectrum->weight_pr_sv},
                         {"eigenvalues", r.spectrum->eigenvalues}};
