@@ -144,8 +144,8 @@ std::string analysis_text(const ModelAnalysis& a, bool /*color*/) {
   o += "\nIn plain words:\n";
   for (size_t b = 0; b < bases.size(); ++b)
     for (size_t k = 0; k < Ks.size(); ++k) o += "  " + verdict(a.model.fits[fit_index(a, b, k)]) + "\n";
-  o += fmt::format("\n{:.1f} s wall, peak RSS {:.0f} MB, {:.1f} GB streamed, {:.1f} GFLOP/s\n", a.wall_s, a.peak_rss_mb,
-                   a.bytes_read / 1e9, a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0);
+  o += fmt::format("\n{:.1f} s wall, peak RSS {:.0f} MB, {:.1f} MB streamed, {:.1f} GFLOP/s\n", a.wall_s, a.peak_rss_mb,
+                   a.bytes_read / 1e6, a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0);
   return o;
 }
 
