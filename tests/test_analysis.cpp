@@ -17,13 +17,14 @@
 #include "io/checkpoint.hpp"
 #include "report/analysis_report.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 using namespace ctscope;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
+using test_support::kModels;
 
 // A TinyLlama-1.1B-Chat-shaped tensor list (no data): enough for selection counts.
 Checkpoint tinyllama_shapes() {
@@ -61,26 +62,8 @@ uint64_t rows_of(const ct::Selection& s) {
   return r;
 }
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run run_cli(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / ("ctscope_cli_err_" + std::to_string(::getpid()));
-  std::string cmd = std::string(CTSCOPE_BINARY) + " " + args + " 2>" + err.string();
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  std::ifstream in(err);
-  std::string e((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  fs::remove(err);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, e};
-}
-
-int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+using test_support::count_lines;
+using test_support::run_cli;
 
 }  // namespace
 
@@ -191,21 +174,21 @@ TEST(Analysis, CliReportJsonCsvAndUsageErrors) {
   EXPECT_EQ(j["summary"]["fits"][1]["amplitude_params"], 64 * j["summary"]["rows"].get<int64_t>());
   std::ifstream csv(dir / "a.csv");
   std::string all((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(lines(all), 1 + 2 * 36);  // header + (36 matrices x 2 K)
+  EXPECT_EQ(count_lines(all), 1 + 2 * 36);  // header + (36 matrices x 2 K)
 
   for (const char* bad : {"--K 0", "--K 8,x", "--K ''", "--basis wavelet", "--preset paper99"}) {
     auto e = run_cli("analyze " + bin.string() + " " + bad);
     EXPECT_EQ(e.code, 2) << bad;
-    EXPECT_EQ(lines(e.err), 1) << bad << ": " << e.err;
+    EXPECT_EQ(count_lines(e.err), 1) << bad << ": " << e.err;
   }
   // An unwritable --json fails before the run and leaves nothing behind.
   auto e = run_cli("analyze " + bin.string() + " --json /nonexistent-dir/x.json");
   EXPECT_EQ(e.code, 2);
-  EXPECT_EQ(lines(e.err), 1) << e.err;
+  EXPECT_EQ(count_lines(e.err), 1) << e.err;
   EXPECT_NE(e.err.find("/nonexistent-dir/x.json"), std::string::npos);
   auto missing = run_cli("analyze " + (dir / "nope.gguf").string());
   EXPECT_EQ(missing.code, 2);
-  EXPECT_EQ(lines(missing.err), 1);
+  EXPECT_EQ(count_lines(missing.err), 1);
   fs::remove_all(dir);
 }
 

@@ -17,34 +17,26 @@
 #include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 using namespace ctscope;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
+using test_support::kModels;
 
-struct TempDir {
-  fs::path p = fs::temp_directory_path() / ("ctscope_compress_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(p); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(p, ec);
-  }
-};
-
+// Runs ctscope; returns stdout and sets *code.
 std::string run(const std::string& args, int* code) {
-  std::string cmd = std::string(CTSCOPE_BINARY) + " " + args + " 2>/dev/null";
-  FILE* f = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int st = ::pclose(f);
-  *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
+  auto r = test_support::run_cli(args);
+  *code = r.code;
+  return r.out;
 }
+
+struct TempDir : test_support::TempDir {
+  TempDir() : test_support::TempDir("compress") {}
+  const std::filesystem::path& p = path;
+};
 
 double sq_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
