@@ -85,34 +85,6 @@ void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, doubl
   });
 }
 
-// Full symmetric float copy of the upper triangle of U (row-major): each
-// upper tile is read once, written straight and transposed; tiles small
-// enough that the transposed writes stay in L1.
-void symmetric_float(const std::vector<double>& U, int64_t m, std::vector<float>& out) {
-  out.resize(static_cast<size_t>(m * m));
-  constexpr int64_t kT = 32;
-  const int64_t tiles = (m + kT - 1) / kT;
-  // Tile row p has tiles - p tiles: pair p with tiles-1-p for balance.
-  parallel_for((tiles + 1) / 2, 1, [&](int64_t p0, int64_t p1, int) {
-    auto tile_row = [&](int64_t ti) {
-      const int64_t i0 = ti * kT, i1 = std::min(m, i0 + kT);
-      for (int64_t j0 = i0; j0 < m; j0 += kT) {
-        const int64_t j1 = std::min(m, j0 + kT);
-        for (int64_t i = i0; i < i1; ++i)
-          for (int64_t j = std::max(j0, i); j < j1; ++j) {
-            const auto v = static_cast<float>(U[static_cast<size_t>(i * m + j)]);
-            out[static_cast<size_t>(i * m + j)] = v;
-            out[static_cast<size_t>(j * m + i)] = v;
-          }
-      }
-    };
-    for (int64_t p = p0; p < p1; ++p) {
-      tile_row(p);
-      if (tiles - 1 - p != p) tile_row(tiles - 1 - p);
-    }
-  });
-}
-
 // Columns [c0, c1) of col-major V (m x cols): block classical Gram-Schmidt
 // twice against V[:, 0:c0], each pass followed by Cholesky QR (BCGS2 +
 // CholQR: all level-3 BLAS; the second pass restores orthogonality to
@@ -219,9 +191,18 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   const int mi = static_cast<int>(m);
   // Products in float: M is read once per block step and that read is the cost;
   // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
-  std::vector<float>& Mf = work;  // full symmetric, for the thin product kernel
-  symmetric_float(M, m, Mf);
-  std::vector<float> Xf(static_cast<size_t>(m) * b), Zf(Xf.size());
+  // The packed tiles live in the caller's work buffer (reused across matrices).
+  struct Borrow {
+    PackedSym P;
+    std::vector<float>& w;
+    explicit Borrow(std::vector<float>& buf) : w(buf) { P.data.swap(w); }
+    ~Borrow() { P.data.swap(w); }
+    Borrow(const Borrow&) = delete;
+    Borrow& operator=(const Borrow&) = delete;
+  } packed(work);
+  pack_upper(M, m, packed.P);
+  // Padding rows of Xf stay zero.
+  std::vector<float> Xf(static_cast<size_t>(packed.P.padded()) * b, 0.0f), Zf(Xf.size());
   std::vector<double> Z(static_cast<size_t>(m) * b), VtZ;
   // The Krylov basis and projected matrix (col-major) live across calls on
   // this thread; only the columns in use are ever written or read.
@@ -253,7 +234,7 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     // V is column-major, the kernel wants row-major blocks: transpose on the way.
     for (int k = 0; k < b; ++k)
       for (int64_t i = 0; i < m; ++i) Xf[i * b + k] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
-    thin_product(Mf.data(), m, Xf.data(), b, Zf.data());
+    sym_product(packed.P, Xf.data(), b, Zf.data());
     for (int k = 0; k < b; ++k)
       for (int64_t i = 0; i < m; ++i) Z[static_cast<size_t>(k) * m + i] = Zf[i * b + k];
     gemm_tn(V.data(), m, s, Z.data(), b, VtZ.data());
