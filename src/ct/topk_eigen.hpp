@@ -27,7 +27,7 @@ struct TopEigen {
 
 struct TopEigenOptions {
   int64_t exact_below = 512;  // m <= this: LAPACK directly
-  int block = 0;              // 0: 64 for K >= 32, else 32
+  int block = 0;              // 0: 16
   double tol_abs = 0;         // on each top sum (estimated remaining error)
   double tol_rel_lmax = 1e-6; // on the last step of lambda_max(Mc)
 };
