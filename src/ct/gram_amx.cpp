@@ -1,0 +1,210 @@
+#include "ct/gram_amx.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "ct/parallel.hpp"
+#include "util/error.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CTSCOPE_AMX 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace ctscope::ct::amx {
+
+namespace {
+
+bool env_disabled() {
+  const char* e = std::getenv("CTSCOPE_NO_AMX");
+  return e && *e && std::strcmp(e, "0") != 0;
+}
+
+#ifdef CTSCOPE_AMX
+
+bool hardware_ready() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!(d & (1u << 22)) || !(d & (1u << 24))) return false;  // AMX-BF16, AMX-TILE
+  // Linux hands out the 8 KiB tile state only on request (per process).
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+constexpr int64_t kTile = 512;   // BF16 elements of one 16 x 32 tile (1 KiB)
+constexpr int64_t kBlkPairs = 4;  // 32-row pairs of G per L2 block: A block of 4 * 2 * KS KiB
+
+// One 16 x 32 A tile holds rows mt*16.. of the m side and k values ks*32.. ;
+// tile (mt, ks) sits at (mt * KS + ks) * kTile. B tiles (VNNI: pairs of
+// consecutive k interleaved) are the 32-bit transposes of the A tiles.
+struct Packed {
+  uint16_t* a;
+  uint16_t* b;
+  int64_t mt, ks;
+};
+
+Packed layout(Scratch& s, int64_t m, int64_t k) {
+  const int64_t mt = padded(m) / 16, ks = (k + 31) / 32;
+  const size_t need = static_cast<size_t>(2 * mt * ks * kTile + 32);
+  if (s.buf.size() < need) s.buf.resize(need);
+  // 64-byte alignment for the tile loads.
+  auto* p = s.buf.data();
+  p += (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64 / sizeof(uint16_t);
+  return {p, p + mt * ks * kTile, mt, ks};
+}
+
+void vnni_from_a(const uint16_t* a, uint16_t* b) {
+  uint32_t w[256];
+  std::memcpy(w, a, sizeof w);
+  uint32_t t[256];
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 16; ++c) t[c * 16 + r] = w[r * 16 + c];
+  std::memcpy(b, t, sizeof t);
+}
+
+// A(i, kk) = X[kk][i]: transpose 32 rows x 16 columns into each tile.
+void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p) {
+  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t mt = t0; mt < t1; ++mt) {
+      const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
+      for (int64_t ks = 0; ks < p.ks; ++ks) {
+        uint16_t* dst = p.a + (mt * p.ks + ks) * kTile;
+        std::memset(dst, 0, kTile * sizeof(uint16_t));
+        const int64_t nk = std::min<int64_t>(32, k - ks * 32);
+        for (int64_t c = 0; c < nk; ++c) {
+          const uint16_t* row = X + (ks * 32 + c) * ld + i0;
+          for (int64_t r = 0; r < ni; ++r) dst[r * 32 + c] = row[r];
+        }
+        vnni_from_a(dst, p.b + (mt * p.ks + ks) * kTile);
+      }
+    }
+  });
+}
+
+// A(i, kk) = X[i][kk]: rows of X are already tile rows.
+void pack_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, const Packed& p) {
+  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t mt = t0; mt < t1; ++mt) {
+      const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
+      for (int64_t ks = 0; ks < p.ks; ++ks) {
+        uint16_t* dst = p.a + (mt * p.ks + ks) * kTile;
+        const int64_t nk = std::min<int64_t>(32, k - ks * 32);
+        if (ni < 16 || nk < 32) std::memset(dst, 0, kTile * sizeof(uint16_t));
+        for (int64_t r = 0; r < ni; ++r) std::memcpy(dst + r * 32, X + (i0 + r) * ld + ks * 32, static_cast<size_t>(nk) * 2);
+        vnni_from_a(dst, p.b + (mt * p.ks + ks) * kTile);
+      }
+    }
+  });
+}
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// G block rows [32 p, 32 p + 32) x cols [32 q, 32 q + 32) += A_p^T-side x B_q over all k steps.
+// 2 x 2 FP32 accumulators (tiles 0-3), A tiles 4-5, B tiles 6-7.
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) inline void micro(const Packed& pk, int64_t p, int64_t q, float* G,
+                                                                     int64_t ldg) {
+  float* c = G + 32 * p * ldg + 32 * q;
+  const auto stride = static_cast<long>(ldg * sizeof(float));
+  _tile_loadd(0, c, stride);
+  _tile_loadd(1, c + 16, stride);
+  _tile_loadd(2, c + 16 * ldg, stride);
+  _tile_loadd(3, c + 16 * ldg + 16, stride);
+  const uint16_t* a0 = pk.a + (2 * p) * pk.ks * kTile;
+  const uint16_t* a1 = a0 + pk.ks * kTile;
+  const uint16_t* b0 = pk.b + (2 * q) * pk.ks * kTile;
+  const uint16_t* b1 = b0 + pk.ks * kTile;
+  for (int64_t ks = 0; ks < pk.ks; ++ks) {
+    const int64_t o = ks * kTile;
+    _tile_loadd(4, a0 + o, 64);
+    _tile_loadd(5, a1 + o, 64);
+    _tile_loadd(6, b0 + o, 64);
+    _tile_loadd(7, b1 + o, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, c, stride);
+  _tile_stored(1, c + 16, stride);
+  _tile_stored(2, c + 16 * ldg, stride);
+  _tile_stored(3, c + 16 * ldg + 16, stride);
+}
+
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) void load_config() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) void release() { _tile_release(); }
+
+// Blocks of kBlkPairs row pairs; block b and its mirror go to the same slice
+// so every worker gets an equal share of the triangle.
+void compute(const Packed& pk, float* G, int64_t ldg) {
+  const int64_t pairs = pk.mt / 2, blocks = (pairs + kBlkPairs - 1) / kBlkPairs;
+  auto block = [&](int64_t b) {
+    const int64_t p0 = b * kBlkPairs, p1 = std::min(pairs, p0 + kBlkPairs);
+    // The B panel of column pair q serves all row pairs of the block from L1/L2.
+    for (int64_t q = p0; q < pairs; ++q)
+      for (int64_t p = p0; p < std::min(p1, q + 1); ++p) micro(pk, p, q, G, ldg);
+  };
+  parallel_for((blocks + 1) / 2, 1, [&](int64_t h0, int64_t h1, int) {
+    load_config();  // tile configuration is per thread
+    for (int64_t h = h0; h < h1; ++h) {
+      block(h);
+      if (blocks - 1 - h != h) block(blocks - 1 - h);
+    }
+    release();
+  });
+}
+
+#endif  // CTSCOPE_AMX
+
+}  // namespace
+
+bool available() {
+#ifdef CTSCOPE_AMX
+  static const bool hw = hardware_ready();
+  return hw && !env_disabled();
+#else
+  return false;
+#endif
+}
+
+void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s) {
+#ifdef CTSCOPE_AMX
+  if (k < 1 || m < 1) return;
+  const Packed pk = layout(s, m, k);
+  pack_tn(X, k, m, ld, pk);
+  compute(pk, G, ldg);
+#else
+  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s;
+  throw Error("AMX Gram: not built for this CPU");
+#endif
+}
+
+void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s) {
+#ifdef CTSCOPE_AMX
+  if (k < 1 || m < 1) return;
+  const Packed pk = layout(s, m, k);
+  pack_nt(X, m, k, ld, pk);
+  compute(pk, G, ldg);
+#else
+  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s;
+  throw Error("AMX Gram: not built for this CPU");
+#endif
+}
+
+}  // namespace ctscope::ct::amx
