@@ -57,45 +57,76 @@ Packed layout(Scratch& s, int64_t m, int64_t k) {
   return {p, p + mt * ks * kTile, mt, ks};
 }
 
-void vnni_from_a(const uint16_t* a, uint16_t* b) {
-  uint32_t w[256];
-  std::memcpy(w, a, sizeof w);
-  uint32_t t[256];
-  for (int r = 0; r < 16; ++r)
-    for (int c = 0; c < 16; ++c) t[c * 16 + r] = w[r * 16 + c];
-  std::memcpy(b, t, sizeof t);
+// GCC 12 flags its own intrinsics' _mm512_undefined_* temporaries (GCC PR 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define CTSCOPE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// 16 x 16 transpose of 32-bit words (a tile as pairs of BF16): A tiles <-> VNNI B tiles.
+CTSCOPE_AVX512 inline void transpose_store(const __m512i (&r)[16], uint16_t* dst) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // u[4g + j], 128-bit lane L: column 4 L + j of rows 4 g .. 4 g + 3.
+  for (int g = 0; g < 16; g += 4) {
+    u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+    u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+    u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+    u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i x0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x44), x1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xEE);
+    const __m512i y0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44), y1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xEE);
+    _mm512_store_si512(dst + (0 + j) * 32, _mm512_shuffle_i32x4(x0, y0, 0x88));
+    _mm512_store_si512(dst + (4 + j) * 32, _mm512_shuffle_i32x4(x0, y0, 0xDD));
+    _mm512_store_si512(dst + (8 + j) * 32, _mm512_shuffle_i32x4(x1, y1, 0x88));
+    _mm512_store_si512(dst + (12 + j) * 32, _mm512_shuffle_i32x4(x1, y1, 0xDD));
+  }
 }
 
-// A(i, kk) = X[kk][i]: transpose 32 rows x 16 columns into each tile.
-void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p) {
+// Tall: A(i, kk) = X[kk][i]. The B tile (rows kk = 2 p, 2 p + 1 interleaved)
+// comes straight from two rows of X; the A tile is its 32-bit transpose.
+CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p) {
   parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
-    for (int64_t mt = t0; mt < t1; ++mt) {
-      const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
-      for (int64_t ks = 0; ks < p.ks; ++ks) {
-        uint16_t* dst = p.a + (mt * p.ks + ks) * kTile;
-        std::memset(dst, 0, kTile * sizeof(uint16_t));
-        const int64_t nk = std::min<int64_t>(32, k - ks * 32);
-        for (int64_t c = 0; c < nk; ++c) {
-          const uint16_t* row = X + (ks * 32 + c) * ld + i0;
-          for (int64_t r = 0; r < ni; ++r) dst[r * 32 + c] = row[r];
+    alignas(64) static constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                             8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_load_si512(kInterleave);
+    // k steps outer: 32 whole rows of X at a time, read sequentially (a column
+    // sweep would take a TLB miss per row).
+    for (int64_t ks = 0; ks < p.ks; ++ks) {
+      for (int64_t mt = t0; mt < t1; ++mt) {
+        const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
+        const __mmask16 cols = static_cast<__mmask16>((1u << ni) - 1);
+        __m512i r[16];
+        for (int q = 0; q < 16; ++q) {
+          const int64_t k0 = ks * 32 + 2 * q;
+          const __m256i lo = k0 < k ? _mm256_maskz_loadu_epi16(cols, X + k0 * ld + i0) : _mm256_setzero_si256();
+          const __m256i hi = k0 + 1 < k ? _mm256_maskz_loadu_epi16(cols, X + (k0 + 1) * ld + i0) : _mm256_setzero_si256();
+          r[q] = _mm512_permutexvar_epi16(idx, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
         }
-        vnni_from_a(dst, p.b + (mt * p.ks + ks) * kTile);
+        uint16_t* b = p.b + (mt * p.ks + ks) * kTile;
+        for (int q = 0; q < 16; ++q) _mm512_store_si512(b + q * 32, r[q]);
+        transpose_store(r, p.a + (mt * p.ks + ks) * kTile);
       }
     }
   });
 }
 
-// A(i, kk) = X[i][kk]: rows of X are already tile rows.
-void pack_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, const Packed& p) {
+// Wide: A(i, kk) = X[i][kk]: rows of X are already tile rows.
+CTSCOPE_AVX512 void pack_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, const Packed& p) {
   parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
     for (int64_t mt = t0; mt < t1; ++mt) {
       const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
       for (int64_t ks = 0; ks < p.ks; ++ks) {
-        uint16_t* dst = p.a + (mt * p.ks + ks) * kTile;
         const int64_t nk = std::min<int64_t>(32, k - ks * 32);
-        if (ni < 16 || nk < 32) std::memset(dst, 0, kTile * sizeof(uint16_t));
-        for (int64_t r = 0; r < ni; ++r) std::memcpy(dst + r * 32, X + (i0 + r) * ld + ks * 32, static_cast<size_t>(nk) * 2);
-        vnni_from_a(dst, p.b + (mt * p.ks + ks) * kTile);
+        const __mmask32 ks_mask = nk == 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << nk) - 1);
+        __m512i r[16];
+        for (int q = 0; q < 16; ++q)
+          r[q] = q < ni ? _mm512_maskz_loadu_epi16(ks_mask, X + (i0 + q) * ld + ks * 32) : _mm512_setzero_si512();
+        uint16_t* a = p.a + (mt * p.ks + ks) * kTile;
+        for (int q = 0; q < 16; ++q) _mm512_store_si512(a + q * 32, r[q]);
+        transpose_store(r, p.b + (mt * p.ks + ks) * kTile);
       }
     }
   });
