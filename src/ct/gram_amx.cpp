@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "ct/parallel.hpp"
 #include "util/error.hpp"
@@ -191,14 +192,23 @@ void compute(const Packed& pk, float* G, int64_t ldg) {
     for (int64_t q = p0; q < pairs; ++q)
       for (int64_t p = p0; p < std::min(p1, q + 1); ++p) micro(pk, p, q, G, ldg);
   };
-  parallel_for((blocks + 1) / 2, 1, [&](int64_t h0, int64_t h1, int) {
-    load_config();  // tile configuration is per thread
-    for (int64_t h = h0; h < h1; ++h) {
-      block(h);
-      if (blocks - 1 - h != h) block(blocks - 1 - h);
-    }
-    release();
-  });
+  const int64_t halves = (blocks + 1) / 2;
+  const int workers = static_cast<int>(std::min<int64_t>(worker_count(), halves));
+  // Tiles only on threads that end here: a thread that has touched AMX state
+  // makes every later context switch of it costlier (8 KiB XSAVE area, XFD
+  // switching; in a VM, exits), which slowed the caller's BLAS work 2-5x.
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(workers));
+  for (int w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] {
+      load_config();  // tile configuration is per thread
+      for (int64_t h = halves * w / workers; h < halves * (w + 1) / workers; ++h) {
+        block(h);
+        if (blocks - 1 - h != h) block(blocks - 1 - h);
+      }
+      release();
+    });
+  for (auto& t : pool) t.join();
 }
 
 #endif  // CTSCOPE_AMX

@@ -10,7 +10,6 @@
 #include <cmath>
 
 #include "ct/gram.hpp"
-#include "ct/gram_amx.hpp"
 #include "ct/parallel.hpp"
 #include "ct/topk_eigen.hpp"
 #include "util/error.hpp"
@@ -109,10 +108,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
   const bool row_gram = n >= d;
   // Tall matrices: Y^T Y = Q^T G Q costs 2 d^2 kq in double from G, or 2 n d kq
   // in float from W during the pass; the pass wins unless n >> d.
-  // On the AMX path (BF16) the Gram costs less than converting W to float for
-  // W Q, so tall BF16 matrices always take Q^T G Q.
-  const bool amx_gram = W.dtype == DType::BF16 && amx::available();
-  const bool y_in_pass = !row_gram || (n <= 4 * d && !amx_gram);
+  const bool y_in_pass = !row_gram || n <= 4 * d;
   // All bases side by side (d x kq): one product serves them all.
   std::vector<double> Qall(static_cast<size_t>(d) * kq);
   std::vector<float> Qallf;
