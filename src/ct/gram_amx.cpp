@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "ct/parallel.hpp"
@@ -183,6 +186,66 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) void load_config() {
 
 __attribute__((target("amx-tile,amx-bf16,avx512f"))) void release() { _tile_release(); }
 
+// Tiles run only on these long-lived threads. A thread that has touched AMX
+// state makes its later context switches costlier (8 KiB XSAVE area, XFD
+// switching; in a VM, exits): on the caller it slowed the BLAS work that
+// follows 2-5x, and short-lived AMX threads (a fresh tile-state allocation and
+// free each) caused multi-second stalls under load. Idle workers sleep.
+class TilePool {
+ public:
+  static TilePool& get() {
+    static TilePool pool(worker_count());
+    return pool;
+  }
+  // fn(worker, workers) on every worker, tiles configured; returns when all are done.
+  void run(const std::function<void(int, int)>& fn) {
+    std::lock_guard one(run_mu_);  // one job at a time
+    std::unique_lock lk(mu_);
+    job_ = &fn;
+    pending_ = static_cast<int>(threads_.size());
+    ++generation_;
+    wake_.notify_all();
+    done_.wait(lk, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+  ~TilePool() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  explicit TilePool(int n) {
+    for (int w = 0; w < n; ++w) threads_.emplace_back([this, w, n] { loop(w, n); });
+  }
+  void loop(int w, int n) {
+    uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock lk(mu_);
+      wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const auto* fn = job_;
+      lk.unlock();
+      load_config();  // tile configuration is per thread
+      (*fn)(w, n);
+      release();  // idle tile state back to init: cheap to save
+      lk.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+  std::mutex run_mu_, mu_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
 // Blocks of kBlkPairs row pairs; block b and its mirror go to the same slice
 // so every worker gets an equal share of the triangle.
 void compute(const Packed& pk, float* G, int64_t ldg) {
@@ -194,22 +257,12 @@ void compute(const Packed& pk, float* G, int64_t ldg) {
       for (int64_t p = p0; p < std::min(p1, q + 1); ++p) micro(pk, p, q, G, ldg);
   };
   const int64_t halves = (blocks + 1) / 2;
-  const int workers = static_cast<int>(std::min<int64_t>(worker_count(), halves));
-  // Tiles only on threads that end here: a thread that has touched AMX state
-  // makes every later context switch of it costlier (8 KiB XSAVE area, XFD
-  // switching; in a VM, exits), which slowed the caller's BLAS work 2-5x.
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] {
-      load_config();  // tile configuration is per thread
-      for (int64_t h = halves * w / workers; h < halves * (w + 1) / workers; ++h) {
-        block(h);
-        if (blocks - 1 - h != h) block(blocks - 1 - h);
-      }
-      release();
-    });
-  for (auto& t : pool) t.join();
+  TilePool::get().run([&](int w, int workers) {
+    for (int64_t h = halves * w / workers; h < halves * (w + 1) / workers; ++h) {
+      block(h);
+      if (blocks - 1 - h != h) block(blocks - 1 - h);
+    }
+  });
 }
 
 #endif  // CTSCOPE_AMX
