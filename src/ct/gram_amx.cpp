@@ -186,11 +186,9 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) void load_config() {
 
 __attribute__((target("amx-tile,amx-bf16,avx512f"))) void release() { _tile_release(); }
 
-// Tiles run only on these long-lived threads. A thread that has touched AMX
-// state makes its later context switches costlier (8 KiB XSAVE area, XFD
-// switching; in a VM, exits): on the caller it slowed the BLAS work that
-// follows 2-5x, and short-lived AMX threads (a fresh tile-state allocation and
-// free each) caused multi-second stalls under load. Idle workers sleep.
+// Tiles run only on these long-lived threads, so the caller (which goes on to
+// BLAS work) never carries the 8 KiB AMX state through its context switches,
+// and no thread allocates and frees tile state per call. Idle workers sleep.
 class TilePool {
  public:
   static TilePool& get() {
