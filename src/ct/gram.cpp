@@ -3,9 +3,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
-
+#include "ct/gram_amx.hpp"
 #include "ct/parallel.hpp"
 #include "util/error.hpp"
 
@@ -15,6 +16,7 @@ namespace {
 
 constexpr size_t kPanelBytes = size_t{4} << 20;  // float panel: fits in L2+L3 share, big enough for SYRK
 constexpr int64_t kFlushDepth = 4096;           // rows (or columns) summed in float before going to double
+constexpr size_t kAmxPanelBytes = size_t{1} << 20;  // BF16 panel per AMX call: 16 k-steps at d = 2048, so a pair of A tile rows stays in L1
 
 size_t elem_offset_bytes(DType t, int64_t elems) {
   const auto& tr = traits(t);
@@ -29,9 +31,13 @@ void check_view(const MatrixView& W) {
     throw Error(fmt::format("{} matrix rows of {} elements are not whole blocks", tr.name, W.d));
 }
 
-// Column sums, sum and sum of squares of a rows x cols float panel (leading
-// dimension ld), in double.
-void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
+inline double to_double(float v) { return v; }
+inline double to_double(uint16_t bf16) { return std::bit_cast<float>(static_cast<uint32_t>(bf16) << 16); }
+
+// Column sums, sum and sum of squares of a rows x cols panel of float or BF16
+// bits (leading dimension ld), in double.
+template <typename T>
+void panel_stats(const T* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
   constexpr int64_t kCols = 256;
   std::vector<double> s1(worker_count(), 0.0), s2(worker_count(), 0.0);
   parallel_for(cols, kCols, [&](int64_t c0, int64_t c1, int w) {
@@ -39,9 +45,9 @@ void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double*
       const int64_t j1 = std::min(c1, j0 + kCols);
       double acc[kCols] = {}, sq[kCols] = {};
       for (int64_t i = 0; i < rows; ++i) {
-        const float* p = P + i * ld;
+        const T* p = P + i * ld;
         for (int64_t j = j0; j < j1; ++j) {
-          const double v = p[j];
+          const double v = to_double(p[j]);
           acc[j - j0] += v;
           sq[j - j0] += v * v;
         }
@@ -68,14 +74,18 @@ void convert_parallel(DType t, const uint8_t* src, int64_t n, float* dst) {
   });
 }
 
-// G (double, upper triangle) += Gf (float, upper triangle), or = on the first
-// flush (so G needs no clearing); Gf's upper triangle is left zero.
-void flush(std::vector<float>& Gf, std::vector<double>& G, int64_t m, bool first) {
+// G (double, upper triangle) += Gf (float, upper triangle, row stride ldf), or
+// = on the first flush (so G needs no clearing); Gf's upper triangle is left
+// zero, and so are the lower halves of its diagonal blocks of side `blk` (the
+// AMX kernel writes whole 32 x 32 blocks).
+void flush(std::vector<float>& Gf, int64_t ldf, std::vector<double>& G, int64_t m, bool first, int64_t blk) {
   // Rows i and m-1-i together: every slice gets the same share of the triangle.
   auto row = [&](int64_t i) {
+    float* f = Gf.data() + i * ldf;
+    for (int64_t j = i / blk * blk; j < i; ++j) f[j] = 0.f;
     for (int64_t j = i; j < m; ++j) {
-      G[i * m + j] = first ? Gf[i * m + j] : G[i * m + j] + Gf[i * m + j];
-      Gf[i * m + j] = 0.f;
+      G[i * m + j] = first ? f[j] : G[i * m + j] + f[j];
+      f[j] = 0.f;
     }
   };
   parallel_for((m + 1) / 2, 8, [&](int64_t p0, int64_t p1, int) {
@@ -132,29 +142,45 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   const int64_t n = W.n, d = W.d;
   g.m = row_gram ? d : n;
   const int64_t m = g.m;
+  // BF16 goes to AMX as stored (exact products, FP32 sums like SSYRK); other
+  // dtypes are converted to float for SSYRK, never rounded to BF16.
+  const bool amx = W.dtype == DType::BF16 && amx::available();
+  const int64_t ldf = amx ? amx::padded(m) : m, blk = amx ? 32 : 1;
   // G is written by the first flush; Gf's upper triangle is zero after every
   // completed pass, so a same-sized reuse needs no clearing either.
   g.G.resize(static_cast<size_t>(m * m));
   g.colsum.assign(static_cast<size_t>(d), 0.0);
-  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(m * m)) g.Gf.assign(static_cast<size_t>(m * m), 0.f);
+  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(ldf * ldf)) g.Gf.assign(static_cast<size_t>(ldf * ldf), 0.f);
   g.gf_clean = false;
   auto& Gf = g.Gf;
   bool first_flush = true;
   const auto* base = static_cast<const uint8_t*>(W.data);
+  const auto* bf16 = static_cast<const uint16_t*>(W.data);
+  static thread_local amx::Scratch scratch;
 
   if (row_gram) {
     // Row panels: G += P^T P.
-    const int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
-    std::vector<float> P(static_cast<size_t>(std::min(rb, n) * d)), Yf(static_cast<size_t>(std::min(rb, n)) * kq);
+    int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
+    if (amx) rb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
+    // The float panel only where SSYRK or Y = P Q needs it.
+    const bool need_float = !amx || kq > 0;
+    std::vector<float> P(need_float ? static_cast<size_t>(std::min(rb, n) * d) : 0),
+        Yf(static_cast<size_t>(std::min(rb, n)) * kq);
     std::vector<double> Yd(Yf.size());
     int64_t pending = 0;
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
-      convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
-      panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
+      if (need_float) convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
+      if (amx)
+        panel_stats(bf16 + r0 * d, rows, d, d, g.colsum.data(), g.ss, g.sum);
+      else
+        panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
       if (!std::isfinite(g.ss)) { g.finite = false; return; }
-      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
-                  static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
+      if (amx)
+        amx::gram_tn(bf16 + r0 * d, rows, d, d, Gf.data(), ldf, scratch);
+      else
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
+                    static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
       if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
@@ -165,15 +191,21 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
         g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
       }
       pending += rows;
-      if (pending >= kFlushDepth || r0 + rows == n) { flush(Gf, g.G, m, first_flush); first_flush = false; pending = 0; }
+      if (pending + rows > kFlushDepth || r0 + rows == n) {
+        flush(Gf, ldf, g.G, m, first_flush, blk);
+        first_flush = false;
+        pending = 0;
+      }
     }
   } else {
     // Column panels (all rows, cb columns): G += P P^T, Y += P Qall[cols].
     const auto& tr = traits(W.dtype);
     int64_t cb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / n, 64, 4096);
+    if (amx) cb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / n / 32 * 32, 32, kFlushDepth);
     cb = std::max<int64_t>(tr.block_elems, cb / tr.block_elems * tr.block_elems);
     cb = std::min(cb, d);
-    std::vector<float> P(static_cast<size_t>(n * cb)), Yf;
+    const bool need_float = !amx || kq > 0;
+    std::vector<float> P(need_float ? static_cast<size_t>(n * cb) : 0), Yf;
     if (kq > 0) {
       g.Y.assign(static_cast<size_t>(n * kq), 0.0);
       Yf.resize(g.Y.size());
@@ -181,14 +213,22 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     int64_t pending = 0;
     for (int64_t j0 = 0; j0 < d; j0 += cb) {
       const int64_t cols = std::min(cb, d - j0);
-      parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
-        for (int64_t i = i0; i < i1; ++i)
-          convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols), P.data() + i * cols);
-      });
-      panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
+      if (need_float)
+        parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i)
+            convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
+                           P.data() + i * cols);
+        });
+      if (amx)
+        panel_stats(bf16 + j0, n, cols, d, g.colsum.data() + j0, g.ss, g.sum);
+      else
+        panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
       if (!std::isfinite(g.ss)) { g.finite = false; return; }
-      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
-                  static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
+      if (amx)
+        amx::gram_nt(bf16 + j0, n, cols, d, Gf.data(), ldf, scratch);
+      else
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
+                    static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
       g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
       if (kq > 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
@@ -197,7 +237,11 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
         g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
       }
       pending += cols;
-      if (pending >= kFlushDepth || j0 + cols == d) { flush(Gf, g.G, m, first_flush); first_flush = false; pending = 0; }
+      if (pending + cols > kFlushDepth || j0 + cols == d) {
+        flush(Gf, ldf, g.G, m, first_flush, blk);
+        first_flush = false;
+        pending = 0;
+      }
     }
     if (kq > 0) {
       cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, 0.0, g.YtY.data(), kq);

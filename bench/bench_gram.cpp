@@ -1,0 +1,78 @@
+// Gram pass throughput on one BF16 matrix: AMX kernel alone, whole gram_pass
+// (with and without the Y = W Q projection), and the SSYRK path in the same run.
+// Usage: bench_gram [n=5632] [d=2048] [kq=72] [reps=3]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "ct/gram.hpp"
+#include "ct/gram_amx.hpp"
+#include "io/dtype.hpp"
+
+using namespace ctscope;
+using namespace ctscope::ct;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+template <typename Fn>
+double best_of(int reps, Fn&& fn) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    fn();
+    best = std::min(best, since(t0));
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t n = argc > 1 ? std::atoll(argv[1]) : 5632, d = argc > 2 ? std::atoll(argv[2]) : 2048;
+  const int kq = argc > 3 ? std::atoi(argv[3]) : 72, reps = argc > 4 ? std::atoi(argv[4]) : 3;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 0.02f);
+  std::vector<uint16_t> W(static_cast<size_t>(n * d));
+  for (auto& w : W) w = f32_to_bf16(nd(rng));
+  std::vector<float> Q(static_cast<size_t>(d) * kq);
+  for (auto& q : Q) q = nd(rng);
+  const MatrixView v{DType::BF16, W.data(), n, d};
+  const bool row_gram = n >= d;
+  const int64_t m = row_gram ? d : n;
+  const double gflop = double(m) * double(m + 1) * double(row_gram ? n : d) / 1e9;
+  GramPass g;
+  auto pass = [&](int k) { gram_pass(v, row_gram, Q.data(), k, g); };
+  std::printf("%lld x %lld BF16, G %lld x %lld, %.1f GFLOP (kq=%d)\n", (long long)n, (long long)d, (long long)m,
+              (long long)m, gflop, kq);
+  unsetenv("CTSCOPE_NO_AMX");
+  if (amx::available()) {
+    std::vector<float> G(static_cast<size_t>(amx::padded(m) * amx::padded(m)));
+    amx::Scratch s;
+    const int64_t kb = 1024;
+    const double t = best_of(reps, [&] {
+      for (int64_t k0 = 0; k0 < (row_gram ? n : d); k0 += kb) {
+        if (row_gram)
+          amx::gram_tn(W.data() + k0 * d, std::min(kb, n - k0), d, d, G.data(), amx::padded(m), s);
+        else
+          amx::gram_nt(W.data() + k0, n, std::min(kb, d - k0), d, G.data(), amx::padded(m), s);
+      }
+    });
+    std::printf("amx kernel        %7.3f s  %7.1f GFLOP/s\n", t, gflop / t);
+    double tp = best_of(reps, [&] { pass(0); });
+    std::printf("amx pass kq=0     %7.3f s  %7.1f GFLOP/s\n", tp, gflop / tp);
+    tp = best_of(reps, [&] { pass(kq); });
+    std::printf("amx pass kq=%-3d   %7.3f s\n", kq, tp);
+  } else {
+    std::printf("AMX unavailable\n");
+  }
+  setenv("CTSCOPE_NO_AMX", "1", 1);
+  double tp = best_of(reps, [&] { pass(0); });
+  std::printf("ssyrk pass kq=0   %7.3f s  %7.1f GFLOP/s\n", tp, gflop / tp);
+  tp = best_of(reps, [&] { pass(kq); });
+  std::printf("ssyrk pass kq=%-3d %7.3f s\n", kq, tp);
+}

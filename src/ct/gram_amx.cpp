@@ -1,0 +1,303 @@
+#include "ct/gram_amx.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "ct/parallel.hpp"
+#include "util/error.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CTSCOPE_AMX 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace ctscope::ct::amx {
+
+namespace {
+
+bool env_disabled() {
+  const char* e = std::getenv("CTSCOPE_NO_AMX");
+  return e && *e && std::strcmp(e, "0") != 0;
+}
+
+#ifdef CTSCOPE_AMX
+
+bool hardware_ready() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!(d & (1u << 22)) || !(d & (1u << 24))) return false;  // AMX-BF16, AMX-TILE
+  // Linux hands out the 8 KiB tile state only on request (per process).
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+constexpr int64_t kTile = 512;   // BF16 elements of one 16 x 32 tile (1 KiB)
+constexpr int64_t kBlkPairs = 4;  // 32-row pairs of G per L2 block: A block of 4 * 2 * KS KiB
+
+// One 16 x 32 A tile holds rows mt*16.. of the m side and k values ks*32.. ;
+// tile (mt, ks) sits at (mt * KS + ks) * kTile. B tiles (VNNI: pairs of
+// consecutive k interleaved) are the 32-bit transposes of the A tiles.
+struct Packed {
+  uint16_t* a;
+  uint16_t* b;
+  int64_t mt, ks;
+};
+
+Packed layout(Scratch& s, int64_t m, int64_t k) {
+  const int64_t mt = padded(m) / 16, ks = (k + 31) / 32;
+  const size_t need = static_cast<size_t>(2 * mt * ks * kTile + 32);
+  if (s.buf.size() < need) s.buf.resize(need);
+  // 64-byte alignment for the tile loads.
+  auto* p = s.buf.data();
+  p += (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64 / sizeof(uint16_t);
+  return {p, p + mt * ks * kTile, mt, ks};
+}
+
+// GCC 12 flags its own intrinsics' _mm512_undefined_* temporaries (GCC PR 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define CTSCOPE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// 16 x 16 transpose of 32-bit words (a tile as pairs of BF16): A tiles <-> VNNI B tiles.
+CTSCOPE_AVX512 inline void transpose_store(const __m512i (&r)[16], uint16_t* dst) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  // u[4g + j], 128-bit lane L: column 4 L + j of rows 4 g .. 4 g + 3.
+  for (int g = 0; g < 16; g += 4) {
+    u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+    u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+    u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+    u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i x0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x44), x1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xEE);
+    const __m512i y0 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x44), y1 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xEE);
+    _mm512_store_si512(dst + (0 + j) * 32, _mm512_shuffle_i32x4(x0, y0, 0x88));
+    _mm512_store_si512(dst + (4 + j) * 32, _mm512_shuffle_i32x4(x0, y0, 0xDD));
+    _mm512_store_si512(dst + (8 + j) * 32, _mm512_shuffle_i32x4(x1, y1, 0x88));
+    _mm512_store_si512(dst + (12 + j) * 32, _mm512_shuffle_i32x4(x1, y1, 0xDD));
+  }
+}
+
+// Tall: A(i, kk) = X[kk][i]. The B tile (rows kk = 2 p, 2 p + 1 interleaved)
+// comes straight from two rows of X; the A tile is its 32-bit transpose.
+CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p) {
+  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
+    alignas(64) static constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                             8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_load_si512(kInterleave);
+    // k steps outer: 32 whole rows of X at a time, read sequentially (a column
+    // sweep would take a TLB miss per row).
+    for (int64_t ks = 0; ks < p.ks; ++ks) {
+      for (int64_t mt = t0; mt < t1; ++mt) {
+        const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
+        const __mmask16 cols = static_cast<__mmask16>((1u << ni) - 1);
+        __m512i r[16];
+        for (int q = 0; q < 16; ++q) {
+          const int64_t k0 = ks * 32 + 2 * q;
+          const __m256i lo = k0 < k ? _mm256_maskz_loadu_epi16(cols, X + k0 * ld + i0) : _mm256_setzero_si256();
+          const __m256i hi = k0 + 1 < k ? _mm256_maskz_loadu_epi16(cols, X + (k0 + 1) * ld + i0) : _mm256_setzero_si256();
+          r[q] = _mm512_permutexvar_epi16(idx, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+        }
+        uint16_t* b = p.b + (mt * p.ks + ks) * kTile;
+        for (int q = 0; q < 16; ++q) _mm512_store_si512(b + q * 32, r[q]);
+        transpose_store(r, p.a + (mt * p.ks + ks) * kTile);
+      }
+    }
+  });
+}
+
+// Wide: A(i, kk) = X[i][kk]: rows of X are already tile rows.
+CTSCOPE_AVX512 void pack_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, const Packed& p) {
+  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t mt = t0; mt < t1; ++mt) {
+      const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
+      for (int64_t ks = 0; ks < p.ks; ++ks) {
+        const int64_t nk = std::min<int64_t>(32, k - ks * 32);
+        const __mmask32 ks_mask = nk == 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << nk) - 1);
+        __m512i r[16];
+        for (int q = 0; q < 16; ++q)
+          r[q] = q < ni ? _mm512_maskz_loadu_epi16(ks_mask, X + (i0 + q) * ld + ks * 32) : _mm512_setzero_si512();
+        uint16_t* a = p.a + (mt * p.ks + ks) * kTile;
+        for (int q = 0; q < 16; ++q) _mm512_store_si512(a + q * 32, r[q]);
+        transpose_store(r, p.b + (mt * p.ks + ks) * kTile);
+      }
+    }
+  });
+}
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// G block rows [32 p, 32 p + 32) x cols [32 q, 32 q + 32) += A_p^T-side x B_q over all k steps.
+// 2 x 2 FP32 accumulators (tiles 0-3), A tiles 4-5, B tiles 6-7.
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) inline void micro(const Packed& pk, int64_t p, int64_t q, float* G,
+                                                                     int64_t ldg) {
+  float* c = G + 32 * p * ldg + 32 * q;
+  const auto stride = static_cast<long>(ldg * sizeof(float));
+  _tile_loadd(0, c, stride);
+  _tile_loadd(1, c + 16, stride);
+  _tile_loadd(2, c + 16 * ldg, stride);
+  _tile_loadd(3, c + 16 * ldg + 16, stride);
+  const uint16_t* a0 = pk.a + (2 * p) * pk.ks * kTile;
+  const uint16_t* a1 = a0 + pk.ks * kTile;
+  const uint16_t* b0 = pk.b + (2 * q) * pk.ks * kTile;
+  const uint16_t* b1 = b0 + pk.ks * kTile;
+  for (int64_t ks = 0; ks < pk.ks; ++ks) {
+    const int64_t o = ks * kTile;
+    _tile_loadd(4, a0 + o, 64);
+    _tile_loadd(5, a1 + o, 64);
+    _tile_loadd(6, b0 + o, 64);
+    _tile_loadd(7, b1 + o, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, c, stride);
+  _tile_stored(1, c + 16, stride);
+  _tile_stored(2, c + 16 * ldg, stride);
+  _tile_stored(3, c + 16 * ldg + 16, stride);
+}
+
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) void load_config() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) void release() { _tile_release(); }
+
+// Tiles run only on these long-lived threads, so the caller (which goes on to
+// BLAS work) never carries the 8 KiB AMX state through its context switches,
+// and no thread allocates and frees tile state per call. Idle workers sleep.
+class TilePool {
+ public:
+  static TilePool& get() {
+    static TilePool pool(worker_count());
+    return pool;
+  }
+  // fn(worker, workers) on every worker, tiles configured; returns when all are done.
+  void run(const std::function<void(int, int)>& fn) {
+    std::lock_guard one(run_mu_);  // one job at a time
+    std::unique_lock lk(mu_);
+    job_ = &fn;
+    pending_ = static_cast<int>(threads_.size());
+    ++generation_;
+    wake_.notify_all();
+    done_.wait(lk, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+  ~TilePool() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  explicit TilePool(int n) {
+    for (int w = 0; w < n; ++w) threads_.emplace_back([this, w, n] { loop(w, n); });
+  }
+  void loop(int w, int n) {
+    uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock lk(mu_);
+      wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const auto* fn = job_;
+      lk.unlock();
+      load_config();  // tile configuration is per thread
+      (*fn)(w, n);
+      release();  // idle tile state back to init: cheap to save
+      lk.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+  std::mutex run_mu_, mu_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+// Blocks of kBlkPairs row pairs; block b and its mirror go to the same slice
+// so every worker gets an equal share of the triangle.
+void compute(const Packed& pk, float* G, int64_t ldg) {
+  const int64_t pairs = pk.mt / 2, blocks = (pairs + kBlkPairs - 1) / kBlkPairs;
+  auto block = [&](int64_t b) {
+    const int64_t p0 = b * kBlkPairs, p1 = std::min(pairs, p0 + kBlkPairs);
+    // The B panel of column pair q serves all row pairs of the block from L1/L2.
+    for (int64_t q = p0; q < pairs; ++q)
+      for (int64_t p = p0; p < std::min(p1, q + 1); ++p) micro(pk, p, q, G, ldg);
+  };
+  const int64_t halves = (blocks + 1) / 2;
+  TilePool::get().run([&](int w, int workers) {
+    for (int64_t h = halves * w / workers; h < halves * (w + 1) / workers; ++h) {
+      block(h);
+      if (blocks - 1 - h != h) block(blocks - 1 - h);
+    }
+  });
+}
+
+#endif  // CTSCOPE_AMX
+
+}  // namespace
+
+bool available() {
+#ifdef CTSCOPE_AMX
+  static const bool hw = hardware_ready();
+  return hw && !env_disabled();
+#else
+  return false;
+#endif
+}
+
+void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s) {
+#ifdef CTSCOPE_AMX
+  if (k < 1 || m < 1) return;
+  const Packed pk = layout(s, m, k);
+  pack_tn(X, k, m, ld, pk);
+  compute(pk, G, ldg);
+#else
+  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s;
+  throw Error("AMX Gram: not built for this CPU");
+#endif
+}
+
+void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s) {
+#ifdef CTSCOPE_AMX
+  if (k < 1 || m < 1) return;
+  const Packed pk = layout(s, m, k);
+  pack_nt(X, m, k, ld, pk);
+  compute(pk, G, ldg);
+#else
+  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s;
+  throw Error("AMX Gram: not built for this CPU");
+#endif
+}
+
+}  // namespace ctscope::ct::amx
