@@ -299,7 +299,8 @@ void reconstruct_checkpoint(const CompressedCheckpoint& c, const std::filesystem
   std::string torch_dtype = "float32";
   if (!plan.empty() && plan.front().dtype == DType::BF16) torch_dtype = "bfloat16";
   if (!plan.empty() && plan.front().dtype == DType::F16) torch_dtype = "float16";
-  SafetensorsWriter w(tmp / "model.safetensors", plan);
+  // "format": "pt" is what transformers expects in a PyTorch checkpoint's metadata.
+  SafetensorsWriter w(tmp / "model.safetensors", plan, {{"format", "pt"}});
   for (const auto& e : c.entries()) {
     if (!e.alias_of.empty()) continue;
     auto f = c.tensor_f32(e);
