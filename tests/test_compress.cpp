@@ -191,3 +191,18 @@ TEST(Compress, EvalCompressionTableAgreesWithEvalAndIsOrdered) {
   EXPECT_NEAR(rows[5]["ppl"].get<double>(), rows[0]["ppl"].get<double>(), 1e-3 * rows[0]["ppl"].get<double>());
   EXPECT_EQ(rows[2]["stored_params"].get<uint64_t>(), 8u * 3512 + (260032 - 259328));
 }
+
+TEST(Compress, Paper68OnATiedModelFitsTheSharedEmbeddingOnce) {
+  const auto bin = kModels / "stories260K.bin";
+  if (!fs::exists(bin)) GTEST_SKIP() << "../shared/models not found: real-model test skipped";
+  TempDir tmp;
+  ct::CompressSettings s;
+  s.K = 8;
+  s.selection.preset = "paper68";  // selects lm_head, an alias of the embedding here
+  auto sum = ct::compress_checkpoint(Checkpoint::open(bin), s, tmp.p / "p.ct.safetensors");
+  EXPECT_EQ(sum.fitted_matrices, 36u);
+  const ct::CompressedCheckpoint c(Checkpoint::open(tmp.p / "p.ct.safetensors"));
+  ASSERT_NE(c.find(-1, Role::EmbedTokens), nullptr);
+  EXPECT_TRUE(c.find(-1, Role::EmbedTokens)->fitted);
+  EXPECT_EQ(c.find(-1, Role::LmHead)->alias_of, "tok_embeddings.weight");
+}

@@ -32,14 +32,19 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   AnalysisSettings sel_settings = s.selection;
   sel_settings.Ks = {s.K};
   Selection sel = select_tensors(ck, sel_settings);
+  // Fitted tensors by data name: a selected alias (the tied lm_head of paper68)
+  // means its data, the embedding, is fitted.
   std::map<std::string, const TensorInfo*> fitted;
-  for (const auto* t : sel.matrices) fitted[t->name] = t;
+  for (const auto* t : sel.matrices) {
+    const TensorInfo* data = t->alias_of.empty() ? t : ck.find(t->alias_of);
+    if (data) fitted[data->name] = data;
+  }
 
   // Universal bases: the pooled pass first (one basis per row length d).
   std::map<int64_t, FactoredBasis> universal;
   if (s.basis == BasisKind::Universal) {
     std::map<int64_t, std::unique_ptr<UniversalAccumulator>> acc;
-    for (const auto* t : sel.matrices) {
+    for (const auto& [name, t] : fitted) {
       auto& a = acc[t->cols()];
       if (!a) a = std::make_unique<UniversalAccumulator>(t->cols());
       a->add({t->dtype, ck.bytes(*t).data(), t->rows(), t->cols()});
@@ -70,9 +75,6 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
     }
     tensors.push_back(std::move(jt));
   }
-  // A tied lm_head selected by paper68 is an alias: its data is the embedding's.
-  for (const auto* t : sel.matrices)
-    if (!t->alias_of.empty()) fail(out.string(), "cannot compress alias {} separately from {}", t->name, t->alias_of);
 
   nlohmann::json cfg = to_hf_config(ck.config, "float32");
   cfg["ctscope_rope_layout"] = rope_json(ck.config.rope);
@@ -148,7 +150,7 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
     ++sum.fitted_matrices;
     ck.release(t);
     bytes += static_cast<double>(t.nbytes);
-    if (progress) progress(++done, sel.matrices.size(), t.name, bytes);
+    if (progress) progress(++done, fitted.size(), t.name, bytes);
   }
   w.commit();
   sum.file_bytes = std::filesystem::file_size(out);
