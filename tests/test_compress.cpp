@@ -95,7 +95,7 @@ TEST(Compress, FullRankRoundTripIsExactAndRunsLikeTheOriginal) {
   }
 }
 
-TEST(Compress, K8ReconstructionIsTheAnalysisWhat) {
+TEST(Compress, K8ReconstructionMatchesTheAnalysisSse) {
   const auto gguf = kModels / "tinyllamas-stories-260k-f32.gguf";
   if (!fs::exists(gguf)) GTEST_SKIP() << "../shared/models not found: real-model test skipped";
   TempDir tmp;
