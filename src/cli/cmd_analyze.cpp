@@ -69,16 +69,7 @@ const RegisterCommand reg(
       return [o]() {
         ct::AnalysisSettings s;
         s.Ks = parse_k_list(o->K);
-        s.bases.clear();
-        for (size_t pos = 0; pos <= o->basis.size();) {
-          size_t comma = o->basis.find(',', pos);
-          std::string name = o->basis.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-          auto b = ct::basis_from_name(name);
-          if (!b) throw Error("--basis: unknown basis '" + name + "' (gaussian, dct, random, svd, universal)");
-          s.bases.push_back(*b);
-          if (comma == std::string::npos) break;
-          pos = comma + 1;
-        }
+        s.bases = parse_basis_list(o->basis, "--basis");
         s.preset = o->preset;
         s.include = o->include;
         s.exclude = o->exclude;

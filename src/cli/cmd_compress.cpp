@@ -39,9 +39,9 @@ const RegisterCommand compress_cmd(
       return [o]() {
         ct::CompressSettings s;
         s.K = o->K;
-        auto b = ct::basis_from_name(o->basis);
-        if (!b) throw Error("--basis: unknown basis '" + o->basis + "'");
-        s.basis = *b;
+        const auto bases = parse_basis_list(o->basis, "--basis");
+        if (bases.size() != 1) throw Error("--basis: compress takes exactly one basis");
+        s.basis = bases.front();
         s.selection.preset = o->preset;
         s.selection.include = o->include;
         s.selection.exclude = o->exclude;

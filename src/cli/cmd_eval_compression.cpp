@@ -37,17 +37,9 @@ struct Row {
 int run(const Opts& o) {
   if (o.ctx < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", o.ctx));
   std::vector<ct::Variant> variants = {{ct::Variant::Kind::Original, {}, 0}, {ct::Variant::Kind::Int8RowAbsmax, {}, 0}};
-  for (int K : parse_k_list(o.K)) {
-    for (size_t pos = 0; pos <= o.bases.size();) {
-      size_t comma = o.bases.find(',', pos);
-      std::string name = o.bases.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      auto b = ct::basis_from_name(name);
-      if (!b) throw Error("--bases: unknown basis '" + name + "'");
-      variants.push_back({ct::Variant::Kind::Ct, *b, K});
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
-    }
-  }
+  const auto bases = parse_basis_list(o.bases, "--bases");
+  for (int K : parse_k_list(o.K))
+    for (auto b : bases) variants.push_back({ct::Variant::Kind::Ct, b, K});
   if (!o.json.empty()) check_writable(o.json);
   const Checkpoint ck = Checkpoint::open(o.model);
   validate_llama_config(ck.config, o.model);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ct/basis.hpp"
+
 namespace ctscope::cli {
 
 // setup() adds the subcommand's options to `sub` and returns the action to run
@@ -28,5 +30,7 @@ struct RegisterCommand {
 
 // Validators shared by commands.
 std::vector<int> parse_k_list(const std::string& s);  // "8,64" -> {8, 64}; throws Error on bad input
+// "gaussian,dct" -> {Gaussian, Dct}, in the given order; `flag` names the option in errors.
+std::vector<ct::BasisKind> parse_basis_list(const std::string& s, const std::string& flag);
 
 }  // namespace ctscope::cli

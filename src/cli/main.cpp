@@ -38,6 +38,20 @@ std::vector<int> parse_k_list(const std::string& s) {
   return out;
 }
 
+std::vector<ct::BasisKind> parse_basis_list(const std::string& s, const std::string& flag) {
+  std::vector<ct::BasisKind> out;
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = s.find(',', pos);
+    const std::string name = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    auto b = ct::basis_from_name(name);
+    if (!b) throw Error(flag + ": unknown basis '" + name + "' (gaussian, dct, random, svd, universal)");
+    out.push_back(*b);
+    if (comma == std::string::npos) return out;
+    pos = comma + 1;
+  }
+}
+
 }  // namespace ctscope::cli
 
 int main(int argc, char** argv) {

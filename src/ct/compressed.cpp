@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 
+#include "ct/basis_provider.hpp"
 #include "io/safetensors_writer.hpp"
 #include "model/rope_permute.hpp"
 #include "util/atomic_file.hpp"
@@ -32,32 +34,22 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   AnalysisSettings sel_settings = s.selection;
   sel_settings.Ks = {s.K};
   Selection sel = select_tensors(ck, sel_settings);
-  // Fitted tensors by data name: a selected alias (the tied lm_head of paper68)
-  // means its data, the embedding, is fitted.
+  const std::vector<const TensorInfo*> matrices = fitted_data(ck, sel);
   std::map<std::string, const TensorInfo*> fitted;
-  for (const auto* t : sel.matrices) {
-    const TensorInfo* data = t->alias_of.empty() ? t : ck.find(t->alias_of);
-    if (data) fitted[data->name] = data;
-  }
-
-  // Universal bases: the pooled pass first (one basis per row length d).
-  std::map<int64_t, FactoredBasis> universal;
-  if (s.basis == BasisKind::Universal) {
-    std::map<int64_t, std::unique_ptr<UniversalAccumulator>> acc;
-    for (const auto& [name, t] : fitted) {
-      auto& a = acc[t->cols()];
-      if (!a) a = std::make_unique<UniversalAccumulator>(t->cols());
-      a->add({t->dtype, ck.bytes(*t).data(), t->rows(), t->cols()});
-      ck.release(*t);
-    }
-    for (auto& [d, a] : acc) universal.emplace(d, a->basis(s.K));
-  }
+  for (const auto* t : matrices) fitted[t->name] = t;
+  BasisProvider bases(ck, matrices, s.selection.seed);
+  auto view_of = [&](const TensorInfo& t) { return MatrixView{t.dtype, ck.bytes(t).data(), t.rows(), t.cols()}; };
+  // Universal bases are stored once per row length d, ahead of the amplitudes.
+  std::map<int64_t, const FactoredBasis*> universal;
+  if (s.basis == BasisKind::Universal)
+    for (const auto* t : matrices)
+      if (!universal.count(t->cols())) universal[t->cols()] = &bases.get(BasisKind::Universal, s.K, *t, view_of(*t));
 
   // Plan every output tensor (the header is written first).
   std::vector<SafetensorsEntry> plan;
   nlohmann::json tensors = nlohmann::json::array();
-  for (auto& [d, b] : universal) {
-    plan.push_back({universal_name(d, "basis"), DType::F32, {b.K, d}});
+  for (const auto& [d, b] : universal) {
+    plan.push_back({universal_name(d, "basis"), DType::F32, {b->K, d}});
     plan.push_back({universal_name(d, "offset"), DType::F32, {d}});
   }
   for (const auto& t : ck.tensors) {
@@ -94,13 +86,12 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   CompressSummary sum;
   sum.total_params = ck.total_params();
   sum.source_bytes = ck.total_bytes();
-  for (auto& [d, b] : universal) {
-    auto B = to_float(b.B), off = to_float(b.offset);
+  for (const auto& [d, b] : universal) {
+    auto B = to_float(b->B), off = to_float(b->offset);
     w.write(universal_name(d, "basis"), B.data(), B.size() * 4);
     w.write(universal_name(d, "offset"), off.data(), off.size() * 4);
     sum.stored_params += B.size() + off.size();
   }
-  std::map<std::pair<int64_t, int>, FactoredBasis> fixed;
   size_t done = 0;
   double bytes = 0;
   for (const auto& t : ck.tensors) {
@@ -113,36 +104,17 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
       ck.release(t);
       continue;
     }
-    const MatrixView W{t.dtype, ck.bytes(t).data(), t.rows(), t.cols()};
-    const FactoredBasis* b = nullptr;
-    FactoredBasis svd;
-    if (s.basis == BasisKind::Svd) {
-      svd = svd_basis(W, s.K);
-      b = &svd;
-    } else if (s.basis == BasisKind::Universal) {
-      b = &universal.at(t.cols());
-    } else {
-      auto key = std::make_pair(t.cols(), s.K);
-      auto f = fixed.find(key);
-      if (f == fixed.end()) f = fixed.emplace(key, make_fixed_basis(s.basis, s.K, t.cols(), s.selection.seed)).first;
-      b = &f->second;
+    const FactoredBasis& b = bases.get(s.basis, s.K, t, view_of(t));
+    const RowFit f = fit_rows(view_of(t), b);  // amplitudes, and the fit quality of exactly what is stored
+    if (std::isfinite(f.sse)) {
+      sum.sse += f.sse;
+      sum.sst += f.sst;
     }
-    std::vector<float> A(static_cast<size_t>(t.rows()) * static_cast<size_t>(s.K));
-    fit_amplitudes(W, *b, A.data());
-    // Fit quality of exactly what is stored.
-    Options opt;
-    opt.bases = {b};
-    opt.svd_baseline = false;
-    MatrixResult r = analyze_matrix(W, opt);
-    if (r.error.empty()) {
-      sum.sse += r.fits[0].sse;
-      sum.sst += r.sst;
-    }
-    w.write(amplitudes_name(t.name), A.data(), A.size() * 4);
-    sum.stored_params += A.size();
-    sum.amplitude_params += A.size();
+    w.write(amplitudes_name(t.name), f.A.data(), f.A.size() * 4);
+    sum.stored_params += f.A.size();
+    sum.amplitude_params += f.A.size();
     if (s.basis == BasisKind::Svd) {
-      auto B = to_float(svd.B);
+      auto B = to_float(b.B);
       w.write(basis_tensor_name(t.name), B.data(), B.size() * 4);
       sum.stored_params += B.size();
     }

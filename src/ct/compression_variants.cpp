@@ -18,65 +18,50 @@ std::string Variant::label() const {
 
 VariantBuilder::VariantBuilder(const Checkpoint& ck, const AnalysisSettings& selection)
     : ck_(ck), settings_(selection), sel_(select_tensors(ck, selection)) {
-  for (const auto* t : sel_.matrices) {
-    // A selected alias (the tied lm_head of paper68) means its data, the embedding, is fitted.
-    const TensorInfo* data = t->alias_of.empty() ? t : ck.find(t->alias_of);
-    if (data) fitted_[data->name] = data;
-  }
+  const std::vector<const TensorInfo*> data = fitted_data(ck, sel_);
+  for (const auto* t : data) fitted_[t->name] = t;
+  bases_ = std::make_unique<BasisProvider>(ck, data, selection.seed);
 }
 
 std::vector<float> VariantBuilder::fitted_weights(const TensorInfo& t, const Variant& v, VariantWeights& out) {
   const int64_t n = t.rows(), d = t.cols();
-  std::vector<float> W = ck_.read_f32(t);
+  const MatrixView raw{t.dtype, ck_.bytes(t).data(), n, d};
+  std::vector<float> Wh;
+  if (v.kind == Variant::Kind::Ct) {
+    const FactoredBasis& b = bases_->get(v.basis, v.K, t, raw);
+    const RowFit f = fit_rows(raw, b, &Wh);
+    out.sse += f.sse;
+    out.sst += f.sst;
+    out.stored_params += f.A.size() + (v.basis == BasisKind::Svd ? static_cast<uint64_t>(v.K * d) : 0);
+    return Wh;  // universal basis storage is counted once per d in build()
+  }
+  // 8-bit per-row absmax: q = round(w / s), s = max|w| / 127, stored with one F32 scale per row.
+  const std::vector<float> W = ck_.read_f32(t);
+  Wh.resize(W.size());
   double ss = 0, sum = 0;
-  for (float x : W) {
-    ss += double(x) * x;
-    sum += x;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* w = W.data() + r * d;
+    float amax = 0;
+    for (int64_t j = 0; j < d; ++j) amax = std::max(amax, std::abs(w[j]));
+    const float scale = amax / 127.0f;
+    for (int64_t j = 0; j < d; ++j) {
+      const float q = scale > 0 ? std::nearbyint(w[j] / scale) * scale : 0.0f;
+      Wh[static_cast<size_t>(r * d + j)] = q;
+      ss += double(w[j]) * w[j];
+      sum += w[j];
+      out.sse += (double(w[j]) - q) * (double(w[j]) - q);
+    }
   }
   out.sst += ss - sum * sum / static_cast<double>(W.size());
-  std::vector<float> Wh(W.size());
-  if (v.kind == Variant::Kind::Int8RowAbsmax) {
-    for (int64_t r = 0; r < n; ++r) {
-      const float* w = W.data() + r * d;
-      float amax = 0;
-      for (int64_t j = 0; j < d; ++j) amax = std::max(amax, std::abs(w[j]));
-      const float scale = amax / 127.0f;
-      for (int64_t j = 0; j < d; ++j)
-        Wh[static_cast<size_t>(r * d + j)] = scale > 0 ? std::nearbyint(w[j] / scale) * scale : 0.0f;
-    }
-    out.stored_params += static_cast<uint64_t>(n * d + n);
-    out.stored_bytes += static_cast<uint64_t>(n * d + 4 * n);
-  } else {
-    const MatrixView view{DType::F32, W.data(), n, d};
-    FactoredBasis b;
-    if (v.basis == BasisKind::Svd) {
-      b = svd_basis(view, v.K);
-      out.stored_params += static_cast<uint64_t>(v.K * d);
-    } else if (v.basis == BasisKind::Universal) {
-      b = universal_.at(d)->basis(v.K);  // basis storage is counted once per d in build()
-    } else {
-      b = make_fixed_basis(v.basis, v.K, d, settings_.seed);
-    }
-    std::vector<float> A(static_cast<size_t>(n * v.K));
-    fit_amplitudes(view, b, A.data());
-    reconstruct(A.data(), n, b, Wh.data());
-    out.stored_params += A.size();
-  }
-  for (size_t i = 0; i < W.size(); ++i) out.sse += (double(W[i]) - Wh[i]) * (double(W[i]) - Wh[i]);
+  out.stored_params += static_cast<uint64_t>(n * d + n);
+  out.stored_bytes += static_cast<uint64_t>(n * d + 4 * n);
   return Wh;
 }
 
 VariantWeights VariantBuilder::build(const Variant& v) {
   VariantWeights out;
-  if (v.kind == Variant::Kind::Ct && v.basis == BasisKind::Universal && universal_.empty()) {
-    for (const auto& [name, t] : fitted_) {
-      auto& a = universal_[t->cols()];
-      if (!a) a = std::make_unique<UniversalAccumulator>(t->cols());
-      a->add({t->dtype, ck_.bytes(*t).data(), t->rows(), t->cols()});
-    }
-  }
   if (v.kind == Variant::Kind::Ct && v.basis == BasisKind::Universal)
-    for (const auto& [d, a] : universal_) out.stored_params += static_cast<uint64_t>((v.K + 1) * d);
+    for (int64_t d : bases_->row_lengths()) out.stored_params += static_cast<uint64_t>((v.K + 1) * d);
   for (const auto& t : ck_.tensors)
     if (t.alias_of.empty() && (v.kind == Variant::Kind::Original || !fitted_.count(t.name))) {
       out.stored_params += t.numel();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ct/basis.hpp"
+#include "ct/basis_provider.hpp"
 #include "ct/matrix_analysis.hpp"
 #include "ct/model_analysis.hpp"
 #include "eval/llama_weights.hpp"
@@ -43,7 +44,7 @@ class VariantBuilder {
   AnalysisSettings settings_;
   Selection sel_;
   std::map<std::string, const TensorInfo*> fitted_;  // by data name (aliases resolved)
-  std::map<int64_t, std::unique_ptr<UniversalAccumulator>> universal_;
+  std::unique_ptr<BasisProvider> bases_;  // each basis made once per run
 };
 
 }  // namespace ctscope::ct

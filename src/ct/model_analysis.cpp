@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "ct/basis_provider.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -92,6 +93,16 @@ Selection select_tensors(const Checkpoint& ck, const AnalysisSettings& s) {
   return sel;
 }
 
+std::vector<const TensorInfo*> fitted_data(const Checkpoint& ck, const Selection& sel) {
+  std::vector<const TensorInfo*> out;
+  std::set<std::string> seen;
+  for (const auto* t : sel.matrices) {
+    const TensorInfo* data = t->alias_of.empty() ? t : ck.find(t->alias_of);
+    if (data && seen.insert(data->name).second) out.push_back(data);
+  }
+  return out;
+}
+
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   if (s.Ks.empty()) throw Error("--K: no K given");
@@ -106,50 +117,16 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   out.selection = sel.description;
   out.skipped = sel.skipped;
 
-  auto view_of = [&](const TensorInfo& t) {
-    return MatrixView{t.dtype, ck.bytes(t).data(), t.rows(), t.cols()};
-  };
-
-  // Universal bases need a first pass: the pooled covariance per row length d.
-  std::map<std::pair<int, int64_t>, FactoredBasis> universal;
-  if (std::find(s.bases.begin(), s.bases.end(), BasisKind::Universal) != s.bases.end()) {
-    std::map<int64_t, std::unique_ptr<UniversalAccumulator>> acc;
-    for (const auto* t : sel.matrices) {
-      auto& a = acc[t->cols()];
-      if (!a) a = std::make_unique<UniversalAccumulator>(t->cols());
-      a->add(view_of(*t));
-      ck.release(*t);
-    }
-    for (auto& [d, a] : acc)
-      for (int K : s.Ks) universal.emplace(std::make_pair(K, d), a->basis(K));
-  }
-
-  std::map<std::tuple<BasisKind, int, int64_t>, FactoredBasis> fixed;  // factored once per (kind, K, d)
-  const size_t nfits = s.bases.size() * s.Ks.size();
+  BasisProvider bases(ck, sel.matrices, s.seed);
   double bytes = 0;
   for (size_t i = 0; i < sel.matrices.size(); ++i) {
     const TensorInfo& t = *sel.matrices[i];
-    const MatrixView W = view_of(t);
-    std::vector<FactoredBasis> per_matrix;  // svd bases live only for this matrix
-    per_matrix.reserve(nfits);
+    const MatrixView W{t.dtype, ck.bytes(t).data(), t.rows(), t.cols()};
     Options opt;
     opt.svd_baseline = s.svd_baseline;
     opt.spectrum = s.spectrum;
-    for (BasisKind b : s.bases) {
-      for (int K : s.Ks) {
-        if (b == BasisKind::Svd) {
-          per_matrix.push_back(svd_basis(W, K));
-          opt.bases.push_back(&per_matrix.back());
-        } else if (b == BasisKind::Universal) {
-          opt.bases.push_back(&universal.at({K, t.cols()}));
-        } else {
-          auto key = std::make_tuple(b, K, t.cols());
-          auto it = fixed.find(key);
-          if (it == fixed.end()) it = fixed.emplace(key, make_fixed_basis(b, K, t.cols(), s.seed)).first;
-          opt.bases.push_back(&it->second);
-        }
-      }
-    }
+    for (BasisKind b : s.bases)
+      for (int K : s.Ks) opt.bases.push_back(&bases.get(b, K, t, W));
     MatrixRecord rec{t.name, t.layer, t.role, t.dtype, analyze_matrix(W, opt)};
     ck.release(t);
     bytes += static_cast<double>(t.nbytes);

@@ -31,6 +31,10 @@ struct Selection {
   std::string description;                                   // for reports and JSON settings.selection
 };
 Selection select_tensors(const Checkpoint& ck, const AnalysisSettings& s);
+// The tensors whose data a selection fits, each once: a selected alias (the tied
+// lm_head of paper68) stands for its data, the embedding. Used by compress and
+// eval-compression, which rewrite data rather than report per name.
+std::vector<const TensorInfo*> fitted_data(const Checkpoint& ck, const Selection& sel);
 
 struct MatrixRecord {
   std::string name;

@@ -1,0 +1,48 @@
+// Bases for the matrices of one run, each made once: fixed bases (gaussian,
+// dct, random) per (kind, K, d); universal bases per (K, d) from one pooled
+// pass over all the run's matrices, on first use; svd bases per matrix, kept
+// until the next matrix asks. analyze, compress and eval-compression share it.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "ct/basis.hpp"
+#include "ct/matrix_analysis.hpp"
+#include "io/checkpoint.hpp"
+
+namespace ctscope::ct {
+
+class BasisProvider {
+ public:
+  // `matrices` are the run's matrices (their data feeds the universal bases).
+  BasisProvider(const Checkpoint& ck, std::vector<const TensorInfo*> matrices, uint64_t seed);
+
+  // The basis of (kind, K) for matrix t, whose data is W. References stay valid
+  // for the provider's life, except svd bases: until a different matrix asks.
+  const FactoredBasis& get(BasisKind kind, int K, const TensorInfo& t, const MatrixView& W);
+
+  // Distinct row lengths of the run's matrices (universal bases are stored once per d).
+  std::vector<int64_t> row_lengths() const;
+
+ private:
+  const Checkpoint& ck_;
+  std::vector<const TensorInfo*> matrices_;
+  uint64_t seed_;
+  std::map<std::tuple<BasisKind, int, int64_t>, FactoredBasis> shared_;  // fixed and universal
+  std::map<int64_t, std::unique_ptr<UniversalAccumulator>> pooled_;     // filled on first universal request
+  std::string svd_owner_;
+  std::map<int, FactoredBasis> svd_;  // by K, for svd_owner_
+};
+
+// One matrix fitted in one basis: amplitudes A (n x K) and the fit's sums.
+struct RowFit {
+  std::vector<float> A;
+  double sse = 0, sst = 0;
+};
+// Converts W to float once; writes W_hat = A B (+ offset) into *W_hat when given.
+RowFit fit_rows(const MatrixView& W, const FactoredBasis& b, std::vector<float>* W_hat = nullptr);
+
+}  // namespace ctscope::ct
