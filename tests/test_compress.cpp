@@ -33,10 +33,7 @@ std::string run(const std::string& args, int* code) {
   return r.out;
 }
 
-struct TempDir : test_support::TempDir {
-  TempDir() : test_support::TempDir("compress") {}
-  const std::filesystem::path& p = path;
-};
+using TempDir = test_support::TempDir;
 
 double sq_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;
@@ -55,7 +52,7 @@ TEST(Compress, FullRankRoundTripIsExactAndRunsLikeTheOriginal) {
   ct::CompressSettings s;
   s.K = 64;
   s.selection.exclude = "feed_forward\\.w2";
-  const auto ctf = tmp.p / "m.ct.safetensors";
+  const auto ctf = tmp.path / "m.ct.safetensors";
   auto sum = ct::compress_checkpoint(src, s, ctf);
   EXPECT_EQ(sum.fitted_matrices, 31u);
   EXPECT_NEAR(sum.pooled_r2(), 1.0, 1e-6);
@@ -70,13 +67,13 @@ TEST(Compress, FullRankRoundTripIsExactAndRunsLikeTheOriginal) {
     EXPECT_LE(sq_diff(orig, back), 1e-10 * ss + 1e-30) << e.name;
   }
   // Dense HF directory: HF names, q/k permuted to the half-split layout.
-  ct::reconstruct_checkpoint(c, tmp.p / "hf", false);
-  const Checkpoint hf = Checkpoint::open(tmp.p / "hf");
+  ct::reconstruct_checkpoint(c, tmp.path / "hf", false);
+  const Checkpoint hf = Checkpoint::open(tmp.path / "hf");
   EXPECT_EQ(hf.format, Format::Safetensors);
   EXPECT_NE(hf.find("model.layers.0.self_attn.q_proj.weight"), nullptr);
   EXPECT_TRUE(hf.config.tie_embeddings);
   EXPECT_EQ(hf.config.rope, RopeLayout::HalfSplit);
-  EXPECT_THROW(ct::reconstruct_checkpoint(c, tmp.p / "hf", false), Error);  // exists, no --force
+  EXPECT_THROW(ct::reconstruct_checkpoint(c, tmp.path / "hf", false), Error);  // exists, no --force
 
   // Greedy decoding from the reconstructed directory and from the .ct file itself
   // gives the reference tokens of the original model.
@@ -84,7 +81,7 @@ TEST(Compress, FullRankRoundTripIsExactAndRunsLikeTheOriginal) {
   const auto ids = ref["cases"][0]["ids"].get<std::vector<int>>();
   std::string want;
   for (int id : ids) want += std::to_string(id) + "\n";
-  for (const auto& model : {(tmp.p / "hf").string(), ctf.string()}) {
+  for (const auto& model : {(tmp.path / "hf").string(), ctf.string()}) {
     int code = 0;
     auto out = run("generate " + model + " --tokenizer " + (kModels / "tok512.bin").string() + " -n 79 --ids", &code);
     EXPECT_EQ(code, 0) << model;
@@ -104,7 +101,7 @@ TEST(Compress, K8ReconstructionMatchesTheAnalysisSse) {
     ct::CompressSettings s;
     s.K = 8;
     s.basis = basis;
-    const auto ctf = tmp.p / "k8.ct.safetensors";
+    const auto ctf = tmp.path / "k8.ct.safetensors";
     ct::compress_checkpoint(src, s, ctf);
     ct::AnalysisSettings as;
     as.Ks = {8};
@@ -126,7 +123,7 @@ TEST(Compress, InconsistentMetadataIsAnError) {
   TempDir tmp;
   auto write = [&](const std::string& name, std::map<std::string, std::string> meta,
                    std::vector<SafetensorsEntry> entries) {
-    const auto p = tmp.p / name;
+    const auto p = tmp.path / name;
     SafetensorsWriter w(p, entries, meta);
     for (const auto& e : entries) {
       uint64_t n = 1;
@@ -156,9 +153,9 @@ TEST(Compress, InconsistentMetadataIsAnError) {
   for (const auto& p : {bad_shape, missing, bad_k, bad_json}) {
     EXPECT_THROW(ct::CompressedCheckpoint(Checkpoint::open(p)), Error) << p;
     int code = 0;
-    run("reconstruct " + p.string() + " -o " + (tmp.p / "out").string(), &code);
+    run("reconstruct " + p.string() + " -o " + (tmp.path / "out").string(), &code);
     EXPECT_EQ(code, 2) << p;
-    EXPECT_FALSE(fs::exists(tmp.p / "out"));
+    EXPECT_FALSE(fs::exists(tmp.path / "out"));
   }
 }
 
@@ -170,12 +167,12 @@ TEST(Compress, EvalCompressionTableAgreesWithEvalAndIsOrdered) {
   const std::string common = " --tokenizer " + (kModels / "tok512.bin").string() + " --text " + text + " --ctx 128";
   int code = 0;
   run("eval-compression " + bin.string() + common + " --K 8,64 --bases gaussian,svd --json " +
-          (tmp.p / "ec.json").string(), &code);
+          (tmp.path / "ec.json").string(), &code);
   ASSERT_EQ(code, 0);
-  run("eval " + bin.string() + common + " --json " + (tmp.p / "e.json").string(), &code);
+  run("eval " + bin.string() + common + " --json " + (tmp.path / "e.json").string(), &code);
   ASSERT_EQ(code, 0);
-  auto ec = nlohmann::json::parse(std::ifstream(tmp.p / "ec.json"));
-  auto e = nlohmann::json::parse(std::ifstream(tmp.p / "e.json"));
+  auto ec = nlohmann::json::parse(std::ifstream(tmp.path / "ec.json"));
+  auto e = nlohmann::json::parse(std::ifstream(tmp.path / "e.json"));
   auto rows = ec["variants"];
   ASSERT_EQ(rows.size(), 6u);  // original, int8, gaussian K=8, svd K=8, gaussian K=64, svd K=64
   EXPECT_EQ(rows[0]["variant"], "original");
@@ -199,9 +196,9 @@ TEST(Compress, Paper68OnATiedModelFitsTheSharedEmbeddingOnce) {
   ct::CompressSettings s;
   s.K = 8;
   s.selection.preset = "paper68";  // selects lm_head, an alias of the embedding here
-  auto sum = ct::compress_checkpoint(Checkpoint::open(bin), s, tmp.p / "p.ct.safetensors");
+  auto sum = ct::compress_checkpoint(Checkpoint::open(bin), s, tmp.path / "p.ct.safetensors");
   EXPECT_EQ(sum.fitted_matrices, 36u);
-  const ct::CompressedCheckpoint c(Checkpoint::open(tmp.p / "p.ct.safetensors"));
+  const ct::CompressedCheckpoint c(Checkpoint::open(tmp.path / "p.ct.safetensors"));
   ASSERT_NE(c.find(-1, Role::EmbedTokens), nullptr);
   EXPECT_TRUE(c.find(-1, Role::EmbedTokens)->fitted);
   EXPECT_EQ(c.find(-1, Role::LmHead)->alias_of, "tok_embeddings.weight");

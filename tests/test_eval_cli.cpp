@@ -11,39 +11,25 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_trainer.h>
 
+#include "test_support.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path kModels = CTSCOPE_SHARED_MODELS;
 
-#define REQUIRE_MODELS()                                                                              \
-  if (!fs::exists(kModels / "stories260K.bin")) GTEST_SKIP() << "real models not found in " << kModels \
-                                                              << " (tests need /work/shared/models)"
+#define REQUIRE_MODELS() CTSCOPE_REQUIRE_MODEL("stories260K.bin")
 
-struct Run {
-  int rc;
-  std::string out, err;
-};
+using Run = ctscope::test_support::CliRun;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using ctscope::test_support::slurp;
 
 fs::path tmp(const std::string& name) {
   return fs::temp_directory_path() / ("ctscope_evcli_" + std::to_string(::getpid()) + "_" + name);
 }
 
-Run ctscope(const std::string& args) {
-  const fs::path o = tmp("stdout"), e = tmp("stderr");
-  const std::string cmd = std::string(CTSCOPE_BINARY) + " " + args + " >" + o.string() + " 2>" + e.string();
-  const int st = std::system(cmd.c_str());
-  Run r{WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(o), slurp(e)};
-  fs::remove(o);
-  fs::remove(e);
-  return r;
-}
+using ctscope::test_support::run_cli;
 
 std::string q(const fs::path& p) {
   std::string s = "'";
@@ -53,7 +39,7 @@ std::string q(const fs::path& p) {
 }
 
 void expect_one_line_error(const Run& r, const std::string& needle) {
-  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
@@ -81,33 +67,33 @@ TEST(ForwardCli, GenerateGreedyMatchesReference) {
   // From BOS, ids only (no tokenizer needed).
   const fs::path ids = tmp("bos.txt");
   std::ofstream(ids) << "1\n";
-  auto r = ctscope("generate " + q(kModels / "stories260K.bin") + " --prompt-ids " + q(ids) + " -n 79 --ids");
-  EXPECT_EQ(r.rc, 0) << r.err;
+  auto r = run_cli("generate " + q(kModels / "stories260K.bin") + " --prompt-ids " + q(ids) + " -n 79 --ids");
+  EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, join_ids(c[0]["ids"].get<std::vector<int>>()) + "\n");
   // Text, with the llama2.c tokenizer.
-  r = ctscope("generate " + q(kModels / "stories260K.bin") + " --tokenizer " + q(kModels / "tok512.bin") +
+  r = run_cli("generate " + q(kModels / "stories260K.bin") + " --tokenizer " + q(kModels / "tok512.bin") +
               " --prompt '' -n 79");
-  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, c[0]["text"].get<std::string>() + "\n");
   // GGUF with its own vocabulary, a text prompt.
-  r = ctscope("generate " + q(kModels / "tinyllamas-stories-260k-f32.gguf") + " --prompt 'Once upon a time' -n 63 --ids");
-  EXPECT_EQ(r.rc, 0) << r.err;
+  r = run_cli("generate " + q(kModels / "tinyllamas-stories-260k-f32.gguf") + " --prompt 'Once upon a time' -n 63 --ids");
+  EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, join_ids(c[1]["ids"].get<std::vector<int>>()) + "\n");
   fs::remove(ids);
 }
 
 TEST(ForwardCli, GenerateErrorsAreOneLine) {
   REQUIRE_MODELS();
-  expect_one_line_error(ctscope("generate " + q(kModels / "stories260K.bin") + " --prompt hi"), "--tokenizer");
-  expect_one_line_error(ctscope("generate " + q(kModels / "llama-2-tiny-random.gguf") + " --tokenizer " +
+  expect_one_line_error(run_cli("generate " + q(kModels / "stories260K.bin") + " --prompt hi"), "--tokenizer");
+  expect_one_line_error(run_cli("generate " + q(kModels / "llama-2-tiny-random.gguf") + " --tokenizer " +
                                 q(kModels / "tok512.bin") + " --prompt hi"),
                         "512");
   const fs::path bad = tmp("bad_ids.txt");
   std::ofstream(bad) << "1\n9999\n";
-  expect_one_line_error(ctscope("generate " + q(kModels / "stories260K.bin") + " --prompt-ids " + q(bad) + " --ids"),
+  expect_one_line_error(run_cli("generate " + q(kModels / "stories260K.bin") + " --prompt-ids " + q(bad) + " --ids"),
                         "9999");
   fs::remove(bad);
-  expect_one_line_error(ctscope("generate /nonexistent/model.bin --prompt hi"), "/nonexistent/model.bin");
+  expect_one_line_error(run_cli("generate /nonexistent/model.bin --prompt hi"), "/nonexistent/model.bin");
 }
 
 TEST(PerplexityCli, EvalWritesJsonAndComparesWithReference) {
@@ -115,9 +101,9 @@ TEST(PerplexityCli, EvalWritesJsonAndComparesWithReference) {
   const auto c = cases();
   const fs::path ids = tmp("text_ids.json"), out = tmp("eval.json");
   std::ofstream(ids) << c[0]["ids"].dump();  // 80 tokens
-  auto r = ctscope("eval " + q(kModels / "stories260K.bin") + " --text-ids " + q(ids) + " --ctx 32 --ref " +
+  auto r = run_cli("eval " + q(kModels / "stories260K.bin") + " --text-ids " + q(ids) + " --ctx 32 --ref " +
                    q(kModels / "tinyllamas-stories-260k-f32.gguf") + " --json " + q(out));
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("[2/2] ppl "), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("ppl = "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(30 scored tokens, 2 chunks of 32)"), std::string::npos) << r.out;
@@ -140,31 +126,31 @@ TEST(PerplexityCli, EvalErrorsAreOneLineWithoutOutput) {
   const fs::path text = tmp("short.txt"), out = tmp("never.json");
   std::ofstream(text) << "Once upon a time";
   const std::string model = q(kModels / "stories260K.bin") + " --tokenizer " + q(kModels / "tok512.bin");
-  expect_one_line_error(ctscope("eval " + model + " --text " + q(text) + " --json " + q(out)), "fewer than one context");
+  expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --json " + q(out)), "fewer than one context");
   EXPECT_FALSE(fs::exists(out));
-  expect_one_line_error(ctscope("eval " + model + " --text " + q(text) + " --ctx 4 --json /nonexistent/dir/x.json"),
+  expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 4 --json /nonexistent/dir/x.json"),
                         "/nonexistent/dir/x.json");
-  expect_one_line_error(ctscope("eval " + model + " --text " + q(text) + " --ctx 4 --ref " +
+  expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 4 --ref " +
                                 q(kModels / "llama-2-tiny-random.gguf")),
                         "vocabulary");
-  expect_one_line_error(ctscope("eval " + q(kModels / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
-  expect_one_line_error(ctscope("eval " + model), "--text");
+  expect_one_line_error(run_cli("eval " + q(kModels / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
+  expect_one_line_error(run_cli("eval " + model), "--text");
   fs::remove(text);
 }
 
 TEST(ForwardCli, HuggingFaceDirectoryTokenizerAndConfigErrors) {
   const fs::path dir = tmp("hf_tiny");
   fs::remove_all(dir);
-  auto r = ctscope("synth " + q(dir) + " --preset tiny");
-  ASSERT_EQ(r.rc, 0) << r.err;
+  auto r = run_cli("synth " + q(dir) + " --preset tiny");
+  ASSERT_EQ(r.code, 0) << r.err;
   const fs::path ids = tmp("hf_ids.txt");
   std::ofstream(ids) << "1 5 7\n";
   // BF16 safetensors run end to end; 10 positions -> 11 ids unless it stops early.
-  r = ctscope("generate " + q(dir) + " --prompt-ids " + q(ids) + " -n 10 --ids");
-  EXPECT_EQ(r.rc, 0) << r.err;
+  r = run_cli("generate " + q(dir) + " --prompt-ids " + q(ids) + " -n 10 --ids");
+  EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("1 5 7", 0), 0u) << r.out;
   // Text needs a tokenizer: none in the directory yet.
-  expect_one_line_error(ctscope("generate " + q(dir) + " --prompt hi"), "--tokenizer");
+  expect_one_line_error(run_cli("generate " + q(dir) + " --prompt hi"), "--tokenizer");
   // tokenizer.model in the directory is found (and its vocabulary checked: 300 != 256).
   std::string corpus;
   for (int i = 0; i < 100; ++i) corpus += "the cat sat on the mat " + std::to_string(i) + "\n";
@@ -173,18 +159,19 @@ TEST(ForwardCli, HuggingFaceDirectoryTokenizerAndConfigErrors) {
       "--input=" + tmp("corpus.txt").string() + " --model_prefix=" + (dir / "tokenizer").string() +
       " --vocab_size=300 --model_type=bpe --byte_fallback=true --minloglevel=2");
   ASSERT_TRUE(st.ok()) << st.ToString();
-  expect_one_line_error(ctscope("generate " + q(dir) + " --prompt hi"), "tokenizer.model");
+  expect_one_line_error(run_cli("generate " + q(dir) + " --prompt hi"), "tokenizer.model");
   // Unknown architecture and a missing config key.
   auto cfg = nlohmann::json::parse(slurp(dir / "config.json"));
   auto bad = cfg;
   bad["model_type"] = "gpt2";
   std::ofstream(dir / "config.json") << bad.dump();
-  expect_one_line_error(ctscope("generate " + q(dir) + " --prompt-ids " + q(ids) + " --ids"), "gpt2");
+  expect_one_line_error(run_cli("generate " + q(dir) + " --prompt-ids " + q(ids) + " --ids"), "gpt2");
   bad = cfg;
   bad.erase("hidden_size");
   std::ofstream(dir / "config.json") << bad.dump();
-  expect_one_line_error(ctscope("eval " + q(dir) + " --text-ids " + q(ids) + " --ctx 4"), "hidden_size");
+  expect_one_line_error(run_cli("eval " + q(dir) + " --text-ids " + q(ids) + " --ctx 4"), "hidden_size");
   fs::remove_all(dir);
   fs::remove(ids);
   fs::remove(tmp("corpus.txt"));
 }
+#include "test_support.hpp"

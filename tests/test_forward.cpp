@@ -16,6 +16,7 @@
 #include "io/safetensors_writer.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace ctscope;
@@ -24,9 +25,7 @@ namespace {
 
 const fs::path kModels = CTSCOPE_SHARED_MODELS;
 
-#define REQUIRE_MODELS()                                                                              \
-  if (!fs::exists(kModels / "stories260K.bin")) GTEST_SKIP() << "real models not found in " << kModels \
-                                                              << " (tests need /work/shared/models)"
+#define REQUIRE_MODELS() CTSCOPE_REQUIRE_MODEL("stories260K.bin")
 
 nlohmann::json reference_cases() {
   std::ifstream in(kModels / "stories260K.greedy.json");

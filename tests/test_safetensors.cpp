@@ -14,23 +14,14 @@
 #include "io/formats.hpp"
 #include "io/safetensors_writer.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 using namespace ctscope;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("ctscope_st_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using TempDir = test_support::TempDir;
 
 void write_bytes(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary);

@@ -18,6 +18,12 @@ namespace fs = std::filesystem;
 
 inline const fs::path kModels = CTSCOPE_SHARED_MODELS;
 
+// Skips the current test with a clear message when a real model file is absent.
+#define CTSCOPE_REQUIRE_MODEL(file)                                                                  \
+  if (!std::filesystem::exists(::ctscope::test_support::kModels / (file)))                           \
+  GTEST_SKIP() << "real model " << (file) << " not found in " << ::ctscope::test_support::kModels    \
+               << " (tests need ../shared/models beside the checkout)"
+
 // A fresh directory under /tmp, removed with everything in it at scope exit.
 struct TempDir {
   fs::path path;

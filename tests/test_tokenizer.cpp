@@ -13,6 +13,7 @@
 #include "eval/tokenizer.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace ctscope;
@@ -21,9 +22,7 @@ namespace {
 
 const fs::path kModels = CTSCOPE_SHARED_MODELS;
 
-#define REQUIRE_MODELS()                                                                  \
-  if (!fs::exists(kModels / "tok512.bin")) GTEST_SKIP() << "real models not found in " << kModels \
-                                                         << " (tests need /work/shared/models)"
+#define REQUIRE_MODELS() CTSCOPE_REQUIRE_MODEL("tok512.bin")
 
 fs::path temp_file(const std::string& name, const std::string& content) {
   fs::path p = fs::temp_directory_path() / ("ctscope_tok_" + std::to_string(::getpid()) + "_" + name);
