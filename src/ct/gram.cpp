@@ -157,20 +157,21 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   const auto* base = static_cast<const uint8_t*>(W.data);
   const auto* bf16 = static_cast<const uint16_t*>(W.data);
   static thread_local amx::Scratch scratch;
+  static thread_local amx::ProjectionTiles ptiles;
+  if (amx && kq > 0) amx::pack_projection(Qall, d, kq, ptiles);
 
   if (row_gram) {
     // Row panels: G += P^T P.
     int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
     if (amx) rb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
-    // The float panel only where SSYRK or Y = P Q needs it.
-    const bool need_float = !amx || kq > 0;
-    std::vector<float> P(need_float ? static_cast<size_t>(std::min(rb, n) * d) : 0),
-        Yf(static_cast<size_t>(std::min(rb, n)) * kq);
-    std::vector<double> Yd(Yf.size());
+    // The float panel only where SSYRK needs it (AMX also does Y = P Q).
+    std::vector<float> P(!amx ? static_cast<size_t>(std::min(rb, n) * d) : 0),
+        Yf(static_cast<size_t>(std::min(rb, n)) * (amx ? ptiles.ycols() : kq));
+    std::vector<double> Yd(static_cast<size_t>(std::min(rb, n)) * kq);
     int64_t pending = 0;
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
-      if (need_float) convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
+      if (!amx) convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
       if (amx)
         panel_stats(bf16 + r0 * d, rows, d, d, g.colsum.data(), g.ss, g.sum);
       else
@@ -183,9 +184,15 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
                     static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
       if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
-                    P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), kq);
-        std::copy(Yf.begin(), Yf.begin() + rows * kq, Yd.begin());
+        if (amx) {
+          amx::project(bf16 + r0 * d, rows, d, d, ptiles, 0, Yf.data(), ptiles.ycols());
+          for (int64_t i = 0; i < rows; ++i)
+            std::copy_n(Yf.data() + i * ptiles.ycols(), kq, Yd.data() + i * kq);
+        } else {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
+                      P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), kq);
+          std::copy(Yf.begin(), Yf.begin() + rows * kq, Yd.begin());
+        }
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(rows), 1.0, Yd.data(), kq, 1.0,
                     g.YtY.data(), kq);
         g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
@@ -204,16 +211,15 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     if (amx) cb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / n / 32 * 32, 32, kFlushDepth);
     cb = std::max<int64_t>(tr.block_elems, cb / tr.block_elems * tr.block_elems);
     cb = std::min(cb, d);
-    const bool need_float = !amx || kq > 0;
-    std::vector<float> P(need_float ? static_cast<size_t>(n * cb) : 0), Yf;
+    std::vector<float> P(!amx ? static_cast<size_t>(n * cb) : 0), Yf;
     if (kq > 0) {
       g.Y.assign(static_cast<size_t>(n * kq), 0.0);
-      Yf.resize(g.Y.size());
+      Yf.resize(static_cast<size_t>(n * (amx ? ptiles.ycols() : kq)));
     }
     int64_t pending = 0;
     for (int64_t j0 = 0; j0 < d; j0 += cb) {
       const int64_t cols = std::min(cb, d - j0);
-      if (need_float)
+      if (!amx)
         parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
           for (int64_t i = i0; i < i1; ++i)
             convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
@@ -231,9 +237,18 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
                     static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
       g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
       if (kq > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
-                    P.data(), static_cast<int>(cols), Qall + j0 * kq, kq, 0.f, Yf.data(), kq);
-        for (size_t i = 0; i < Yf.size(); ++i) g.Y[i] += Yf[i];
+        if (amx) {
+          amx::project(bf16 + j0, n, cols, d, ptiles, j0, Yf.data(), ptiles.ycols());
+          const int64_t ldy = ptiles.ycols();
+          parallel_for(n, 64, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i)
+              for (int c = 0; c < kq; ++c) g.Y[static_cast<size_t>(i * kq + c)] += Yf[static_cast<size_t>(i * ldy + c)];
+          });
+        } else {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
+                      P.data(), static_cast<int>(cols), Qall + j0 * kq, kq, 0.f, Yf.data(), kq);
+          for (size_t i = 0; i < Yf.size(); ++i) g.Y[i] += Yf[i];
+        }
         g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
       }
       pending += cols;

@@ -1,6 +1,7 @@
 #include "ct/gram_amx.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <condition_variable>
@@ -263,9 +264,128 @@ void compute(const Packed& pk, float* G, int64_t ldg) {
   });
 }
 
+inline uint16_t bf16_rne(float v) {
+  const auto u = std::bit_cast<uint32_t>(v);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+inline float bf16_value(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+
+// A 16 x 32 tile of X at (r0, c0), zero outside rows x k: the edges of X go
+// through this copy so no load reads past the matrix (or multiplies garbage).
+CTSCOPE_AVX512 void stage_a(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, int64_t r0, int64_t c0,
+                            uint16_t* dst) {
+  const int64_t nk = std::clamp<int64_t>(k - c0, 0, 32);
+  const __mmask32 mask = nk == 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << nk) - 1);
+  for (int q = 0; q < 16; ++q)
+    _mm512_store_si512(dst + q * 32, r0 + q < rows ? _mm512_maskz_loadu_epi16(mask, X + (r0 + q) * ld + c0)
+                                                   : _mm512_setzero_si512());
+}
+
+// Rows [r0, r0 + 16) of Y for column tiles [t0, t0 + g), g <= 5: C tiles 0-4,
+// A tile 5, B tiles 6 and 7 alternating so a load can overlap the previous product.
+__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl"))) void project_rows(
+    const uint16_t* X, int64_t rows, int64_t k, int64_t ld, const ProjectionTiles& p, int64_t k0, int64_t r0, int t0,
+    int g, float* Y, int64_t ldy) {
+  alignas(64) uint16_t staged[kTile];
+  alignas(64) float out[16 * 16];
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_zero(4);
+  const int64_t kc = (k + 31) / 32, c_first = k0 / 32;
+  const bool full_rows = r0 + 16 <= rows;
+  for (int64_t c = 0; c < kc; ++c) {
+    if (full_rows && (c + 1) * 32 <= k) {
+      _tile_loadd(5, X + r0 * ld + c * 32, static_cast<long>(ld * 2));
+    } else {
+      stage_a(X, rows, k, ld, r0, c * 32, staged);
+      _tile_loadd(5, staged, 64);
+    }
+    const uint16_t* b = p.buf.data() + ((c_first + c) * 3 * p.tiles + t0) * kTile;
+    for (int part = 0; part < 3; ++part, b += p.tiles * kTile) {
+      _tile_loadd(6, b, 64);
+      _tile_dpbf16ps(0, 5, 6);
+      if (g > 1) {
+        _tile_loadd(7, b + kTile, 64);
+        _tile_dpbf16ps(1, 5, 7);
+      }
+      if (g > 2) {
+        _tile_loadd(6, b + 2 * kTile, 64);
+        _tile_dpbf16ps(2, 5, 6);
+      }
+      if (g > 3) {
+        _tile_loadd(7, b + 3 * kTile, 64);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      if (g > 4) {
+        _tile_loadd(6, b + 4 * kTile, 64);
+        _tile_dpbf16ps(4, 5, 6);
+      }
+    }
+  }
+  const int64_t nr = std::min<int64_t>(16, rows - r0);
+  for (int t = 0; t < g; ++t) {
+    // Tile ids are immediates.
+    switch (t) {
+      case 0: _tile_stored(0, out, 64); break;
+      case 1: _tile_stored(1, out, 64); break;
+      case 2: _tile_stored(2, out, 64); break;
+      case 3: _tile_stored(3, out, 64); break;
+      default: _tile_stored(4, out, 64); break;
+    }
+    for (int64_t r = 0; r < nr; ++r)
+      std::memcpy(Y + (r0 + r) * ldy + (t0 + t) * 16, out + r * 16, 16 * sizeof(float));
+  }
+}
+
 #endif  // CTSCOPE_AMX
 
 }  // namespace
+
+void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p) {
+  p.d = d;
+  p.kq = kq;
+  p.chunks = (d + 31) / 32;
+  p.tiles = (kq + 15) / 16;
+  p.buf.assign(static_cast<size_t>(p.chunks * 3 * p.tiles * 512 + 32), 0);
+#ifdef CTSCOPE_AMX
+  // Tile (chunk, part, t) at ((chunk * 3 + part) * tiles + t) * 512; VNNI:
+  // element [r][2 j + e] is Q[chunk * 32 + 2 r + e][t * 16 + j].
+  for (int64_t i = 0; i < d; ++i)
+    for (int j = 0; j < kq; ++j) {
+      float rest = Q[i * kq + j];
+      const int64_t c = i / 32, r = (i % 32) / 2, e = i % 2;
+      for (int part = 0; part < 3; ++part) {
+        const uint16_t h = bf16_rne(rest);
+        rest -= bf16_value(h);  // exact: h holds the leading bits of rest
+        p.buf[static_cast<size_t>(((c * 3 + part) * p.tiles + j / 16) * 512 + r * 32 + 2 * (j % 16) + e)] = h;
+      }
+    }
+#else
+  (void)Q;
+#endif
+}
+
+void project(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, const ProjectionTiles& p, int64_t k0, float* Y,
+             int64_t ldy) {
+#ifdef CTSCOPE_AMX
+  if (rows < 1 || k < 1) return;
+  if (k0 % 32 != 0 || k0 + k > p.d) throw Error("AMX projection: rows of Q out of range");
+  const int64_t blocks = (rows + 15) / 16;
+  const int groups = (p.tiles + 4) / 5;
+  TilePool::get().run([&](int w, int workers) {
+    for (int64_t b = blocks * w / workers; b < blocks * (w + 1) / workers; ++b)
+      for (int gi = 0; gi < groups; ++gi) {
+        const int t0 = gi * 5;
+        project_rows(X, rows, k, ld, p, k0, b * 16, t0, std::min(5, p.tiles - t0), Y, ldy);
+      }
+  });
+#else
+  (void)X, (void)rows, (void)k, (void)ld, (void)p, (void)k0, (void)Y, (void)ldy;
+  throw Error("AMX projection: not built for this CPU");
+#endif
+}
 
 bool available() {
 #ifdef CTSCOPE_AMX

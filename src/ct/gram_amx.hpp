@@ -28,4 +28,23 @@ void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int6
 // G += X X^T, X: m x k BF16 bits, row stride ld (a column panel, G over rows).
 void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s);
 
+// Q (d x kq float, row-major) as VNNI B tiles for X Q. Every value is split
+// into three BF16 parts whose sum is the float exactly (8 + 8 + 8 significant
+// bits), and BF16 x BF16 products are exact in FP32, so X Q here matches
+// SGEMM on X converted to float up to the order of the FP32 sums, without
+// ever converting X.
+struct ProjectionTiles {
+  int64_t d = 0, chunks = 0;  // 32-row chunks of Q
+  int kq = 0, tiles = 0;      // 16-column tiles of Q
+  std::vector<uint16_t> buf;
+  int64_t ycols() const { return 16 * static_cast<int64_t>(tiles); }
+};
+void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p);
+
+// Y = X Q[k0 : k0 + k, :], X: rows x k BF16 bits with row stride ld, k0 a
+// multiple of 32. Y: rows x p.ycols() floats, row stride ldy, overwritten
+// (columns past kq come out zero).
+void project(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, const ProjectionTiles& p, int64_t k0, float* Y,
+             int64_t ldy);
+
 }  // namespace ctscope::ct::amx
