@@ -53,13 +53,15 @@ int main(int argc, char** argv) {
   if (amx::available()) {
     std::vector<float> G(static_cast<size_t>(amx::padded(m) * amx::padded(m)));
     amx::Scratch s;
+    std::vector<double> colsum(static_cast<size_t>(d));
     const int64_t kb = 1024;
     const double t = best_of(reps, [&] {
       for (int64_t k0 = 0; k0 < (row_gram ? n : d); k0 += kb) {
+        amx::PanelStats st{colsum.data() + (row_gram ? 0 : k0)};
         if (row_gram)
-          amx::gram_tn(W.data() + k0 * d, std::min(kb, n - k0), d, d, G.data(), amx::padded(m), s);
+          amx::gram_tn(W.data() + k0 * d, std::min(kb, n - k0), d, d, G.data(), amx::padded(m), s, st);
         else
-          amx::gram_nt(W.data() + k0, n, std::min(kb, d - k0), d, G.data(), amx::padded(m), s);
+          amx::gram_nt(W.data() + k0, n, std::min(kb, d - k0), d, G.data(), amx::padded(m), s, st);
       }
     });
     std::printf("amx kernel        %7.3f s  %7.1f GFLOP/s\n", t, gflop / t);

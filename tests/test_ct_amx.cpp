@@ -114,8 +114,24 @@ TEST(CtAmx, KernelsAccumulateInPaddedBuffer) {
   const auto ref = reference_gram(W, n, d, true);
   std::vector<float> G(static_cast<size_t>(amx::padded(m) * ld), 0.f);
   amx::Scratch s;
-  amx::gram_tn(W.data(), 20, d, d, G.data(), ld, s);  // rows 0..19, then 20..44
-  amx::gram_tn(W.data() + 20 * d, n - 20, d, d, G.data(), ld, s);
+  std::vector<double> colsum(static_cast<size_t>(d), 0.0);
+  amx::PanelStats st{colsum.data()};
+  amx::gram_tn(W.data(), 20, d, d, G.data(), ld, s, st);  // rows 0..19, then 20..44
+  amx::gram_tn(W.data() + 20 * d, n - 20, d, d, G.data(), ld, s, st);
+  // The statistics taken while packing, against plain double sums.
+  double ss = 0, sum = 0;
+  for (int64_t j = 0; j < d; ++j) {
+    double c = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = bf16_to_f32(W[i * d + j]);
+      c += v;
+      ss += v * v;
+    }
+    sum += c;
+    ASSERT_NEAR(colsum[j], c, 1e-13) << j;
+  }
+  EXPECT_NEAR(st.ss, ss, 1e-13 * ss);
+  EXPECT_NEAR(st.sum, sum, 1e-13 * ss);
   for (int64_t i = 0; i < amx::padded(m); ++i)
     for (int64_t j = 0; j < ld; ++j) {
       const float g = G[static_cast<size_t>(i * ld + j)];
@@ -129,7 +145,14 @@ TEST(CtAmx, KernelsAccumulateInPaddedBuffer) {
   const int64_t mw = 40;
   const auto refw = reference_gram(std::vector<uint16_t>(W.begin(), W.begin() + mw * d), mw, d, false);
   std::vector<float> Gw(static_cast<size_t>(amx::padded(mw) * amx::padded(mw)), 0.f);
-  amx::gram_nt(W.data(), mw, d, d, Gw.data(), amx::padded(mw), s);
+  std::vector<double> colsum_w(static_cast<size_t>(d), 0.0);
+  amx::PanelStats st_w{colsum_w.data()};
+  amx::gram_nt(W.data(), mw, d, d, Gw.data(), amx::padded(mw), s, st_w);
+  for (int64_t j = 0; j < d; ++j) {
+    double c = 0;
+    for (int64_t i = 0; i < mw; ++i) c += bf16_to_f32(W[i * d + j]);
+    ASSERT_NEAR(colsum_w[j], c, 1e-13) << j;
+  }
   for (int64_t i = 0; i < mw; ++i)
     for (int64_t j = i; j < mw; ++j)
       ASSERT_NEAR(Gw[static_cast<size_t>(i * amx::padded(mw) + j)], refw[i * mw + j], 1e-5 * refw[0] + 1e-6);

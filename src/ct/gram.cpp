@@ -3,7 +3,6 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 
 #include "ct/gram_amx.hpp"
@@ -31,13 +30,9 @@ void check_view(const MatrixView& W) {
     throw Error(fmt::format("{} matrix rows of {} elements are not whole blocks", tr.name, W.d));
 }
 
-inline double to_double(float v) { return v; }
-inline double to_double(uint16_t bf16) { return std::bit_cast<float>(static_cast<uint32_t>(bf16) << 16); }
-
-// Column sums, sum and sum of squares of a rows x cols panel of float or BF16
-// bits (leading dimension ld), in double.
-template <typename T>
-void panel_stats(const T* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
+// Column sums, sum and sum of squares of a rows x cols float panel (leading
+// dimension ld), in double. (The AMX path takes them while packing.)
+void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
   constexpr int64_t kCols = 256;
   std::vector<double> s1(worker_count(), 0.0), s2(worker_count(), 0.0);
   parallel_for(cols, kCols, [&](int64_t c0, int64_t c1, int w) {
@@ -45,9 +40,9 @@ void panel_stats(const T* P, int64_t rows, int64_t cols, int64_t ld, double* col
       const int64_t j1 = std::min(c1, j0 + kCols);
       double acc[kCols] = {}, sq[kCols] = {};
       for (int64_t i = 0; i < rows; ++i) {
-        const T* p = P + i * ld;
+        const float* p = P + i * ld;
         for (int64_t j = j0; j < j1; ++j) {
-          const double v = to_double(p[j]);
+          const double v = p[j];
           acc[j - j0] += v;
           sq[j - j0] += v * v;
         }
@@ -172,14 +167,16 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
       if (!amx) convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
-      if (amx)
-        panel_stats(bf16 + r0 * d, rows, d, d, g.colsum.data(), g.ss, g.sum);
-      else
+      if (amx) {
+        amx::PanelStats st{g.colsum.data()};
+        amx::gram_tn(bf16 + r0 * d, rows, d, d, Gf.data(), ldf, scratch, st);
+        g.ss += st.ss;
+        g.sum += st.sum;
+      } else {
         panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
+      }
       if (!std::isfinite(g.ss)) { g.finite = false; return; }
-      if (amx)
-        amx::gram_tn(bf16 + r0 * d, rows, d, d, Gf.data(), ldf, scratch);
-      else
+      if (!amx)
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                     static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
@@ -225,14 +222,16 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
             convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
                            P.data() + i * cols);
         });
-      if (amx)
-        panel_stats(bf16 + j0, n, cols, d, g.colsum.data() + j0, g.ss, g.sum);
-      else
+      if (amx) {
+        amx::PanelStats st{g.colsum.data() + j0};
+        amx::gram_nt(bf16 + j0, n, cols, d, Gf.data(), ldf, scratch, st);
+        g.ss += st.ss;
+        g.sum += st.sum;
+      } else {
         panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
+      }
       if (!std::isfinite(g.ss)) { g.finite = false; return; }
-      if (amx)
-        amx::gram_nt(bf16 + j0, n, cols, d, Gf.data(), ldf, scratch);
-      else
+      if (!amx)
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                     static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
       g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);

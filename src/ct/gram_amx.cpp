@@ -91,13 +91,61 @@ CTSCOPE_AVX512 inline void transpose_store(const __m512i (&r)[16], uint16_t* dst
   }
 }
 
+// BF16 bits (16 in a 256-bit lane) to floats: exact.
+CTSCOPE_AVX512 inline __m512 bf16x16_to_ps(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Sums of 16 values as two halves of 8 doubles: BF16 values and their
+// squares are exact in double, so the statistics are as exact as a scalar
+// double loop.
+struct Acc16 {
+  __m512d lo, hi;
+};
+CTSCOPE_AVX512 inline Acc16 acc_zero() { return {_mm512_setzero_pd(), _mm512_setzero_pd()}; }
+CTSCOPE_AVX512 inline void acc_add(Acc16& s, Acc16& s2, __m512 v) {
+  const __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+  s.lo = _mm512_add_pd(s.lo, a);
+  s.hi = _mm512_add_pd(s.hi, b);
+  s2.lo = _mm512_fmadd_pd(a, a, s2.lo);
+  s2.hi = _mm512_fmadd_pd(b, b, s2.hi);
+}
+// dst[0..n) += the first n lanes of s.
+CTSCOPE_AVX512 inline void add_lanes(const Acc16& s, double* dst, int64_t n) {
+  alignas(64) double f[16];
+  _mm512_store_pd(f, s.lo);
+  _mm512_store_pd(f + 8, s.hi);
+  for (int64_t i = 0; i < n; ++i) dst[i] += f[i];
+}
+CTSCOPE_AVX512 inline double sum_lanes(const Acc16& s) { return _mm512_reduce_add_pd(_mm512_add_pd(s.lo, s.hi)); }
+
+// Per-worker partial statistics of a packed panel, added up by the caller.
+struct StatParts {
+  std::vector<double> colsum;  // workers x cols
+  std::vector<double> ss, sum;  // per worker
+  StatParts(int workers, int64_t cols)
+      : colsum(static_cast<size_t>(workers * cols), 0.0), ss(workers, 0.0), sum(workers, 0.0) {}
+  void add_to(PanelStats& st, int64_t cols) const {
+    const auto workers = static_cast<int64_t>(ss.size());
+    for (int64_t w = 0; w < workers; ++w) {
+      st.ss += ss[w];
+      st.sum += sum[w];
+      for (int64_t j = 0; j < cols; ++j) st.colsum[j] += colsum[w * cols + j];
+    }
+  }
+};
+
 // Tall: A(i, kk) = X[kk][i]. The B tile (rows kk = 2 p, 2 p + 1 interleaved)
 // comes straight from two rows of X; the A tile is its 32-bit transpose.
-CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p) {
-  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
+// Column sums and squares are taken from the same registers, so X is read once.
+CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p, PanelStats& st) {
+  StatParts part(worker_count(), m);
+  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int w) {
     alignas(64) static constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                              8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
     const __m512i idx = _mm512_load_si512(kInterleave);
+    double* colsum = part.colsum.data() + w * m;
+    double ss = 0, sum = 0;
     // k steps outer: 32 whole rows of X at a time, read sequentially (a column
     // sweep would take a TLB miss per row).
     for (int64_t ks = 0; ks < p.ks; ++ks) {
@@ -105,37 +153,60 @@ CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld,
         const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
         const __mmask16 cols = static_cast<__mmask16>((1u << ni) - 1);
         __m512i r[16];
+        Acc16 s1 = acc_zero(), s2 = acc_zero();
         for (int q = 0; q < 16; ++q) {
           const int64_t k0 = ks * 32 + 2 * q;
           const __m256i lo = k0 < k ? _mm256_maskz_loadu_epi16(cols, X + k0 * ld + i0) : _mm256_setzero_si256();
           const __m256i hi = k0 + 1 < k ? _mm256_maskz_loadu_epi16(cols, X + (k0 + 1) * ld + i0) : _mm256_setzero_si256();
+          acc_add(s1, s2, bf16x16_to_ps(lo));
+          acc_add(s1, s2, bf16x16_to_ps(hi));
           r[q] = _mm512_permutexvar_epi16(idx, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
         }
+        add_lanes(s1, colsum + i0, ni);
+        sum += sum_lanes(s1);
+        ss += sum_lanes(s2);
         uint16_t* b = p.b + (mt * p.ks + ks) * kTile;
         for (int q = 0; q < 16; ++q) _mm512_store_si512(b + q * 32, r[q]);
         transpose_store(r, p.a + (mt * p.ks + ks) * kTile);
       }
     }
+    part.ss[w] += ss;
+    part.sum[w] += sum;
   });
+  part.add_to(st, m);
 }
 
-// Wide: A(i, kk) = X[i][kk]: rows of X are already tile rows.
-CTSCOPE_AVX512 void pack_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, const Packed& p) {
-  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int) {
+// Wide: A(i, kk) = X[i][kk]: rows of X are already tile rows. Statistics as in pack_tn.
+CTSCOPE_AVX512 void pack_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, const Packed& p, PanelStats& st) {
+  StatParts part(worker_count(), k);
+  parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int w) {
+    double* colsum = part.colsum.data() + w * k;
+    double ss = 0, sum = 0;
     for (int64_t mt = t0; mt < t1; ++mt) {
       const int64_t i0 = mt * 16, ni = std::clamp<int64_t>(m - i0, 0, 16);
       for (int64_t ks = 0; ks < p.ks; ++ks) {
         const int64_t nk = std::min<int64_t>(32, k - ks * 32);
         const __mmask32 ks_mask = nk == 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << nk) - 1);
         __m512i r[16];
-        for (int q = 0; q < 16; ++q)
+        Acc16 s_lo = acc_zero(), s_hi = acc_zero(), s2 = acc_zero();
+        for (int q = 0; q < 16; ++q) {
           r[q] = q < ni ? _mm512_maskz_loadu_epi16(ks_mask, X + (i0 + q) * ld + ks * 32) : _mm512_setzero_si512();
+          acc_add(s_lo, s2, bf16x16_to_ps(_mm512_castsi512_si256(r[q])));
+          acc_add(s_hi, s2, bf16x16_to_ps(_mm512_extracti64x4_epi64(r[q], 1)));
+        }
+        add_lanes(s_lo, colsum + ks * 32, std::min<int64_t>(nk, 16));
+        if (nk > 16) add_lanes(s_hi, colsum + ks * 32 + 16, nk - 16);
+        sum += sum_lanes(s_lo) + sum_lanes(s_hi);
+        ss += sum_lanes(s2);
         uint16_t* a = p.a + (mt * p.ks + ks) * kTile;
         for (int q = 0; q < 16; ++q) _mm512_store_si512(a + q * 32, r[q]);
         transpose_store(r, p.b + (mt * p.ks + ks) * kTile);
       }
     }
+    part.ss[w] += ss;
+    part.sum[w] += sum;
   });
+  part.add_to(st, k);
 }
 
 struct alignas(64) TileConfig {
@@ -396,26 +467,26 @@ bool available() {
 #endif
 }
 
-void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s) {
+void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
 #ifdef CTSCOPE_AMX
   if (k < 1 || m < 1) return;
   const Packed pk = layout(s, m, k);
-  pack_tn(X, k, m, ld, pk);
+  pack_tn(X, k, m, ld, pk, st);
   compute(pk, G, ldg);
 #else
-  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s;
+  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s, (void)st;
   throw Error("AMX Gram: not built for this CPU");
 #endif
 }
 
-void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s) {
+void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
 #ifdef CTSCOPE_AMX
   if (k < 1 || m < 1) return;
   const Packed pk = layout(s, m, k);
-  pack_nt(X, m, k, ld, pk);
+  pack_nt(X, m, k, ld, pk, st);
   compute(pk, G, ldg);
 #else
-  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s;
+  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s, (void)st;
   throw Error("AMX Gram: not built for this CPU");
 #endif
 }

@@ -20,13 +20,23 @@ struct Scratch {
   std::vector<uint16_t> buf;
 };
 
-// G += X^T X, X: k x m BF16 bits, row stride ld elements (a row panel, G over columns).
+// Statistics of the panel a Gram call reads, taken while packing it (so the
+// data is read once): colsum (caller's array) += column sums, ss += sum of
+// squares, sum += sum, all in double.
+struct PanelStats {
+  double* colsum = nullptr;
+  double ss = 0, sum = 0;
+};
+
+// G += X^T X, X: k x m BF16 bits, row stride ld (a row panel, G over columns).
 // G: float, padded(m) rows of stride ldg >= padded(m). Updates the 32 x 32
 // blocks on and above the diagonal (so the upper triangle, plus the lower
 // halves of the diagonal blocks); entries beyond m stay untouched when zero.
-void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s);
+// st.colsum has m entries (X's columns).
+void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st);
 // G += X X^T, X: m x k BF16 bits, row stride ld (a column panel, G over rows).
-void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s);
+// st.colsum has k entries (X's columns).
+void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st);
 
 // Q (d x kq float, row-major) as VNNI B tiles for X Q. Every value is split
 // into three BF16 parts whose sum is the float exactly (8 + 8 + 8 significant

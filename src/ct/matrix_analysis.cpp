@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "ct/blas_threads.hpp"
 #include "ct/gram.hpp"
 #include "ct/parallel.hpp"
 #include "ct/topk_eigen.hpp"
@@ -94,6 +95,7 @@ BasisFit fit_from_projections(const FactoredBasis& b, std::vector<double> YtY, s
 }  // namespace
 
 MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
+  ScopedBlasThreads serial_blas(1);  // see blas_threads.hpp
   MatrixResult r;
   r.n = W.n;
   r.d = W.d;

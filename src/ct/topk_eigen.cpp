@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "ct/blas_threads.hpp"
 #include "ct/gram.hpp"
 #include "ct/parallel.hpp"
 #include "ct/sym_product.hpp"
@@ -17,6 +18,8 @@ namespace ctscope::ct {
 std::vector<double> sym_eigvals_desc(std::vector<double> A, int64_t m) {
   std::vector<double> w(static_cast<size_t>(m));
   if (m == 0) return w;
+  // Only a big solve repays waking (and then spinning) OpenBLAS's threads.
+  ScopedBlasThreads threads(m >= 1024 ? worker_count() : 1);
   const auto mi = static_cast<lapack_int>(m);
   if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', mi, A.data(), mi, w.data()) != 0)
     throw Error("symmetric eigensolver failed to converge");
@@ -35,24 +38,6 @@ std::vector<double> prefix_sums(const std::vector<double>& desc, const std::vect
   }
   return out;
 }
-
-// OpenBLAS workers spin (sched_yield) for a long while after every threaded
-// call and take a core from the next step. The Lanczos loop makes many small
-// calls, so BLAS runs single-threaded here and the loop splits rows itself.
-class SerialBlas {
- public:
-  SerialBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-  ~SerialBlas() { restore(); }
-  SerialBlas(const SerialBlas&) = delete;
-  SerialBlas& operator=(const SerialBlas&) = delete;
-  void restore() {
-    if (saved_ > 0) openblas_set_num_threads(saved_);
-    saved_ = 0;
-  }
-
- private:
-  int saved_;
-};
 
 // Row slices of the m-long vectors, one per worker (cache-line aligned starts).
 template <typename Fn>
@@ -170,9 +155,7 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   // LAPACK on the whole matrix (~0.5 s at m = 2048: the last resort).
   bool lmax_done = false;
   double lmax = 0;
-  SerialBlas serial;
   auto exact = [&] {
-    serial.restore();  // one big LAPACK call: threads pay off
     r.exact = true;
     r.top_sums = prefix_sums(sym_eigvals_desc(M, m), Ks);
     r.lmax_c = lmax_done ? lmax : sym_eigvals_desc(make_Mc(), m).front();
