@@ -15,7 +15,7 @@ namespace {
 
 constexpr size_t kPanelBytes = size_t{4} << 20;  // float panel: fits in L2+L3 share, big enough for SYRK
 constexpr int64_t kFlushDepth = 4096;           // rows (or columns) summed in float before going to double
-constexpr size_t kAmxPanelBytes = size_t{1} << 20;  // BF16 panel per AMX call: 16 k-steps at d = 2048, so a pair of A tile rows stays in L1
+constexpr size_t kAmxPanelBytes = size_t{4} << 20;  // BF16 panel per AMX call: deep enough (1024 rows at d = 2048) that G's float blocks, streamed from L3, are loaded and stored once per 32 k-steps
 
 size_t elem_offset_bytes(DType t, int64_t elems) {
   const auto& tr = traits(t);

@@ -41,7 +41,7 @@ bool hardware_ready() {
 }
 
 constexpr int64_t kTile = 512;   // BF16 elements of one 16 x 32 tile (1 KiB)
-constexpr int64_t kBlkPairs = 4;  // 32-row pairs of G per L2 block: A block of 4 * 2 * KS KiB
+constexpr int64_t kBlkPairs = 8;  // 32-row pairs of G per block: the block's A tiles (8 * 2 * KS KiB, 512 KiB at 1024 k) stay in L2 while B streams
 
 // One 16 x 32 A tile holds rows mt*16.. of the m side and k values ks*32.. ;
 // tile (mt, ks) sits at (mt * KS + ks) * kTile. B tiles (VNNI: pairs of
