@@ -70,32 +70,33 @@ void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, doubl
   });
 }
 
-// Columns [c0, c1) of col-major V (m x cols): block classical Gram-Schmidt
-// twice against V[:, 0:c0], each pass followed by Cholesky QR (BCGS2 +
-// CholQR: all level-3 BLAS; the second pass restores orthogonality to
-// rounding). If the first pass finds a column with (nearly) no new direction -
-// the Krylov space is exhausted - those columns are replaced by random ones.
-// known_proj (optional, c0 x b col-major with leading dimension ld_known):
-// V[:, 0:c0]^T X already computed by the caller, used for the first pass.
+// Columns [c0, c1) of col-major V (m x cols), orthonormalized against
+// V[:, 0:c0] and among themselves: a local pass (the caller's projection on
+// the last blocks, where the Lanczos recurrence puts all of X's component in
+// exact arithmetic), then classical Gram-Schmidt against all of V[:, 0:c0],
+// each pass followed by Cholesky QR (all level-3 BLAS). A column that the
+// global pass shrinks below 0.7 of its length gets one more pass (the DGKS
+// criterion: "twice is enough"). If the local pass finds a column with
+// (nearly) no new direction - the Krylov space is exhausted - the block is
+// replaced by random columns.
+// known (optional): V[:, known_lo:c0]^T X, (c0 - known_lo) x b col-major with
+// leading dimension ld_known. Without it the first pass is a global one.
 void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std::mt19937_64& rng, double& flops,
-                          const double* known_proj = nullptr, int ld_known = 0) {
+                          const double* known = nullptr, int known_lo = 0, int ld_known = 0) {
   const int b = c1 - c0, mi = static_cast<int>(m);
   double* X = V.data() + static_cast<size_t>(c0) * m;
   std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), R(static_cast<size_t>(b) * b), norm0(b);
-  auto project = [&] {
+  auto global = [&] {
     if (c0 == 0) return;
-    const double* P = proj.data();
-    int ldp = c0;
-    if (known_proj) {
-      P = known_proj;
-      ldp = ld_known;
-      known_proj = nullptr;  // only valid for the X it was computed from
-    } else {
-      gemm_tn(V.data(), m, c0, X, b, proj.data());
-      flops += 2.0 * static_cast<double>(m) * c0 * b;
-    }
-    gemm_sub(V.data(), m, c0, P, ldp, X, b);
-    flops += 2.0 * static_cast<double>(m) * c0 * b;
+    gemm_tn(V.data(), m, c0, X, b, proj.data());
+    gemm_sub(V.data(), m, c0, proj.data(), c0, X, b);
+    flops += 4.0 * static_cast<double>(m) * c0 * b;
+  };
+  auto first = [&] {
+    if (!known) return global();
+    const int r = c0 - known_lo;
+    gemm_sub(V.data() + static_cast<size_t>(known_lo) * m, m, r, known, ld_known, X, b);
+    flops += 2.0 * static_cast<double>(m) * r * b;
   };
   // X = Q R with R from the Cholesky factor of X^T X; false if a column is
   // (relative to its norm before projection) too small to trust.
@@ -114,16 +115,24 @@ void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std
   };
   for (int attempt = 0;; ++attempt) {
     for (int k = 0; k < b; ++k) norm0[k] = std::max(cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1), 1e-300);
-    project();
+    first();
     if (cholqr(true)) break;
     if (attempt >= 3) throw Error("block Lanczos: cannot extend the Krylov basis");
-    known_proj = nullptr;
+    known = nullptr;  // only valid for the X it was computed from
     // Breakdown: a fresh random block (any direction outside span(V) will do).
     std::normal_distribution<double> nd;
     for (size_t i = 0; i < static_cast<size_t>(b) * m; ++i) X[i] = nd(rng);
   }
-  project();
-  if (!cholqr(false)) throw Error("block Lanczos: lost orthogonality");
+  if (c0 == 0) return;
+  // The columns are unit length here, so R's diagonal after the global pass
+  // is what each kept of its length.
+  for (int pass = 0; pass < 2; ++pass) {
+    global();
+    if (!cholqr(false)) throw Error("block Lanczos: lost orthogonality");
+    bool kept = true;
+    for (int k = 0; k < b; ++k) kept = kept && R[static_cast<size_t>(k) * b + k] >= 0.7;
+    if (kept) return;
+  }
 }
 
 // Eigenvalues (descending) of the s x s Rayleigh quotient S (col-major, ld)
@@ -212,18 +221,25 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   for (int s0 = 0;; s0 += b) {
     const int s = s0 + b;
     const double* X = V.data() + static_cast<size_t>(s0) * m;
-    VtZ.resize(static_cast<size_t>(s) * b);
-    // Z = M X_j; T[0:s, s0:s] = V^T Z.
+    // The Lanczos recurrence couples block j only to blocks j-1 and j+1:
+    // V[:, lo:s]^T Z is all of V^T Z in exact arithmetic (the rest is rounding,
+    // which the global pass of orthonormalize_block removes).
+    const int lo = std::max(0, s0 - b);
+    VtZ.resize(static_cast<size_t>(s - lo) * b);
+    // Z = M X_j; T[lo:s, s0:s] = V[:, lo:s]^T Z, T[0:lo, s0:s] = 0.
     // V is column-major, the kernel wants row-major blocks: transpose on the way.
     for (int k = 0; k < b; ++k)
       for (int64_t i = 0; i < m; ++i) Xf[i * b + k] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
     sym_product(packed.P, Xf.data(), b, Zf.data());
     for (int k = 0; k < b; ++k)
       for (int64_t i = 0; i < m; ++i) Z[static_cast<size_t>(k) * m + i] = Zf[i * b + k];
-    gemm_tn(V.data(), m, s, Z.data(), b, VtZ.data());
-    for (int k = 0; k < b; ++k)
-      std::copy_n(VtZ.data() + static_cast<size_t>(k) * s, s, T.data() + static_cast<size_t>(s0 + k) * ldt);
-    r.flops += 2.0 * mm * mm * b + 2.0 * mm * s * b;
+    gemm_tn(V.data() + static_cast<size_t>(lo) * m, m, s - lo, Z.data(), b, VtZ.data());
+    for (int k = 0; k < b; ++k) {
+      double* col = T.data() + static_cast<size_t>(s0 + k) * ldt;
+      std::fill_n(col, lo, 0.0);
+      std::copy_n(VtZ.data() + static_cast<size_t>(k) * (s - lo), s - lo, col + lo);
+    }
+    r.flops += 2.0 * mm * mm * b + 2.0 * mm * (s - lo) * b;
     for (int j = s0; j < s; ++j)
       for (int i = 0; i < j; ++i) {
         const double avg = i >= s0 ? 0.5 * (T[static_cast<size_t>(j) * ldt + i] + T[static_cast<size_t>(i) * ldt + j])
@@ -277,8 +293,8 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     }
     if (s + b > smax) return exact();
     std::copy(Z.begin(), Z.end(), V.begin() + static_cast<std::ptrdiff_t>(s) * m);
-    // T[0:s, s0:s] = V^T Z is the first Gram-Schmidt pass's projection.
-    orthonormalize_block(V, m, s, s + b, rng, r.flops, T.data() + static_cast<size_t>(s0) * ldt, ldt);
+    // V[:, lo:s]^T Z is the local pass's projection.
+    orthonormalize_block(V, m, s, s + b, rng, r.flops, VtZ.data(), lo, s - lo);
   }
 }
 
