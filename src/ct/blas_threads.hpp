@@ -6,12 +6,24 @@
 #pragma once
 #include <cblas.h>
 
+#include <algorithm>
+
 namespace ctscope::ct {
+
+// OpenBLAS's thread count when ct/ first touched it: what the user asked for
+// (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS) or every core.
+inline int blas_threads_default() {
+  static const int n = openblas_get_num_threads();
+  return n;
+}
 
 class ScopedBlasThreads {
  public:
+  static constexpr int kDefault = 0;
+  // n threads, or kDefault: the process's own setting.
   explicit ScopedBlasThreads(int n) : saved_(openblas_get_num_threads()) {
-    if (n != saved_) openblas_set_num_threads(n);
+    const int want = n > 0 ? std::min(n, blas_threads_default()) : blas_threads_default();
+    if (want != saved_) openblas_set_num_threads(want);
     else saved_ = 0;
   }
   ~ScopedBlasThreads() { restore(); }

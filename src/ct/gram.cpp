@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ct/blas_threads.hpp"
 #include "ct/gram_amx.hpp"
 #include "ct/parallel.hpp"
 #include "util/error.hpp"
@@ -140,6 +141,9 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   // BF16 goes to AMX as stored (exact products, FP32 sums like SSYRK); other
   // dtypes are converted to float for SSYRK, never rounded to BF16.
   const bool amx = W.dtype == DType::BF16 && amx::available();
+  // SSYRK and SGEMM are the bulk of the work there: worth OpenBLAS's threads
+  // (analyze_matrix holds BLAS to one thread otherwise).
+  ScopedBlasThreads blas_threads(amx ? 1 : ScopedBlasThreads::kDefault);
   const int64_t ldf = amx ? amx::padded(m) : m, blk = amx ? 32 : 1;
   // G is written by the first flush; Gf's upper triangle is zero after every
   // completed pass, so a same-sized reuse needs no clearing either.

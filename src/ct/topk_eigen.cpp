@@ -19,7 +19,7 @@ std::vector<double> sym_eigvals_desc(std::vector<double> A, int64_t m) {
   std::vector<double> w(static_cast<size_t>(m));
   if (m == 0) return w;
   // Only a big solve repays waking (and then spinning) OpenBLAS's threads.
-  ScopedBlasThreads threads(m >= 1024 ? worker_count() : 1);
+  ScopedBlasThreads threads(m >= 1024 ? ScopedBlasThreads::kDefault : 1);
   const auto mi = static_cast<lapack_int>(m);
   if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', mi, A.data(), mi, w.data()) != 0)
     throw Error("symmetric eigensolver failed to converge");
