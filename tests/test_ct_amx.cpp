@@ -202,6 +202,9 @@ TEST(CtAmx, AnalyzeMatrixSameWithAndWithoutAmx) {
     std::vector<FactoredBasis> b;
     for (int K : {2, 8}) b.push_back(make_fixed_basis(BasisKind::Dct, std::min<int>(K, static_cast<int>(d)), d));
     b.push_back(make_fixed_basis(BasisKind::Gaussian, 4, d));
+    // kq = 110 where d allows: W Q takes two groups of AMX column tiles.
+    if (d >= 64)
+      for (int K : {32, 64}) b.push_back(make_fixed_basis(BasisKind::Gaussian, K, d));
     Options opt;
     for (const auto& x : b) opt.bases.push_back(&x);
     const MatrixResult a = analyze_matrix(v, opt);
