@@ -1,5 +1,6 @@
 #include "ct/basis_provider.hpp"
 
+#include "ct/gram.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -44,24 +45,31 @@ const FactoredBasis& BasisProvider::get(BasisKind kind, int K, const TensorInfo&
 
 RowFit fit_rows(const MatrixView& W, const FactoredBasis& b, std::vector<float>* W_hat) {
   const auto n = static_cast<size_t>(W.n), d = static_cast<size_t>(W.d);
-  std::vector<float> Wf(n * d);
-  convert_to_f32(W.dtype, W.data, Wf.size(), Wf.data());
-  const MatrixView view{DType::F32, Wf.data(), W.n, W.d};
   RowFit f;
   f.A.resize(n * static_cast<size_t>(b.K));
-  fit_amplitudes(view, b, f.A.data());
+  if (W_hat) W_hat->resize(n * d);
+  // Row panels: memory stays at two float panels whatever the matrix size
+  // (rows are fitted independently).
   std::vector<float> local;
-  std::vector<float>& Wh = W_hat ? *W_hat : local;
-  Wh.resize(n * d);
-  reconstruct(f.A.data(), W.n, b, Wh.data());
   double ss = 0, sum = 0;
-  for (size_t i = 0; i < Wf.size(); ++i) {
-    const double x = Wf[i], e = x - Wh[i];
-    ss += x * x;
-    sum += x;
-    f.sse += e * e;
-  }
-  f.sst = ss - sum * sum / static_cast<double>(Wf.size());
+  for_each_row_panel(W, 1024, [&](int64_t r0, int64_t rows, const float* P) {
+    const MatrixView view{DType::F32, P, rows, W.d};
+    float* A = f.A.data() + static_cast<size_t>(r0) * b.K;
+    fit_amplitudes(view, b, A);
+    float* Wh = W_hat ? W_hat->data() + static_cast<size_t>(r0) * d : nullptr;
+    if (!Wh) {
+      local.resize(static_cast<size_t>(rows) * d);
+      Wh = local.data();
+    }
+    reconstruct(A, rows, b, Wh);
+    for (size_t i = 0; i < static_cast<size_t>(rows) * d; ++i) {
+      const double x = P[i], e = x - Wh[i];
+      ss += x * x;
+      sum += x;
+      f.sse += e * e;
+    }
+  });
+  f.sst = ss - sum * sum / static_cast<double>(n * d);
   return f;
 }
 
