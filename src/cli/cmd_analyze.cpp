@@ -17,9 +17,9 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, K = "8,64", basis = "gaussian", preset, include, exclude, json, csv, markdown;
+  std::string model, K = "8,64", basis = "gaussian", json, csv, markdown;
   bool spectrum = false, no_svd = false, quiet = false;
-  uint64_t seed = 0x5eed;
+  ct::AnalysisSettings s;  // selection and seed bound here; the rest filled in after parsing
 };
 
 // "[ 37/155] 24% model.layers.5.mlp.up_proj.weight  1.8 GB/s  ETA 7s" on one
@@ -50,32 +50,26 @@ const RegisterCommand reg(
     "random (null) baselines, amplitude and weight participation ratios, and the compression accounting",
     20, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
-      sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
+      add_model_arg(sub, o->model);
       sub.add_option("--K", o->K, "comma-separated numbers of basis functions per row")->capture_default_str();
       sub.add_option("--basis", o->basis,
                      "comma-separated bases, the first is the primary: gaussian (the paper's), dct, random (null model, "
                      "measured), svd (per-matrix optimum), universal (one shared basis per row length)")
           ->capture_default_str();
-      sub.add_option("--preset", o->preset, "tensor selection preset: paper68 = the 7 projections of every layer + lm_head");
-      sub.add_option("--include", o->include, "only tensors whose name matches this regex");
-      sub.add_option("--exclude", o->exclude, "skip tensors whose name matches this regex");
+      add_selection_options(sub, o->s, "analyze");
       sub.add_flag("--spectrum", o->spectrum, "also the full eigenvalue spectrum of every matrix (weight n95, PR over singular values); slower");
       sub.add_flag("--no-svd", o->no_svd, "skip the r2_svd baseline (faster)");
-      sub.add_option("--seed", o->seed, "seed of the random basis")->capture_default_str();
+      sub.add_option("--seed", o->s.seed, "seed of the random basis")->capture_default_str();
       sub.add_option("--json", o->json, "write the result as JSON (schema in the spec) to FILE");
       sub.add_option("--csv", o->csv, "write one row per matrix, basis and K to FILE");
       sub.add_option("--markdown", o->markdown, "write a Markdown report to FILE");
       sub.add_flag("-q,--quiet", o->quiet, "no progress bar and no terminal report");
       return [o]() {
-        ct::AnalysisSettings s;
+        ct::AnalysisSettings s = o->s;
         s.Ks = parse_k_list(o->K);
         s.bases = parse_basis_list(o->basis, "--basis");
-        s.preset = o->preset;
-        s.include = o->include;
-        s.exclude = o->exclude;
         s.spectrum = o->spectrum;
         s.svd_baseline = !o->no_svd;
-        s.seed = o->seed;
         // Fail on unwritable outputs before the long run starts.
         for (const auto* p : {&o->json, &o->csv, &o->markdown})
           if (!p->empty()) check_writable(*p);

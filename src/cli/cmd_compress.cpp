@@ -15,9 +15,8 @@ namespace ctscope::cli {
 namespace {
 
 struct CompressOpts {
-  std::string model, out, basis = "gaussian", preset, include, exclude;
-  int K = 64;
-  uint64_t seed = 0x5eed;
+  std::string model, out, basis = "gaussian";
+  ct::CompressSettings s;  // K, selection and seed bound here; the basis is parsed after
   bool quiet = false;
 };
 
@@ -27,25 +26,18 @@ const RegisterCommand compress_cmd(
     "by K and d), every other tensor verbatim, as a .ct.safetensors file",
     40, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<CompressOpts>();
-      sub.add_option("MODEL", o->model, "source checkpoint (any supported format)")->required();
+      add_model_arg(sub, o->model);
       sub.add_option("-o,--output", o->out, "output file, e.g. model.ct.safetensors")->required();
-      sub.add_option("--K", o->K, "basis functions per row")->capture_default_str()->check(CLI::PositiveNumber);
+      sub.add_option("--K", o->s.K, "basis functions per row")->capture_default_str()->check(CLI::PositiveNumber);
       sub.add_option("--basis", o->basis, "gaussian | dct | random | svd | universal")->capture_default_str();
-      sub.add_option("--preset", o->preset, "selection preset: paper68 (7 projections per layer + lm_head)");
-      sub.add_option("--include", o->include, "only fit tensors whose name matches this regex");
-      sub.add_option("--exclude", o->exclude, "never fit tensors whose name matches this regex");
-      sub.add_option("--seed", o->seed, "seed of the random basis")->capture_default_str();
+      add_selection_options(sub, o->s.selection, "fit");
+      sub.add_option("--seed", o->s.selection.seed, "seed of the random basis")->capture_default_str();
       sub.add_flag("-q,--quiet", o->quiet, "print nothing");
       return [o]() {
-        ct::CompressSettings s;
-        s.K = o->K;
+        ct::CompressSettings s = o->s;
         const auto bases = parse_basis_list(o->basis, "--basis");
         if (bases.size() != 1) throw Error("--basis: compress takes exactly one basis");
         s.basis = bases.front();
-        s.selection.preset = o->preset;
-        s.selection.include = o->include;
-        s.selection.exclude = o->exclude;
-        s.selection.seed = o->seed;
         check_writable(o->out);
         Checkpoint ck = Checkpoint::open(o->model);
         const bool tty = !o->quiet && ::isatty(STDERR_FILENO);
@@ -53,7 +45,7 @@ const RegisterCommand compress_cmd(
           if (tty) std::fprintf(stderr, "\r\033[K[%zu/%zu] %s%s", done, total, name.c_str(), done == total ? "\n" : "");
         });
         if (!o->quiet) {
-          fmt::print("wrote {} ({} basis, K={}): {} matrices fitted, pooled R^2 {:.4f}\n", o->out, o->basis, o->K,
+          fmt::print("wrote {} ({} basis, K={}): {} matrices fitted, pooled R^2 {:.4f}\n", o->out, o->basis, s.K,
                      sum.fitted_matrices, sum.pooled_r2());
           fmt::print("parameters: {} in the source, {} stored ({} amplitudes)\n", sum.total_params, sum.stored_params,
                      sum.amplitude_params);

@@ -27,7 +27,6 @@ struct Opts {
 };
 
 int run_eval(const Opts& o) {
-  if (o.ctx < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", o.ctx));
   if (!o.json.empty()) check_writable(o.json);  // before the long run
   const Checkpoint ck = ct::open_runnable_checkpoint(o.model);
   validate_llama_config(ck.config, o.model);
@@ -67,16 +66,9 @@ const RegisterCommand reg(
     "eval", "Perplexity of a model on a text (llama.cpp's rule); with --ref, KL and top-1 agreement", 70,
     [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
-      sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
-      auto* t = sub.add_option("--text", o->text, "UTF-8 text file, tokenized whole with BOS prepended");
-      auto* ti = sub.add_option("--text-ids", o->text_ids,
-                                "file of token ids instead of text (one per line, or a JSON array), used as given "
-                                "(begin it with BOS)");
-      t->excludes(ti);
-      sub.add_option("--tokenizer", o->tokenizer,
-                     "tokenizer.bin (llama2.c) or tokenizer.model (SentencePiece); default: the GGUF's own "
-                     "vocabulary, or tokenizer.model in the HF directory");
-      sub.add_option("--ctx", o->ctx, "context (chunk) length; the second half of each chunk is scored (default 512)");
+      add_model_arg(sub, o->model);
+      add_text_options(sub, o->text, o->text_ids, o->tokenizer);
+      add_ctx_option(sub, o->ctx);
       sub.add_option("--ref", o->ref, "reference model (same vocabulary): report KL(ref || model) and top-1 agreement");
       sub.add_option("--json", o->json,
                      "write {ppl, ppl_stderr, scored_tokens, chunks, ctx[, kl_mean, kl_p99, top1_agreement]} here");

@@ -22,7 +22,7 @@ namespace {
 
 struct Opts {
   std::string model, text, text_ids, tokenizer, json, K = "8,64", bases = "gaussian,dct,svd,universal";
-  std::string preset, include, exclude;
+  ct::AnalysisSettings selection;  // preset / include / exclude
   int64_t ctx = 512, max_chunks = 0;
   double max_memory_gb = 8;
 };
@@ -35,7 +35,6 @@ struct Row {
 };
 
 int run(const Opts& o) {
-  if (o.ctx < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", o.ctx));
   std::vector<ct::Variant> variants = {{ct::Variant::Kind::Original, {}, 0}, {ct::Variant::Kind::Int8RowAbsmax, {}, 0}};
   const auto bases = parse_basis_list(o.bases, "--bases");
   for (int K : parse_k_list(o.K))
@@ -47,10 +46,7 @@ int run(const Opts& o) {
   auto plan = plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);
   if (o.max_chunks > 0 && plan.n_chunks > o.max_chunks) tokens.resize(static_cast<size_t>(o.max_chunks * o.ctx));
 
-  ct::AnalysisSettings sel;
-  sel.preset = o.preset;
-  sel.include = o.include;
-  sel.exclude = o.exclude;
+  ct::AnalysisSettings sel = o.selection;
   sel.Ks = parse_k_list(o.K);
   ct::VariantBuilder builder(ck, sel);
   std::fprintf(stderr, "selection: %s (%zu matrices); %zu tokens in %ld chunks of %ld\n",
@@ -135,17 +131,12 @@ const RegisterCommand reg(
     "8-bit per-row quantization",
     75, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
-      sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
-      auto* t = sub.add_option("--text", o->text, "UTF-8 text file, tokenized whole with BOS prepended");
-      auto* ti = sub.add_option("--text-ids", o->text_ids, "file of token ids instead of text");
-      t->excludes(ti);
-      sub.add_option("--tokenizer", o->tokenizer, "tokenizer.bin or tokenizer.model (default: the model's own)");
+      add_model_arg(sub, o->model);
+      add_text_options(sub, o->text, o->text_ids, o->tokenizer);
       sub.add_option("--K", o->K, "comma-separated K values")->capture_default_str();
       sub.add_option("--bases", o->bases, "comma-separated bases to compare")->capture_default_str();
-      sub.add_option("--preset", o->preset, "selection preset: paper68 (default: every 2-D tensor)");
-      sub.add_option("--include", o->include, "only fit tensors whose name matches this regex");
-      sub.add_option("--exclude", o->exclude, "never fit tensors whose name matches this regex");
-      sub.add_option("--ctx", o->ctx, "context (chunk) length")->capture_default_str();
+      add_selection_options(sub, o->selection, "fit");
+      add_ctx_option(sub, o->ctx);
       sub.add_option("--max-chunks", o->max_chunks, "score at most this many chunks (0 = all)")->capture_default_str();
       sub.add_option("--max-memory-gb", o->max_memory_gb, "memory budget for candidate models evaluated together")
           ->capture_default_str();

@@ -79,10 +79,8 @@ const RegisterCommand reg(
     "generate", "Run a model on a prompt and stream the continuation (greedy by default)", 60,
     [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
-      sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
-      sub.add_option("--tokenizer", o->tokenizer,
-                     "tokenizer.bin (llama2.c) or tokenizer.model (SentencePiece); default: the GGUF's own "
-                     "vocabulary, or tokenizer.model in the HF directory");
+      add_model_arg(sub, o->model);
+      add_tokenizer_option(sub, o->tokenizer);
       auto* p = sub.add_option("--prompt", o->prompt, "prompt text (\"\" starts from BOS alone)");
       auto* pi = sub.add_option("--prompt-ids", o->prompt_ids,
                                 "file of prompt token ids (one per line, or a JSON array), used as given "

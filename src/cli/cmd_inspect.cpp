@@ -72,7 +72,7 @@ struct Opts {
 const RegisterCommand reg("inspect", "List a checkpoint's tensors (name, role, layer, dtype, shape), totals and config", 10,
                           [](CLI::App& sub) -> Action {
   auto o = std::make_shared<Opts>();
-  sub.add_option("MODEL", o->model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
+  add_model_arg(sub, o->model);
   sub.add_flag("--json", o->json_stdout, "print JSON instead of the table");
   sub.add_option("--json-file", o->json_out, "also write the JSON to this file");
   return [o]() {

@@ -14,44 +14,6 @@ std::vector<CommandSpec>& registry() {
   return r;
 }
 
-std::vector<int> parse_k_list(const std::string& s) {
-  std::vector<int> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    size_t used = 0;
-    long v = 0;
-    try {
-      v = std::stol(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size()) throw Error("--K: '" + item + "' is not a whole number");
-    if (v < 1 || v > 100000) throw Error("--K: " + item + " is out of range (K must be >= 1)");
-    out.push_back(static_cast<int>(v));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-std::vector<ct::BasisKind> parse_basis_list(const std::string& s, const std::string& flag) {
-  std::vector<ct::BasisKind> out;
-  size_t pos = 0;
-  while (true) {
-    const size_t comma = s.find(',', pos);
-    const std::string name = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    auto b = ct::basis_from_name(name);
-    if (!b) throw Error(flag + ": unknown basis '" + name + "' (gaussian, dct, random, svd, universal)");
-    out.push_back(*b);
-    if (comma == std::string::npos) return out;
-    pos = comma + 1;
-  }
-}
-
 }  // namespace ctscope::cli
 
 int main(int argc, char** argv) {

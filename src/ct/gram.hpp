@@ -35,8 +35,9 @@ GramPass gram_pass(const MatrixView& W, bool row_gram);
 template <typename T>
 void symmetric_from_upper(const std::vector<double>& U, int64_t m, std::vector<T>& out);
 
-// The n x d matrix as float32, panel by panel: calls fn(first_row, rows, panel).
-// Used by the paths that need W itself (amplitudes, svd and universal bases).
+// The n x d matrix as float32, panel by panel: calls fn(first_row, rows, panel)
+// (for F32 data the panels point into W itself). Used by the paths that need W
+// itself (amplitudes, svd and universal bases).
 void for_each_row_panel(const MatrixView& W, int64_t max_rows, const std::function<void(int64_t, int64_t, const float*)>& fn);
 
 }  // namespace ctscope::ct

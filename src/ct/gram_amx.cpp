@@ -4,10 +4,6 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <thread>
 
 #include "ct/parallel.hpp"
 #include "util/error.hpp"
@@ -260,61 +256,28 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) void release() { _tile_rele
 
 // Tiles run only on these long-lived threads, so the caller (which goes on to
 // BLAS work) never carries the 8 KiB AMX state through its context switches,
-// and no thread allocates and frees tile state per call. Idle workers sleep.
-class TilePool {
- public:
-  static TilePool& get() {
-    static TilePool pool(worker_count());
-    return pool;
-  }
-  // fn(worker, workers) on every worker, tiles configured; returns when all are done.
-  void run(const std::function<void(int, int)>& fn) {
-    std::lock_guard one(run_mu_);  // one job at a time
-    std::unique_lock lk(mu_);
-    job_ = &fn;
-    pending_ = static_cast<int>(threads_.size());
-    ++generation_;
-    wake_.notify_all();
-    done_.wait(lk, [&] { return pending_ == 0; });
-    job_ = nullptr;
-  }
-  ~TilePool() {
-    {
-      std::lock_guard lk(mu_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
+// and no thread allocates and frees tile state per call.
+ThreadPool& tile_pool() {
+  static ThreadPool pool(worker_count());
+  return pool;
+}
 
- private:
-  explicit TilePool(int n) {
-    for (int w = 0; w < n; ++w) threads_.emplace_back([this, w, n] { loop(w, n); });
-  }
-  void loop(int w, int n) {
-    uint64_t seen = 0;
-    for (;;) {
-      std::unique_lock lk(mu_);
-      wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      const auto* fn = job_;
-      lk.unlock();
-      load_config();  // tile configuration is per thread
-      (*fn)(w, n);
-      release();  // idle tile state back to init: cheap to save
-      lk.lock();
-      if (--pending_ == 0) done_.notify_one();
-    }
-  }
-  std::mutex run_mu_, mu_;
-  std::condition_variable wake_, done_;
-  std::vector<std::thread> threads_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
-};
+// fn(worker, workers) on every tile thread, tiles configured; returns when all are done.
+template <typename Fn>
+void run_on_tiles(Fn&& fn) {
+  const int n = tile_pool().threads();
+  struct Ctx {
+    Fn* fn;
+    int n;
+  } ctx{&fn, n};
+  const ThreadPool::Job job = [](void* p, int w) {
+    const auto& c = *static_cast<Ctx*>(p);
+    load_config();  // tile configuration is per thread
+    (*c.fn)(w, c.n);
+    release();  // idle tile state back to init: cheap to save
+  };
+  if (!tile_pool().run(job, &ctx, n, 0, true)) throw Error("AMX: a tile job cannot start another");
+}
 
 // Blocks of kBlkPairs row pairs; block b and its mirror go to the same slice
 // so every worker gets an equal share of the triangle.
@@ -327,7 +290,7 @@ void compute(const Packed& pk, float* G, int64_t ldg) {
       for (int64_t p = p0; p < std::min(p1, q + 1); ++p) micro(pk, p, q, G, ldg);
   };
   const int64_t halves = (blocks + 1) / 2;
-  TilePool::get().run([&](int w, int workers) {
+  run_on_tiles([&](int w, int workers) {
     for (int64_t h = halves * w / workers; h < halves * (w + 1) / workers; ++h) {
       block(h);
       if (blocks - 1 - h != h) block(blocks - 1 - h);
@@ -412,6 +375,23 @@ __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl"))) void proj
 
 #endif  // CTSCOPE_AMX
 
+// G += X^T X (tall: X is k x m) or X X^T (wide: X is m x k).
+void gram(bool tall, const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s,
+          PanelStats& st) {
+#ifdef CTSCOPE_AMX
+  if (k < 1 || m < 1) return;
+  const Packed pk = layout(s, m, k);
+  if (tall)
+    pack_tn(X, k, m, ld, pk, st);
+  else
+    pack_nt(X, m, k, ld, pk, st);
+  compute(pk, G, ldg);
+#else
+  (void)tall, (void)X, (void)m, (void)k, (void)ld, (void)G, (void)ldg, (void)s, (void)st;
+  throw Error("AMX Gram: not built for this CPU");
+#endif
+}
+
 }  // namespace
 
 void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p) {
@@ -445,7 +425,7 @@ void project(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, const Proje
   if (k0 % 32 != 0 || k0 + k > p.d) throw Error("AMX projection: rows of Q out of range");
   const int64_t blocks = (rows + 15) / 16;
   const int groups = (p.tiles + 4) / 5;
-  TilePool::get().run([&](int w, int workers) {
+  run_on_tiles([&](int w, int workers) {
     for (int64_t b = blocks * w / workers; b < blocks * (w + 1) / workers; ++b)
       for (int gi = 0; gi < groups; ++gi) {
         const int t0 = gi * 5;
@@ -468,27 +448,11 @@ bool available() {
 }
 
 void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
-#ifdef CTSCOPE_AMX
-  if (k < 1 || m < 1) return;
-  const Packed pk = layout(s, m, k);
-  pack_tn(X, k, m, ld, pk, st);
-  compute(pk, G, ldg);
-#else
-  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s, (void)st;
-  throw Error("AMX Gram: not built for this CPU");
-#endif
+  gram(true, X, m, k, ld, G, ldg, s, st);
 }
 
 void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
-#ifdef CTSCOPE_AMX
-  if (k < 1 || m < 1) return;
-  const Packed pk = layout(s, m, k);
-  pack_nt(X, m, k, ld, pk, st);
-  compute(pk, G, ldg);
-#else
-  (void)X, (void)k, (void)m, (void)ld, (void)G, (void)ldg, (void)s, (void)st;
-  throw Error("AMX Gram: not built for this CPU");
-#endif
+  gram(false, X, m, k, ld, G, ldg, s, st);
 }
 
 }  // namespace ctscope::ct::amx
