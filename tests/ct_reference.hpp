@@ -127,6 +127,40 @@ inline int n95_of(const std::vector<double>& lam) {
   return int(lam.size());
 }
 
+// W with every column's mean subtracted.
+inline Mat column_centered(const Mat& W, int64_t n, int64_t d) {
+  Mat Wc(W);
+  for (int64_t j = 0; j < d; ++j) {
+    long double cm = 0;
+    for (int64_t i = 0; i < n; ++i) cm += W[i * d + j];
+    cm /= n;
+    for (int64_t i = 0; i < n; ++i) Wc[i * d + j] = W[i * d + j] - (double)cm;
+  }
+  return Wc;
+}
+
+// The smaller Gram of X (n x d): X^T X when n >= d, else X X^T (same nonzero spectrum).
+inline Mat smaller_gram(const Mat& X, int64_t n, int64_t d) {
+  const int64_t m = std::min(n, d);
+  Mat G(m * m, 0.0);
+  for (int64_t a = 0; a < m; ++a)
+    for (int64_t b = a; b < m; ++b) {
+      long double s = 0;
+      if (n >= d) for (int64_t i = 0; i < n; ++i) s += (long double)X[i * d + a] * X[i * d + b];
+      else for (int64_t j = 0; j < d; ++j) s += (long double)X[a * d + j] * X[b * d + j];
+      G[a * m + b] = G[b * m + a] = (double)s;
+    }
+  return G;
+}
+
+// (tr C)^2 / tr(C^2) of a symmetric m x m matrix.
+inline double participation_ratio(const Mat& C, int64_t m) {
+  long double tr = 0, f2 = 0;
+  for (int64_t i = 0; i < m; ++i) tr += C[i * m + i];
+  for (double v : C) f2 += (long double)v * v;
+  return (double)(tr * tr / f2);
+}
+
 // Matrix-level numbers. eigs: fn(Mat, m) -> descending eigenvalues.
 template <typename Eig>
 Result analyze(const Mat& W, int64_t n, int64_t d, Eig eigs) {
@@ -139,30 +173,11 @@ Result analyze(const Mat& W, int64_t n, int64_t d, Eig eigs) {
   long double sst = 0;
   for (double v : W) sst += (v - mean) * (v - mean);
   r.sst = (double)sst;
-  Mat Wc(W);
-  for (int64_t j = 0; j < d; ++j) {
-    long double cm = 0;
-    for (int64_t i = 0; i < n; ++i) cm += W[i * d + j];
-    cm /= n;
-    for (int64_t i = 0; i < n; ++i) Wc[i * d + j] = W[i * d + j] - (double)cm;
-  }
   const int64_t m = std::min(n, d);
-  auto gram = [&](const Mat& X) {
-    Mat G(m * m, 0.0);
-    for (int64_t a = 0; a < m; ++a)
-      for (int64_t b = a; b < m; ++b) {
-        long double s = 0;
-        if (n >= d) for (int64_t i = 0; i < n; ++i) s += (long double)X[i * d + a] * X[i * d + b];
-        else for (int64_t j = 0; j < d; ++j) s += (long double)X[a * d + j] * X[b * d + j];
-        G[a * m + b] = G[b * m + a] = (double)s;
-      }
-    return G;
-  };
-  const Mat G = gram(W), C = gram(Wc);
-  long double trc = 0, f2 = 0;
+  const Mat G = smaller_gram(W, n, d), C = smaller_gram(column_centered(W, n, d), n, d);
+  long double trc = 0;
   for (int64_t i = 0; i < m; ++i) trc += C[i * m + i];
-  for (double v : C) f2 += (long double)v * v;
-  r.weight_pr = (double)(trc * trc / f2);
+  r.weight_pr = participation_ratio(C, m);
   r.gram_eigs = eigs(G, m);
   r.centered_eigs = eigs(C, m);
   r.stable_rank = (double)trc / r.centered_eigs[0];

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
+using ctscope::test_support::kModels;
 
 #define REQUIRE_MODELS() CTSCOPE_REQUIRE_MODEL("stories260K.bin")
 
@@ -25,9 +25,7 @@ using Run = ctscope::test_support::CliRun;
 
 using ctscope::test_support::slurp;
 
-fs::path tmp(const std::string& name) {
-  return fs::temp_directory_path() / ("ctscope_evcli_" + std::to_string(::getpid()) + "_" + name);
-}
+fs::path tmp(const std::string& name) { return ctscope::test_support::process_tmp() / name; }
 
 using ctscope::test_support::run_cli;
 

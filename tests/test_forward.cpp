@@ -23,7 +23,7 @@ using namespace ctscope;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
+using test_support::kModels;
 
 #define REQUIRE_MODELS() CTSCOPE_REQUIRE_MODEL("stories260K.bin")
 

@@ -21,6 +21,7 @@
 #include "io/formats.hpp"
 #include "io/gguf_format.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 using namespace ctscope;
 namespace fs = std::filesystem;
@@ -29,18 +30,10 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
-const fs::path kTmp = fs::temp_directory_path() / ("ctscope_gguf_" + std::to_string(::getpid()));
-struct RemoveTmp {
-  ~RemoveTmp() { std::error_code ec; fs::remove_all(kTmp, ec); }
-} remove_tmp_at_exit;
-
-fs::path write_temp(const std::string& name, const Bytes& b) {
-  fs::create_directories(kTmp);
-  fs::path p = kTmp / name;
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  return p;
-}
+using test_support::expect_shape;
+using test_support::kModels;
+using test_support::kStories260K;
+using test_support::write_temp;
 
 template <typename T>
 void put(Bytes& b, T v) {
@@ -258,13 +251,8 @@ TEST(Gguf, TensorsConfigAndAlignment) {
       Checkpoint ck = open_gguf(write_temp(fmt::format("t_v{}_{}.gguf", v, align), w.build()));
       EXPECT_EQ(ck.format, Format::Gguf);
       const auto& c = ck.config;
-      EXPECT_EQ(c.dim, 32);
-      EXPECT_EQ(c.hidden_dim, 32);
-      EXPECT_EQ(c.n_layers, 1);
-      EXPECT_EQ(c.n_heads, 2);
-      EXPECT_EQ(c.n_kv_heads, 1);
-      EXPECT_EQ(c.vocab_size, 2);
-      EXPECT_EQ(c.max_seq_len, 128);
+      expect_shape(c, {.dim = 32, .hidden_dim = 32, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .vocab_size = 2,
+                       .max_seq_len = 128});
       EXPECT_EQ(c.norm_eps, 1e-6);  // shortest decimal of the float
       EXPECT_EQ(c.rope_theta, 500000.0);
       EXPECT_EQ(c.rope, RopeLayout::Interleaved);
@@ -489,13 +477,7 @@ TEST(Gguf, RealV1MatchesLlama2cBitForBit) {
   EXPECT_EQ(g.gguf_metadata.at("general.architecture"), "llama");
   for (const Checkpoint* ck : {&g, &b}) {
     const auto& c = ck->config;
-    EXPECT_EQ(c.dim, 64);
-    EXPECT_EQ(c.hidden_dim, 172);
-    EXPECT_EQ(c.n_layers, 5);
-    EXPECT_EQ(c.n_heads, 8);
-    EXPECT_EQ(c.n_kv_heads, 4);
-    EXPECT_EQ(c.vocab_size, 512);
-    EXPECT_EQ(c.max_seq_len, 512);
+    expect_shape(c, kStories260K);
     EXPECT_EQ(c.rope, RopeLayout::Interleaved);
     EXPECT_TRUE(c.tie_embeddings);
     EXPECT_EQ(c.norm_eps, 1e-5);
@@ -523,11 +505,7 @@ TEST(Gguf, RealV3TinyRandomF16) {
   const fs::path p = kModels / "llama-2-tiny-random.gguf";
   if (!fs::exists(p)) GTEST_SKIP() << "shared model missing: " << p;
   Checkpoint ck = Checkpoint::open(p);
-  EXPECT_EQ(ck.config.vocab_size, 32000);
-  EXPECT_EQ(ck.config.dim, 8);
-  EXPECT_EQ(ck.config.hidden_dim, 32);
-  EXPECT_EQ(ck.config.n_layers, 1);
-  EXPECT_EQ(ck.config.n_heads, 2);
+  expect_shape(ck.config, {.dim = 8, .hidden_dim = 32, .n_layers = 1, .n_heads = 2, .vocab_size = 32000});
   ASSERT_TRUE(ck.vocab.has_value());
   EXPECT_EQ(ck.vocab->tokens.size(), 32000u);
   int matrices = 0;

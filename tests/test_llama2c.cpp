@@ -14,31 +14,18 @@
 #include "io/checkpoint.hpp"
 #include "io/formats.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 using namespace ctscope;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
-
-std::vector<char> slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-const fs::path kTmp = fs::temp_directory_path() / ("ctscope_l2c_" + std::to_string(::getpid()));
-struct RemoveTmp {
-  ~RemoveTmp() { std::error_code ec; fs::remove_all(kTmp, ec); }
-} remove_tmp_at_exit;
-
-fs::path write_temp(const std::string& name, const std::vector<char>& bytes) {
-  const fs::path& dir = kTmp;
-  fs::create_directories(dir);
-  fs::path p = dir / name;
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return p;
-}
+using test_support::expect_shape;
+using test_support::kModels;
+using test_support::kStories260K;
+using test_support::slurp;
+using test_support::write_temp;
 
 // Expects open_llama2c to throw an Error whose message names the file and contains `needle`.
 void expect_error(const fs::path& p, const std::string& needle) {
@@ -77,13 +64,7 @@ TEST(Llama2c, Stories260KConfigAndTensors) {
   Checkpoint ck = Checkpoint::open(p);
   EXPECT_EQ(ck.format, Format::Llama2c);
   const auto& c = ck.config;
-  EXPECT_EQ(c.dim, 64);
-  EXPECT_EQ(c.hidden_dim, 172);
-  EXPECT_EQ(c.n_layers, 5);
-  EXPECT_EQ(c.n_heads, 8);
-  EXPECT_EQ(c.n_kv_heads, 4);
-  EXPECT_EQ(c.vocab_size, 512);
-  EXPECT_EQ(c.max_seq_len, 512);
+  expect_shape(c, kStories260K);
   EXPECT_TRUE(c.tie_embeddings);
   EXPECT_EQ(c.rope, RopeLayout::Interleaved);
   EXPECT_EQ(ck.tensors.size(), 1u + 9u * 5u + 1u + 1u);

@@ -11,6 +11,7 @@
 #include "eval/perplexity.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace ctscope;
@@ -141,7 +142,7 @@ TEST(Perplexity, TooFewTokensIsAnError) {
 }
 
 TEST(Perplexity, RealModelAgainstItself) {
-  const fs::path models = CTSCOPE_SHARED_MODELS;
+  const fs::path& models = ctscope::test_support::kModels;
   if (!fs::exists(models / "stories260K.bin")) GTEST_SKIP() << "real models not found in " << models;
   auto w = std::make_shared<const LlamaWeights>(load_llama_weights(Checkpoint::open(models / "stories260K.bin")));
   LlamaModel a(w), b(w);

@@ -23,10 +23,8 @@ namespace {
 
 using TempDir = test_support::TempDir;
 
-void write_bytes(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out.write(s.data(), static_cast<std::streamsize>(s.size()));
-}
+using test_support::expect_shape;
+using test_support::write_bytes;
 
 std::string le64(uint64_t n) {
   std::string s(8, '\0');
@@ -370,11 +368,6 @@ TEST(Safetensors, LoneFileInfersConfig) {
   }
   w.commit();
   auto ck = Checkpoint::open(p);
-  EXPECT_EQ(ck.config.dim, 128);
-  EXPECT_EQ(ck.config.vocab_size, 10);
-  EXPECT_EQ(ck.config.n_layers, 3);
-  EXPECT_EQ(ck.config.hidden_dim, 300);
-  EXPECT_EQ(ck.config.n_heads, 2);
-  EXPECT_EQ(ck.config.n_kv_heads, 1);
+  expect_shape(ck.config, {.dim = 128, .hidden_dim = 300, .n_layers = 3, .n_heads = 2, .n_kv_heads = 1, .vocab_size = 10});
   EXPECT_TRUE(ck.config.tie_embeddings);
 }

@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+
+#include "model/config.hpp"
 
 namespace ctscope::test_support {
 
@@ -41,12 +44,60 @@ struct TempDir {
   fs::path operator/(const std::string& name) const { return path / name; }
 };
 
+// One temporary directory for the whole test process, removed at exit.
+inline const TempDir& process_tmp() {
+  static const TempDir dir("tests");
+  return dir;
+}
+
+// Writes the bytes of a contiguous container of 1-byte values (or a text) to p.
+template <typename C>
+  requires requires(const C& c) {
+    c.data();
+    c.size();
+  }
+void write_bytes(const fs::path& p, const C& bytes) {
+  static_assert(sizeof(*bytes.data()) == 1);
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+inline void write_bytes(const fs::path& p, std::string_view text) { write_bytes<std::string_view>(p, text); }
+
+// write_bytes into process_tmp() / name; returns the path.
+template <typename C>
+fs::path write_temp(const std::string& name, const C& bytes) {
+  const fs::path p = process_tmp() / name;
+  write_bytes(p, bytes);
+  return p;
+}
+
 inline std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
 inline int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+// The shape of a model config, checked field by field (-1: not checked).
+struct ConfigShape {
+  int64_t dim = -1, hidden_dim = -1, n_layers = -1, n_heads = -1, n_kv_heads = -1, vocab_size = -1, max_seq_len = -1;
+};
+inline void expect_shape(const ModelConfig& c, const ConfigShape& s) {
+  auto check = [](int64_t got, int64_t want, const char* field) {
+    if (want >= 0) {
+      EXPECT_EQ(got, want) << field;
+    }
+  };
+  check(c.dim, s.dim, "dim");
+  check(c.hidden_dim, s.hidden_dim, "hidden_dim");
+  check(c.n_layers, s.n_layers, "n_layers");
+  check(c.n_heads, s.n_heads, "n_heads");
+  check(c.n_kv_heads, s.n_kv_heads, "n_kv_heads");
+  check(c.vocab_size, s.vocab_size, "vocab_size");
+  check(c.max_seq_len, s.max_seq_len, "max_seq_len");
+}
+// stories260K (../shared/models), in any of its formats.
+inline constexpr ConfigShape kStories260K{64, 172, 5, 8, 4, 512, 512};
 
 struct CliRun {
   int code = -1;

@@ -17,6 +17,7 @@
 #include "io/checkpoint.hpp"
 #include "model/synth.hpp"
 #include "util/error.hpp"
+#include "ct_reference.hpp"
 #include "test_support.hpp"
 
 using namespace ctscope;
@@ -43,35 +44,10 @@ SynthResult synth(const fs::path& out, const std::string& preset, uint64_t seed,
   return synth_checkpoint(out, o);
 }
 
-// Centered weight PR, naive double: (tr C)^2 / tr(C^2), C = Wc^T Wc, via the
-// smaller Gram (same nonzero spectrum).
-double naive_weight_pr(const std::vector<float>& w, size_t n, size_t d) {
-  std::vector<double> x(n * d);
-  for (size_t j = 0; j < d; ++j) {
-    double mu = 0;
-    for (size_t i = 0; i < n; ++i) mu += w[i * d + j];
-    mu /= static_cast<double>(n);
-    for (size_t i = 0; i < n; ++i) x[i * d + j] = w[i * d + j] - mu;
-  }
-  double tr = 0, tr2 = 0;
-  if (n <= d) {
-    for (size_t a = 0; a < n; ++a)
-      for (size_t b = 0; b < n; ++b) {
-        double g = 0;
-        for (size_t k = 0; k < d; ++k) g += x[a * d + k] * x[b * d + k];
-        tr2 += g * g;
-        if (a == b) tr += g;
-      }
-  } else {
-    for (size_t a = 0; a < d; ++a)
-      for (size_t b = 0; b < d; ++b) {
-        double g = 0;
-        for (size_t k = 0; k < n; ++k) g += x[k * d + a] * x[k * d + b];
-        tr2 += g * g;
-        if (a == b) tr += g;
-      }
-  }
-  return tr * tr / tr2;
+// Centered weight PR from the naive reference: (tr C)^2 / tr(C^2), C = Wc^T Wc.
+double naive_weight_pr(const std::vector<float>& w, int64_t n, int64_t d) {
+  return ctref::participation_ratio(ctref::smaller_gram(ctref::column_centered({w.begin(), w.end()}, n, d), n, d),
+                                    std::min(n, d));
 }
 
 struct Cmd {
@@ -164,7 +140,7 @@ TEST(Synth, WeightPrRisesWithDepth) {
     int n = 0;
     for (const auto& t : ck.tensors) {
       if (t.layer != l || !t.is_matrix()) continue;
-      const double pr = naive_weight_pr(ck.read_f32(t), static_cast<size_t>(t.rows()), static_cast<size_t>(t.cols()));
+      const double pr = naive_weight_pr(ck.read_f32(t), t.rows(), t.cols());
       const double target = synth_target_pr(ck.config, l, t.rows(), t.cols());
       EXPECT_NEAR(pr / target, 1.0, 0.25) << t.name << " pr " << pr << " target " << target;
       sum += pr;

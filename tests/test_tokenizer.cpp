@@ -20,20 +20,12 @@ using namespace ctscope;
 
 namespace {
 
-const fs::path kModels = CTSCOPE_SHARED_MODELS;
+using test_support::kModels;
+using test_support::slurp;
 
 #define REQUIRE_MODELS() CTSCOPE_REQUIRE_MODEL("tok512.bin")
 
-fs::path temp_file(const std::string& name, const std::string& content) {
-  fs::path p = fs::temp_directory_path() / ("ctscope_tok_" + std::to_string(::getpid()) + "_" + name);
-  std::ofstream(p, std::ios::binary) << content;
-  return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+fs::path temp_file(const std::string& name, const std::string& content) { return test_support::write_temp(name, content); }
 
 }  // namespace
 
@@ -151,8 +143,8 @@ TEST(Tokenizer, ResolutionAndVocabMismatch) {
 
 TEST(Tokenizer, SentencePieceModel) {
   // Train a tiny SentencePiece BPE model with byte fallback (as Llama's) here.
-  const fs::path dir = fs::temp_directory_path() / ("ctscope_tok_sp_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test_support::TempDir tmp("tok_sp");
+  const fs::path& dir = tmp.path;
   std::string corpus;
   for (int i = 0; i < 200; ++i)
     corpus += "Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
@@ -176,7 +168,6 @@ TEST(Tokenizer, SentencePieceModel) {
   }
   EXPECT_THROW(load_sentencepiece_tokenizer(dir / "corpus.txt"), Error);
   EXPECT_THROW(load_sentencepiece_tokenizer(dir / "missing.model"), Error);
-  fs::remove_all(dir);
 }
 
 namespace {
