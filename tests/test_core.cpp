@@ -9,6 +9,7 @@
 #include "model/roles.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
+#include "test_support.hpp"
 
 using namespace ctscope;
 
@@ -102,8 +103,8 @@ TEST(Roles, AllThreeNamingSchemesAgree) {
 }
 
 TEST(AtomicFile, NoPartialFileOnError) {
-  auto dir = std::filesystem::temp_directory_path() / "ctscope_atomic_test";
-  std::filesystem::create_directories(dir);
+  const test_support::TempDir tmp("atomic");
+  const auto& dir = tmp.path;
   auto target = dir / "out.json";
   std::filesystem::remove(target);
   {
@@ -119,4 +120,29 @@ TEST(AtomicFile, NoPartialFileOnError) {
   in >> s;
   EXPECT_EQ(s, "done");
   EXPECT_THROW(check_writable("/nonexistent-dir/x.json"), Error);
+}
+
+TEST(AtomicFile, DirectoryAppearsWholeOrNotAtAll) {
+  const test_support::TempDir tmp("atomic_dir");
+  const auto target = tmp / "ck";
+  {
+    AtomicDir d(target);
+    write_file_atomic(d.tmp() / "a.txt", "new");
+    // destroyed without commit
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path)) << "the temporary directory must be gone";
+  std::filesystem::create_directories(target);
+  write_file_atomic(target / "old.txt", "old");
+  {
+    AtomicDir d(target);
+    write_file_atomic(d.tmp() / "a.txt", "new");
+    EXPECT_TRUE(std::filesystem::exists(target / "old.txt")) << "the old directory stays until commit";
+    d.commit();
+  }
+  EXPECT_TRUE(std::filesystem::exists(target / "a.txt"));
+  EXPECT_FALSE(std::filesystem::exists(target / "old.txt"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp.path), {}), 1) << "no .tmp or .old left";
+
+  write_file_atomic(tmp / "file", "x");
+  EXPECT_THROW(AtomicDir(tmp / "file" / "ck"), Error) << "a parent that is a file";
 }

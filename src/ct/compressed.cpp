@@ -1,6 +1,5 @@
 #include "ct/compressed.hpp"
 
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -248,17 +247,7 @@ void reconstruct_checkpoint(const CompressedCheckpoint& c, const std::filesystem
   const std::string where = out_dir.string();
   std::error_code ec;
   if (std::filesystem::exists(out_dir, ec) && !force) fail(where, "already exists (use --force to replace it)");
-  const auto tmp = std::filesystem::path(out_dir.string() + ".tmp." + std::to_string(::getpid()));
-  std::filesystem::remove_all(tmp, ec);
-  if (!std::filesystem::create_directories(tmp, ec) || ec) fail(where, "cannot create directory: {}", ec.message());
-  struct Cleanup {
-    std::filesystem::path p;
-    bool keep = false;
-    ~Cleanup() {
-      std::error_code e;
-      if (!keep) std::filesystem::remove_all(p, e);
-    }
-  } cleanup{tmp};
+  AtomicDir dir(out_dir);
 
   const bool from_hf = c.source_format() == "safetensors";
   const auto& cfg = c.config();
@@ -270,24 +259,14 @@ void reconstruct_checkpoint(const CompressedCheckpoint& c, const std::filesystem
   std::vector<SafetensorsEntry> plan;
   for (const auto& e : c.entries())
     if (e.alias_of.empty()) plan.push_back({out_name(e), out_dtype(e.dtype), e.shape});
-  std::string torch_dtype = "float32";
-  if (!plan.empty() && plan.front().dtype == DType::BF16) torch_dtype = "bfloat16";
-  if (!plan.empty() && plan.front().dtype == DType::F16) torch_dtype = "float16";
   // "format": "pt" is what transformers expects in a PyTorch checkpoint's metadata.
-  SafetensorsWriter w(tmp / "model.safetensors", plan, {{"format", "pt"}});
+  SafetensorsWriter w(dir.tmp() / "model.safetensors", plan, {{"format", "pt"}});
   for (const auto& e : c.entries()) {
     if (!e.alias_of.empty()) continue;
     auto f = c.tensor_f32(e);
     const DType dt = out_dtype(e.dtype);
     std::vector<uint8_t> bytes(f.size() * (dt == DType::F32 ? 4 : 2));
-    for (size_t i = 0; i < f.size(); ++i) {
-      if (dt == DType::F32) {
-        std::memcpy(bytes.data() + 4 * i, &f[i], 4);
-      } else {
-        uint16_t h = dt == DType::BF16 ? f32_to_bf16(f[i]) : f32_to_f16(f[i]);
-        std::memcpy(bytes.data() + 2 * i, &h, 2);
-      }
-    }
+    convert_from_f32(dt, f.data(), f.size(), bytes.data());
     // Meta-layout q/k rows (GGUF, llama2.c) to the Hugging Face permuted layout.
     if (cfg.rope == RopeLayout::Interleaved && (e.role == Role::QProj || e.role == Role::KProj)) {
       const int64_t heads = e.role == Role::QProj ? cfg.n_heads : cfg.n_kv_heads;
@@ -298,13 +277,10 @@ void reconstruct_checkpoint(const CompressedCheckpoint& c, const std::filesystem
   w.commit();
   ModelConfig hf = cfg;
   hf.rope = RopeLayout::HalfSplit;
-  auto j = to_hf_config(hf, torch_dtype);
+  auto j = to_hf_config(hf, torch_dtype(plan.empty() ? DType::F32 : plan.front().dtype));
   j.erase("ctscope_rope_layout");
-  write_file_atomic(tmp / "config.json", j.dump(2) + "\n");
-  if (std::filesystem::exists(out_dir, ec)) std::filesystem::remove_all(out_dir, ec);
-  std::filesystem::rename(tmp, out_dir, ec);
-  if (ec) fail(where, "cannot move the reconstructed checkpoint into place: {}", ec.message());
-  cleanup.keep = true;
+  write_file_atomic(dir.tmp() / "config.json", j.dump(2) + "\n");
+  dir.commit();
 }
 
 }  // namespace ctscope::ct

@@ -185,4 +185,31 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
   }
 }
 
+void convert_from_f32(DType t, const float* src, size_t n, void* dst) {
+  auto* out = static_cast<uint8_t*>(dst);
+  switch (t) {
+    case DType::F32:
+      std::memcpy(out, src, n * 4);
+      return;
+    case DType::BF16:
+    case DType::F16:
+      for (size_t i = 0; i < n; ++i) {
+        const uint16_t h = t == DType::BF16 ? f32_to_bf16(src[i]) : f32_to_f16(src[i]);
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      return;
+    default:
+      throw Error(fmt::format("cannot write {} from float32", traits(t).name));
+  }
+}
+
+std::string torch_dtype(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::BF16: return "bfloat16";
+    case DType::F16: return "float16";
+    default: throw Error(fmt::format("{} has no torch dtype", traits(t).name));
+  }
+}
+
 }  // namespace ctscope

@@ -30,6 +30,11 @@ std::optional<uint64_t> dtype_bytes(DType t, uint64_t n);
 // n must be a whole number of blocks. Throws Error for unsupported types.
 void convert_to_f32(DType t, const void* src, size_t n, float* dst);
 
+// float32 to F32, BF16 or F16 (round to nearest even); other dtypes throw.
+void convert_from_f32(DType t, const float* src, size_t n, void* dst);
+// transformers' torch_dtype for F32, BF16, F16 ("float32", ...); others throw.
+std::string torch_dtype(DType t);
+
 // Scalar helpers (exact; used by writers and tests).
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);  // round to nearest even, NaN stays NaN

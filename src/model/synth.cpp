@@ -12,6 +12,7 @@
 #include <random>
 
 #include "model/roles.hpp"
+#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 
 namespace ctscope {
@@ -130,17 +131,6 @@ std::pair<int64_t, int64_t> split_dim(int64_t d) {
   return {a, d / a};
 }
 
-void store(DType t, const float* src, size_t n, std::byte* dst) {
-  if (t == DType::F32) {
-    std::memcpy(dst, src, n * 4);
-    return;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const uint16_t h = t == DType::BF16 ? f32_to_bf16(src[i]) : f32_to_f16(src[i]);
-    std::memcpy(dst + 2 * i, &h, 2);
-  }
-}
-
 // Streams one matrix W = Z diag(s) Q^T (n x d) to the writer in row panels.
 // Q = S P (A (x) B) Pin: random orthogonal A, B, output permutation P with sign
 // flips S, and a random assignment Pin of spectrum entries to input directions.
@@ -195,7 +185,7 @@ void write_matrix(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed
         const int64_t i = src / b, j = src % b;
         tmp[static_cast<size_t>(col)] = sign[static_cast<size_t>(col)] * buf1[static_cast<size_t>((i * np + r) * b + j)];
       }
-      store(e.dtype, tmp.data(), tmp.size(), out.data() + static_cast<size_t>(r * d) * esize);
+      convert_from_f32(e.dtype, tmp.data(), tmp.size(), out.data() + static_cast<size_t>(r * d) * esize);
     }
     w.write(e.name, out.data(), static_cast<size_t>(np * d) * esize);
   }
@@ -206,23 +196,10 @@ void write_vector(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed
   std::vector<float> v(static_cast<size_t>(e.shape.at(0)));
   for (auto& x : v) x = static_cast<float>(1.0 + kNormStd * g());
   std::vector<std::byte> out(v.size() * traits(e.dtype).block_bytes);
-  store(e.dtype, v.data(), v.size(), out.data());
+  convert_from_f32(e.dtype, v.data(), v.size(), out.data());
   w.write(e.name, out.data(), out.size());
 }
 
-std::string torch_dtype(DType t) {
-  return t == DType::BF16 ? "bfloat16" : t == DType::F16 ? "float16" : "float32";
-}
-
-// Removes the temporary directory unless the checkpoint was moved into place.
-struct TempDirGuard {
-  std::filesystem::path path;
-  bool keep = false;
-  ~TempDirGuard() {
-    std::error_code ec;
-    if (!keep) std::filesystem::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -291,12 +268,10 @@ SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOp
       fail(out.string(), "refusing to replace: not an empty or checkpoint directory");
   }
 
-  TempDirGuard tmp{out.string() + ".tmp-" + std::to_string(::getpid())};
-  fs::remove_all(tmp.path, ec);
-  if (!fs::create_directories(tmp.path, ec) || ec) fail(tmp.path.string(), "cannot create directory: {}", ec.message());
+  AtomicDir dir(out);
 
   const ModelConfig& c = preset.config;
-  write_file_atomic(tmp.path / "config.json", to_hf_config(c, torch_dtype(o.dtype)).dump(2) + "\n");
+  write_file_atomic(dir.tmp() / "config.json", to_hf_config(c, torch_dtype(o.dtype)).dump(2) + "\n");
 
   // Shards: greedy in file order; a tensor larger than the limit gets a shard of its own.
   const auto plan = synth_plan(c, o.dtype);
@@ -322,7 +297,7 @@ SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOp
   for (size_t si = 0; si < shards.size(); ++si) {
     const std::string fname = o.shard_size ? fmt::format("model-{:05d}-of-{:05d}.safetensors", si + 1, shards.size())
                                            : "model.safetensors";
-    SafetensorsWriter w(tmp.path / fname, shards[si], meta);
+    SafetensorsWriter w(dir.tmp() / fname, shards[si], meta);
     for (const auto& e : shards[si]) {
       ++res.tensors;
       if (tty) std::fprintf(stderr, "\rsynth: tensor %zu/%zu %s\033[K", res.tensors, plan.size(), e.name.c_str());
@@ -341,24 +316,9 @@ SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOp
     res.bytes += w.file_size();
   }
   if (tty) std::fprintf(stderr, "\n");
-  if (o.shard_size) write_hf_index(tmp.path, weight_map, total_bytes);
+  if (o.shard_size) write_hf_index(dir.tmp(), weight_map, total_bytes);
 
-  // Swap into place: the old checkpoint (if --force) is moved aside first, so
-  // `out` is at every moment either the old or the new complete directory.
-  fs::path old;
-  if (exists) {
-    old = out.string() + ".old-" + std::to_string(::getpid());
-    fs::rename(out, old, ec);
-    if (ec) fail(out.string(), "cannot move the old checkpoint aside: {}", ec.message());
-  }
-  fs::rename(tmp.path, out, ec);
-  if (ec) {
-    std::error_code ec2;
-    if (!old.empty()) fs::rename(old, out, ec2);
-    fail(out.string(), "cannot rename into place: {}", ec.message());
-  }
-  tmp.keep = true;
-  if (!old.empty()) fs::remove_all(old, ec);
+  dir.commit();
   return res;
 }
 

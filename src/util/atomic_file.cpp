@@ -42,6 +42,42 @@ void AtomicFile::commit() {
   committed_ = true;
 }
 
+AtomicDir::AtomicDir(std::filesystem::path path) : path_(std::move(path)) {
+  tmp_ = path_;
+  tmp_ += ".tmp-" + std::to_string(::getpid());
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_, ec);
+  if (!std::filesystem::create_directories(tmp_, ec) || ec)
+    fail(path_.string(), "cannot create directory {}: {}", tmp_.string(), ec.message());
+}
+
+AtomicDir::~AtomicDir() {
+  if (!committed_) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp_, ec);
+  }
+}
+
+void AtomicDir::commit() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(fs::symlink_status(path_, ec))) {
+    old = path_;
+    old += ".old-" + std::to_string(::getpid());
+    fs::rename(path_, old, ec);
+    if (ec) fail(path_.string(), "cannot move the old directory aside: {}", ec.message());
+  }
+  fs::rename(tmp_, path_, ec);
+  if (ec) {
+    std::error_code ec2;
+    if (!old.empty()) fs::rename(old, path_, ec2);
+    fail(path_.string(), "cannot rename into place: {}", ec.message());
+  }
+  committed_ = true;
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
 void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   AtomicFile f(path);
   f.write(content);

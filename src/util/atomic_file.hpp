@@ -32,6 +32,25 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+// A directory written the same way: filled at "<path>.tmp-<pid>", swapped in
+// by commit() (an existing `path` is moved aside first and removed after, so
+// `path` is at every moment the old or the new complete directory). Removed
+// if anything throws before commit(). Whether an existing `path` may be
+// replaced is the caller's decision, made before.
+class AtomicDir {
+ public:
+  explicit AtomicDir(std::filesystem::path path);  // throws Error naming path if the directory cannot be made
+  ~AtomicDir();
+  AtomicDir(const AtomicDir&) = delete;
+  AtomicDir& operator=(const AtomicDir&) = delete;
+  const std::filesystem::path& tmp() const { return tmp_; }  // where to write
+  void commit();
+
+ private:
+  std::filesystem::path path_, tmp_;
+  bool committed_ = false;
+};
+
 // Convenience: whole-string atomic write.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
