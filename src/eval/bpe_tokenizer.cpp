@@ -101,18 +101,7 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_bos) c
 std::string BpeTokenizer::decode(int32_t prev, int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= pieces_.size()) throw Error(fmt::format("token id {} out of range", id));
   std::string piece = pieces_[static_cast<size_t>(id)];
-  if (space_ != " ") {  // SentencePiece style: U+2581 stands for a space
-    std::string out;
-    for (size_t p = 0; p < piece.size();) {
-      if (piece.compare(p, space_.size(), space_) == 0) {
-        out += ' ';
-        p += space_.size();
-      } else {
-        out += piece[p++];
-      }
-    }
-    piece = std::move(out);
-  }
+  if (space_ != " ") piece = with_plain_spaces(piece, space_);  // SentencePiece style: U+2581 stands for a space
   if (prev == bos_ && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
   // "<0xXX>" is a raw byte.
   if (piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>') {

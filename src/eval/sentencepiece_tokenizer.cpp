@@ -29,16 +29,7 @@ class SentencePieceTokenizer : public Tokenizer {
       return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
     }
     if (sp_.IsControl(id)) return "";
-    std::string out;
-    static const std::string kSpace = "\u2581";
-    for (size_t p = 0; p < piece.size();) {
-      if (piece.compare(p, kSpace.size(), kSpace) == 0) {
-        out += ' ';
-        p += kSpace.size();
-      } else {
-        out += piece[p++];
-      }
-    }
+    std::string out = with_plain_spaces(piece);
     if (prev == bos_id() && !out.empty() && out[0] == ' ') out.erase(0, 1);
     return out;
   }

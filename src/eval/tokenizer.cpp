@@ -37,4 +37,17 @@ std::unique_ptr<Tokenizer> open_tokenizer(const Checkpoint& ck,
   return tok;
 }
 
+std::string with_plain_spaces(std::string_view piece, std::string_view space) {
+  std::string out;
+  for (size_t p = 0; p < piece.size();) {
+    if (piece.substr(p, space.size()) == space) {
+      out += ' ';
+      p += space.size();
+    } else {
+      out += piece[p++];
+    }
+  }
+  return out;
+}
+
 }  // namespace ctscope

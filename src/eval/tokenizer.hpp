@@ -26,6 +26,9 @@ class Tokenizer {
   virtual int32_t eos_id() const = 0;
 };
 
+// `piece` with every occurrence of `space` (SentencePiece's U+2581) made a plain space.
+std::string with_plain_spaces(std::string_view piece, std::string_view space = "\u2581");
+
 // The tokenizer for a model: `explicit_path` if given (a SentencePiece .model, or
 // else a llama2.c tokenizer.bin), else the GGUF file's own vocabulary, else
 // tokenizer.model in the Hugging Face directory; else an Error asking for
