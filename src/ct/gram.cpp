@@ -165,6 +165,7 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   static thread_local amx::Scratch scratch;
   static thread_local amx::ProjectionTiles ptiles;
   if (amx && kq > 0) amx::pack_projection(Qall, d, kq, ptiles);
+  const int64_t ldy = kq == 0 ? 0 : amx ? ptiles.ycols() : kq;  // Y panels: AMX writes whole 16-column tiles
 
   if (row_gram) {
     // Row panels: G += P^T P.
@@ -172,35 +173,31 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     if (amx) rb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
     // The float panel only where SSYRK needs it (AMX also does Y = P Q).
     std::vector<float> P(!amx ? static_cast<size_t>(std::min(rb, n) * d) : 0),
-        Yf(static_cast<size_t>(std::min(rb, n)) * (amx ? ptiles.ycols() : kq));
+        Yf(static_cast<size_t>(std::min(rb, n) * ldy));
     std::vector<double> Yd(static_cast<size_t>(std::min(rb, n)) * kq);
     int64_t pending = 0;
     for (int64_t r0 = 0; r0 < n; r0 += rb) {
       const int64_t rows = std::min(rb, n - r0);
-      if (!amx) convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
       if (amx) {
         amx::PanelStats st{g.colsum.data()};
         amx::gram_tn(bf16 + r0 * d, rows, d, d, Gf.data(), ldf, scratch, st);
         g.ss += st.ss;
         g.sum += st.sum;
       } else {
+        convert_parallel(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), rows * d, P.data());
         panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
-      }
-      if (!std::isfinite(g.ss)) { g.finite = false; return; }
-      if (!amx)
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                     static_cast<int>(d), 1.f, Gf.data(), static_cast<int>(d));
+      }
+      if (!std::isfinite(g.ss)) { g.finite = false; return; }
       g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
       if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
-        if (amx) {
-          amx::project(bf16 + r0 * d, rows, d, d, ptiles, 0, Yf.data(), ptiles.ycols());
-          for (int64_t i = 0; i < rows; ++i)
-            std::copy_n(Yf.data() + i * ptiles.ycols(), kq, Yd.data() + i * kq);
-        } else {
+        if (amx)
+          amx::project(bf16 + r0 * d, rows, d, d, ptiles, 0, Yf.data(), ldy);
+        else
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
-                      P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), kq);
-          std::copy(Yf.begin(), Yf.begin() + rows * kq, Yd.begin());
-        }
+                      P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), static_cast<int>(ldy));
+        for (int64_t i = 0; i < rows; ++i) std::copy_n(Yf.data() + i * ldy, kq, Yd.data() + i * kq);
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(rows), 1.0, Yd.data(), kq, 1.0,
                     g.YtY.data(), kq);
         g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
@@ -222,43 +219,38 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
     std::vector<float> P(!amx ? static_cast<size_t>(n * cb) : 0), Yf;
     if (kq > 0) {
       g.Y.assign(static_cast<size_t>(n * kq), 0.0);
-      Yf.resize(static_cast<size_t>(n * (amx ? ptiles.ycols() : kq)));
+      Yf.resize(static_cast<size_t>(n * ldy));
     }
     int64_t pending = 0;
     for (int64_t j0 = 0; j0 < d; j0 += cb) {
       const int64_t cols = std::min(cb, d - j0);
-      if (!amx)
-        parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
-          for (int64_t i = i0; i < i1; ++i)
-            convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
-                           P.data() + i * cols);
-        });
       if (amx) {
         amx::PanelStats st{g.colsum.data() + j0};
         amx::gram_nt(bf16 + j0, n, cols, d, Gf.data(), ldf, scratch, st);
         g.ss += st.ss;
         g.sum += st.sum;
       } else {
+        parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i)
+            convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
+                           P.data() + i * cols);
+        });
         panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
-      }
-      if (!std::isfinite(g.ss)) { g.finite = false; return; }
-      if (!amx)
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                     static_cast<int>(cols), 1.f, Gf.data(), static_cast<int>(n));
+      }
+      if (!std::isfinite(g.ss)) { g.finite = false; return; }
       g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
       if (kq > 0) {
-        if (amx) {
-          amx::project(bf16 + j0, n, cols, d, ptiles, j0, Yf.data(), ptiles.ycols());
-          const int64_t ldy = ptiles.ycols();
-          parallel_for(n, 64, [&](int64_t i0, int64_t i1, int) {
-            for (int64_t i = i0; i < i1; ++i)
-              for (int c = 0; c < kq; ++c) g.Y[static_cast<size_t>(i * kq + c)] += Yf[static_cast<size_t>(i * ldy + c)];
-          });
-        } else {
+        if (amx)
+          amx::project(bf16 + j0, n, cols, d, ptiles, j0, Yf.data(), ldy);
+        else
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
-                      P.data(), static_cast<int>(cols), Qall + j0 * kq, kq, 0.f, Yf.data(), kq);
-          for (size_t i = 0; i < Yf.size(); ++i) g.Y[i] += Yf[i];
-        }
+                      P.data(), static_cast<int>(cols), Qall + j0 * kq, kq, 0.f, Yf.data(), static_cast<int>(ldy));
+        parallel_for(n, 64, [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i)
+            for (int c = 0; c < kq; ++c) g.Y[static_cast<size_t>(i * kq + c)] += Yf[static_cast<size_t>(i * ldy + c)];
+        });
         g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
       }
       pending += cols;

@@ -117,7 +117,7 @@ CTSCOPE_AVX512 inline double sum_lanes(const Acc16& s) { return _mm512_reduce_ad
 
 // Per-worker partial statistics of a packed panel, added up by the caller.
 struct StatParts {
-  std::vector<double> colsum;  // workers x cols
+  std::vector<double> colsum;  // workers x cols (cols = 0 where workers own disjoint columns)
   std::vector<double> ss, sum;  // per worker
   StatParts(int workers, int64_t cols)
       : colsum(static_cast<size_t>(workers * cols), 0.0), ss(workers, 0.0), sum(workers, 0.0) {}
@@ -135,12 +135,12 @@ struct StatParts {
 // comes straight from two rows of X; the A tile is its 32-bit transpose.
 // Column sums and squares are taken from the same registers, so X is read once.
 CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, const Packed& p, PanelStats& st) {
-  StatParts part(worker_count(), m);
+  StatParts part(worker_count(), 0);  // a worker's tiles are whole columns of X: it owns their sums
   parallel_for(p.mt, 1, [&](int64_t t0, int64_t t1, int w) {
     alignas(64) static constexpr uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                              8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
     const __m512i idx = _mm512_load_si512(kInterleave);
-    double* colsum = part.colsum.data() + w * m;
+    double* colsum = st.colsum;
     double ss = 0, sum = 0;
     // k steps outer: 32 whole rows of X at a time, read sequentially (a column
     // sweep would take a TLB miss per row).
@@ -169,7 +169,7 @@ CTSCOPE_AVX512 void pack_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld,
     part.ss[w] += ss;
     part.sum[w] += sum;
   });
-  part.add_to(st, m);
+  part.add_to(st, 0);
 }
 
 // Wide: A(i, kk) = X[i][kk]: rows of X are already tile rows. Statistics as in pack_tn.
