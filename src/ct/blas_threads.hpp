@@ -26,14 +26,11 @@ class ScopedBlasThreads {
     if (want != saved_) openblas_set_num_threads(want);
     else saved_ = 0;
   }
-  ~ScopedBlasThreads() { restore(); }
+  ~ScopedBlasThreads() {
+    if (saved_ > 0) openblas_set_num_threads(saved_);
+  }
   ScopedBlasThreads(const ScopedBlasThreads&) = delete;
   ScopedBlasThreads& operator=(const ScopedBlasThreads&) = delete;
-  // Back to the count before the guard (once).
-  void restore() {
-    if (saved_ > 0) openblas_set_num_threads(saved_);
-    saved_ = 0;
-  }
 
  private:
   int saved_;
