@@ -161,18 +161,19 @@ TEST(CtAmx, KernelsAccumulateInPaddedBuffer) {
 // X Q with Q split into three BF16 parts: as accurate as float arithmetic
 // (relative 1e-6 of the row's |X| |Q| scale) against a double reference, on
 // ragged rows (45), a ragged k (70) and k0 > 0, for kq of 1, 72 (5 column
-// tiles) and 90 (two groups of tiles); Y's padding columns come out zero.
+// tiles, twice with different Q) and 90 (two groups of tiles); Y's padding
+// columns come out zero.
 TEST(CtAmx, ProjectionMatchesDoubleReference) {
   if (!amx_or_skip()) GTEST_SKIP() << "AMX-BF16 unavailable (CPU, kernel permission or CTSCOPE_NO_AMX)";
   const int64_t n = 45, d = 134;
   const auto W = random_bf16(n, d, 7);
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (int kq : {1, 72, 90}) {
+  amx::ProjectionTiles pt;  // reused: a new Q of the same shape must be repacked
+  for (int kq : {1, 72, 72, 90}) {
     SCOPED_TRACE("kq=" + std::to_string(kq));
     std::vector<float> Q(static_cast<size_t>(d * kq));
     for (auto& q : Q) q = nd(rng) * (1.f + 1e-3f * nd(rng));  // all 24 significand bits in use
-    amx::ProjectionTiles pt;
     amx::pack_projection(Q.data(), d, kq, pt);
     for (const auto& [k0, k] : {std::pair<int64_t, int64_t>{0, d}, {32, 70}, {128, 6}}) {
       const int64_t ldy = pt.ycols() + 3;

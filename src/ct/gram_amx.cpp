@@ -395,6 +395,9 @@ void gram(bool tall, const uint16_t* X, int64_t m, int64_t k, int64_t ld, float*
 }  // namespace
 
 void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p) {
+  const size_t n = static_cast<size_t>(d) * static_cast<size_t>(kq);
+  if (p.d == d && p.kq == kq && p.source.size() == n && std::equal(Q, Q + n, p.source.begin())) return;
+  p.source.assign(Q, Q + n);
   p.d = d;
   p.kq = kq;
   p.chunks = (d + 31) / 32;

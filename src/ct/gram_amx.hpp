@@ -47,9 +47,10 @@ struct ProjectionTiles {
   int64_t d = 0, chunks = 0;  // 32-row chunks of Q
   int kq = 0, tiles = 0;      // 16-column tiles of Q
   std::vector<uint16_t> buf;
+  std::vector<float> source;  // the Q packed last: the same Q again (the next matrix) is not repacked
   int64_t ycols() const { return 16 * static_cast<int64_t>(tiles); }
 };
-void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p);
+void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p);  // no-op when p holds this Q
 
 // Y = X Q[k0 : k0 + k, :], X: rows x k BF16 bits with row stride ld, k0 a
 // multiple of 32. Y: rows x p.ycols() floats, row stride ldy, overwritten
