@@ -133,6 +133,9 @@ TEST(PerplexityCli, EvalErrorsAreOneLineWithoutOutput) {
                         "vocabulary");
   expect_one_line_error(run_cli("eval " + q(kModels / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
   expect_one_line_error(run_cli("eval " + model), "--text");
+  expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 3 --json " + q(out)), "--ctx: 3 is too small");
+  expect_one_line_error(run_cli("eval-compression " + model + " --text " + q(text) + " --ctx 2"), "--ctx: 2 is too small");
+  EXPECT_FALSE(fs::exists(out));
   fs::remove(text);
 }
 
