@@ -2,7 +2,6 @@
 // power-law low-rank structure plus noise), against this machine's SGEMM
 // measured in the same run. Usage: bench_ct [layers=1] [vocab=1] [noise=0.02]
 #include <cblas.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -16,43 +15,28 @@
 #include "ct/basis.hpp"
 #include "ct/matrix_analysis.hpp"
 #include "io/dtype.hpp"
+#include "util/normal_rng.hpp"
+#include "util/resource_usage.hpp"
+#include "yardstick.hpp"
 
 using namespace ctscope;
 using namespace ctscope::ct;
+using namespace ctscope::linalg;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
-
 // Best of `reps` 2048^3 SGEMMs: the machine is shared, so it is measured next
 // to every matrix and each matrix is compared with its neighbouring SGEMM.
-double sgemm_gflops(int reps = 3) {
-  const int n = 2048;
-  static std::vector<float> a(size_t(n) * n, 0.5f), b(a), c(a);
-  double best = 0;
-  for (int rep = 0; rep < reps; ++rep) {
-    const auto t0 = Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
-    best = std::max(best, 2.0 * n * n * double(n) / since(t0) / 1e9);
-  }
-  return best;
-}
+double sgemm_gflops(int reps = 3) { return bench::sgemm_gflops(2048, 2048, 2048, reps); }
 
 // W = U diag(s) V^T + noise, s_i ~ (1+i)^-0.6 over r = 256 directions, in BF16.
 std::vector<uint16_t> make_matrix(int64_t n, int64_t d, uint64_t seed, float noise) {
   const int r = 256;
-  std::mt19937_64 rng(seed);
-  auto normal = [&] {
-    const double u1 = (double(rng() >> 11) + 0.5) * 0x1p-53, u2 = double(rng() >> 11) * 0x1p-53;
-    return float(std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2));
-  };
+  NormalRng rng(seed);
+  auto normal = [&] { return float(rng()); };
   std::vector<float> SV(size_t(r) * d);
   for (int i = 0; i < r; ++i) {
     const float s = float(0.08 * std::pow(1.0 + i, -0.6));
@@ -98,7 +82,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < shapes.size(); ++i) {
     const auto& s = shapes[i];
     const auto W = make_matrix(s.n, s.d, 100 + i, noise);
-    Options opt;
+    MatrixAnalysisOptions opt;
     opt.bases = s.d == 2048 ? std::vector<const FactoredBasis*>{&g8, &g64} : std::vector<const FactoredBasis*>{&h8, &h64};
     const double sgemm = sgemm_gflops(2);
     sgemm_sum += sgemm;

@@ -13,10 +13,11 @@
 #include <random>
 #include <string>
 
-#include "eval/llama_model.hpp"
-#include "eval/llama_weights.hpp"
+#include "runtime/llama_model.hpp"
+#include "runtime/llama_weights.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
+#include "yardstick.hpp"
 
 using namespace ctscope;
 using Clock = std::chrono::steady_clock;
@@ -55,18 +56,8 @@ LlamaWeights random_tinyllama(int64_t layers) {
   return load_llama_weights(c, src, "random tinyllama");
 }
 
-double sgemm_gflops(int64_t m, int64_t n, int64_t k) {
-  std::vector<float> a(static_cast<size_t>(m * k), 0.01f), b(static_cast<size_t>(n * k), 0.02f), c(static_cast<size_t>(m * n));
-  double best = 1e30;
-  for (int rep = 0; rep < 4; ++rep) {
-    const auto t0 = Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), 1.0f, a.data(), static_cast<blasint>(k), b.data(), static_cast<blasint>(k),
-                0.0f, c.data(), static_cast<blasint>(n));
-    best = std::min(best, seconds_since(t0));
-  }
-  return 2.0 * static_cast<double>(m * n * k) / best / 1e9;
-}
+// The prompt's biggest matmul shape (x W^T, as ops::matmul does it).
+double sgemm_gflops(int64_t m, int64_t n, int64_t k) { return bench::sgemm_gflops(m, n, k, 4, true); }
 
 }  // namespace
 

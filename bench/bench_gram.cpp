@@ -7,30 +7,14 @@
 #include <random>
 #include <vector>
 
-#include "ct/gram.hpp"
-#include "ct/gram_amx.hpp"
+#include "linalg/gram.hpp"
+#include "linalg/gram_amx.hpp"
 #include "io/dtype.hpp"
+#include "yardstick.hpp"
 
 using namespace ctscope;
-using namespace ctscope::ct;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-template <typename Fn>
-double best_of(int reps, Fn&& fn) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    fn();
-    best = std::min(best, since(t0));
-  }
-  return best;
-}
-
-}  // namespace
+using namespace ctscope::linalg;
+using bench::best_of;
 
 int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 5632, d = argc > 2 ? std::atoll(argv[2]) : 2048;
@@ -49,6 +33,8 @@ int main(int argc, char** argv) {
   auto pass = [&](int k) { gram_pass(v, row_gram, Q.data(), k, g); };
   std::printf("%lld x %lld BF16, G %lld x %lld, %.1f GFLOP (kq=%d)\n", (long long)n, (long long)d, (long long)m,
               (long long)m, gflop, kq);
+  const double sgemm = bench::sgemm_gflops();
+  std::printf("SGEMM 2048^3 (same run): %.1f GFLOP/s; ratios below are kq=0 GFLOP/s over it\n", sgemm);
   unsetenv("CTSCOPE_NO_AMX");
   if (amx::available()) {
     std::vector<float> G(static_cast<size_t>(amx::padded(m) * amx::padded(m)));
@@ -64,9 +50,9 @@ int main(int argc, char** argv) {
           amx::gram_nt(W.data() + k0, n, std::min(kb, d - k0), d, G.data(), amx::padded(m), s, st);
       }
     });
-    std::printf("amx kernel        %7.3f s  %7.1f GFLOP/s\n", t, gflop / t);
+    std::printf("amx kernel        %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", t, gflop / t, gflop / t / sgemm);
     double tp = best_of(reps, [&] { pass(0); });
-    std::printf("amx pass kq=0     %7.3f s  %7.1f GFLOP/s\n", tp, gflop / tp);
+    std::printf("amx pass kq=0     %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", tp, gflop / tp, gflop / tp / sgemm);
     tp = best_of(reps, [&] { pass(kq); });
     std::printf("amx pass kq=%-3d   %7.3f s\n", kq, tp);
   } else {
@@ -74,7 +60,7 @@ int main(int argc, char** argv) {
   }
   setenv("CTSCOPE_NO_AMX", "1", 1);
   double tp = best_of(reps, [&] { pass(0); });
-  std::printf("ssyrk pass kq=0   %7.3f s  %7.1f GFLOP/s\n", tp, gflop / tp);
+  std::printf("ssyrk pass kq=0   %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", tp, gflop / tp, gflop / tp / sgemm);
   tp = best_of(reps, [&] { pass(kq); });
   std::printf("ssyrk pass kq=%-3d %7.3f s\n", kq, tp);
 }

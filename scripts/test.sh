@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 echo "== Release build and tests"
 BUILD_DIR=build scripts/build.sh

@@ -72,8 +72,8 @@ TEST(Analysis, Paper68SelectionCountsOnTinyLlamaShapes) {
   EXPECT_EQ(ck.tensors.size(), 201u);
   EXPECT_EQ(ck.total_params(), 1100048384u);
   ct::AnalysisSettings s;
-  s.preset = "paper68";
-  auto sel = ct::select_tensors(ck, s);
+  s.selection.preset = "paper68";
+  auto sel = ct::select_tensors(ck, s.selection, 64);
   EXPECT_EQ(sel.matrices.size(), 22u * 7 + 1);
   EXPECT_EQ(rows_of(sel), 426240u);
   EXPECT_EQ(64 * rows_of(sel), 27279360u);
@@ -81,16 +81,16 @@ TEST(Analysis, Paper68SelectionCountsOnTinyLlamaShapes) {
   EXPECT_NEAR(1100048384.0 / 27279360.0, 40.3, 0.05);
 
   ct::AnalysisSettings all;
-  auto every = ct::select_tensors(ck, all);
+  auto every = ct::select_tensors(ck, all.selection, 64);
   EXPECT_EQ(every.matrices.size(), 22u * 7 + 2);
   EXPECT_EQ(every.skipped.size(), 45u);  // the 1-D norms, listed with a reason
   for (const auto& [name, why] : every.skipped) EXPECT_NE(why.find("1-D"), std::string::npos) << name;
 
-  all.include = "mlp";
-  all.exclude = "down_proj";
-  EXPECT_EQ(ct::select_tensors(ck, all).matrices.size(), 44u);
-  all.include = "(";
-  EXPECT_THROW(ct::select_tensors(ck, all), Error);
+  all.selection.include = "mlp";
+  all.selection.exclude = "down_proj";
+  EXPECT_EQ(ct::select_tensors(ck, all.selection, 64).matrices.size(), 44u);
+  all.selection.include = "(";
+  EXPECT_THROW(ct::select_tensors(ck, all.selection, 64), Error);
 }
 
 TEST(Analysis, SameNumbersFromLlama2cAndGguf) {

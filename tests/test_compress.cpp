@@ -11,8 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ct/compressed.hpp"
-#include "ct/compressed_weights.hpp"
+#include "ctfile/ct_reader.hpp"
+#include "ctfile/ct_weights.hpp"
+#include "ctfile/ct_writer.hpp"
+#include "ctfile/reconstruct.hpp"
 #include "ct/model_analysis.hpp"
 #include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
@@ -49,14 +51,14 @@ TEST(Compress, FullRankRoundTripIsExactAndRunsLikeTheOriginal) {
   TempDir tmp;
   const Checkpoint src = Checkpoint::open(bin);
   // K = 64 = d for every matrix except down_proj (d = 172), which stays verbatim.
-  ct::CompressSettings s;
+  ctfile::CompressSettings s;
   s.K = 64;
   s.selection.exclude = "feed_forward\\.w2";
   const auto ctf = tmp.path / "m.ct.safetensors";
-  auto sum = ct::compress_checkpoint(src, s, ctf);
+  auto sum = ctfile::compress_checkpoint(src, s, ctf);
   EXPECT_EQ(sum.fitted_matrices, 31u);
   EXPECT_NEAR(sum.pooled_r2(), 1.0, 1e-6);
-  const ct::CompressedCheckpoint c(Checkpoint::open(ctf));
+  const ctfile::CtReader c(Checkpoint::open(ctf));
   for (const auto& e : c.entries()) {
     if (!e.alias_of.empty()) continue;
     auto orig = src.read_f32(*src.find(e.name));
@@ -67,13 +69,13 @@ TEST(Compress, FullRankRoundTripIsExactAndRunsLikeTheOriginal) {
     EXPECT_LE(sq_diff(orig, back), 1e-10 * ss + 1e-30) << e.name;
   }
   // Dense HF directory: HF names, q/k permuted to the half-split layout.
-  ct::reconstruct_checkpoint(c, tmp.path / "hf", false);
+  ctfile::reconstruct_checkpoint(c, tmp.path / "hf", false);
   const Checkpoint hf = Checkpoint::open(tmp.path / "hf");
   EXPECT_EQ(hf.format, Format::Safetensors);
   EXPECT_NE(hf.find("model.layers.0.self_attn.q_proj.weight"), nullptr);
   EXPECT_TRUE(hf.config.tie_embeddings);
   EXPECT_EQ(hf.config.rope, RopeLayout::HalfSplit);
-  EXPECT_THROW(ct::reconstruct_checkpoint(c, tmp.path / "hf", false), Error);  // exists, no --force
+  EXPECT_THROW(ctfile::reconstruct_checkpoint(c, tmp.path / "hf", false), Error);  // exists, no --force
 
   // Greedy decoding from the reconstructed directory and from the .ct file itself
   // gives the reference tokens of the original model.
@@ -98,16 +100,16 @@ TEST(Compress, K8ReconstructionMatchesTheAnalysisSse) {
   TempDir tmp;
   const Checkpoint src = Checkpoint::open(gguf);
   for (auto basis : {ct::BasisKind::Gaussian, ct::BasisKind::Dct, ct::BasisKind::Svd, ct::BasisKind::Universal}) {
-    ct::CompressSettings s;
+    ctfile::CompressSettings s;
     s.K = 8;
     s.basis = basis;
     const auto ctf = tmp.path / "k8.ct.safetensors";
-    ct::compress_checkpoint(src, s, ctf);
+    ctfile::compress_checkpoint(src, s, ctf);
     ct::AnalysisSettings as;
     as.Ks = {8};
     as.bases = {basis};
     const auto a = ct::analyze_model(src, as);
-    const ct::CompressedCheckpoint c(Checkpoint::open(ctf));
+    const ctfile::CtReader c(Checkpoint::open(ctf));
     ASSERT_EQ(a.matrices.size(), 36u);
     for (const auto& m : a.matrices) {
       const auto* e = c.find(m.layer, m.role);
@@ -151,7 +153,7 @@ TEST(Compress, InconsistentMetadataIsAnError) {
   meta["tensors"] = "[not json";
   auto bad_json = write("d.ct.safetensors", meta, {{"lm_head.weight.ct_amplitudes", DType::F32, {4, 4}}});
   for (const auto& p : {bad_shape, missing, bad_k, bad_json}) {
-    EXPECT_THROW(ct::CompressedCheckpoint(Checkpoint::open(p)), Error) << p;
+    EXPECT_THROW(ctfile::CtReader(Checkpoint::open(p)), Error) << p;
     int code = 0;
     run("reconstruct " + p.string() + " -o " + (tmp.path / "out").string(), &code);
     EXPECT_EQ(code, 2) << p;
@@ -193,12 +195,12 @@ TEST(Compress, Paper68OnATiedModelFitsTheSharedEmbeddingOnce) {
   const auto bin = kModels / "stories260K.bin";
   if (!fs::exists(bin)) GTEST_SKIP() << "../shared/models not found: real-model test skipped";
   TempDir tmp;
-  ct::CompressSettings s;
+  ctfile::CompressSettings s;
   s.K = 8;
   s.selection.preset = "paper68";  // selects lm_head, an alias of the embedding here
-  auto sum = ct::compress_checkpoint(Checkpoint::open(bin), s, tmp.path / "p.ct.safetensors");
+  auto sum = ctfile::compress_checkpoint(Checkpoint::open(bin), s, tmp.path / "p.ct.safetensors");
   EXPECT_EQ(sum.fitted_matrices, 36u);
-  const ct::CompressedCheckpoint c(Checkpoint::open(tmp.path / "p.ct.safetensors"));
+  const ctfile::CtReader c(Checkpoint::open(tmp.path / "p.ct.safetensors"));
   ASSERT_NE(c.find(-1, Role::EmbedTokens), nullptr);
   EXPECT_TRUE(c.find(-1, Role::EmbedTokens)->fitted);
   EXPECT_EQ(c.find(-1, Role::LmHead)->alias_of, "tok_embeddings.weight");

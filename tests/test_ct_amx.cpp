@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "ct/basis.hpp"
-#include "ct/gram.hpp"
-#include "ct/gram_amx.hpp"
+#include "linalg/gram.hpp"
+#include "linalg/gram_amx.hpp"
 #include "ct/matrix_analysis.hpp"
 #include "io/dtype.hpp"
 
 using namespace ctscope;
 using namespace ctscope::ct;
+using namespace ctscope::linalg;
 
 namespace {
 
@@ -206,7 +207,7 @@ TEST(CtAmx, AnalyzeMatrixSameWithAndWithoutAmx) {
     // kq = 110 where d allows: W Q takes two groups of AMX column tiles.
     if (d >= 64)
       for (int K : {32, 64}) b.push_back(make_fixed_basis(BasisKind::Gaussian, K, d));
-    Options opt;
+    MatrixAnalysisOptions opt;
     for (const auto& x : b) opt.bases.push_back(&x);
     const MatrixResult a = analyze_matrix(v, opt);
     MatrixResult s;

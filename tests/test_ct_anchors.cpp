@@ -8,13 +8,17 @@
 #include <limits>
 
 #include "ct/basis.hpp"
+#include "ct/amplitudes.hpp"
 #include "ct/matrix_analysis.hpp"
+#include "ct/svd_basis.hpp"
+#include "ct/universal_basis.hpp"
 #include "ct_reference.hpp"
 #include "io/dtype.hpp"
 #include "util/error.hpp"
 
 using namespace ctscope;
 using namespace ctscope::ct;
+using namespace ctscope::linalg;
 
 namespace {
 
@@ -26,7 +30,7 @@ MatrixView view(const std::vector<float>& W, int64_t n, int64_t d) { return {DTy
 
 MatrixResult analyze(const std::vector<float>& W, int64_t n, int64_t d, std::vector<const FactoredBasis*> bases,
                      bool spectrum = false) {
-  Options o;
+  MatrixAnalysisOptions o;
   o.bases = std::move(bases);
   o.spectrum = spectrum;
   return analyze_matrix(view(W, n, d), o);
@@ -233,7 +237,7 @@ TEST(CtAnchors, NanInfAndConstantAreReportedNotThrown) {
   }
   std::vector<uint16_t> Wb(size_t(n * d), f32_to_bf16(1.f));
   Wb[3] = 0x7fc0;  // BF16 NaN
-  Options o;
+  MatrixAnalysisOptions o;
   o.bases = {&f};
   EXPECT_EQ(analyze_matrix({DType::BF16, Wb.data(), n, d}, o).error, "contains NaN or Inf");
   std::vector<float> C(size_t(n * d), 0.25f);

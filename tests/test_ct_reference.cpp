@@ -8,12 +8,15 @@
 
 #include "ct/basis.hpp"
 #include "ct/matrix_analysis.hpp"
-#include "ct/topk_eigen.hpp"
+#include "ct/svd_basis.hpp"
+#include "ct/universal_basis.hpp"
+#include "linalg/topk_eigen.hpp"
 #include "ct_reference.hpp"
 #include "io/dtype.hpp"
 
 using namespace ctscope;
 using namespace ctscope::ct;
+using namespace ctscope::linalg;
 
 namespace {
 
@@ -95,7 +98,7 @@ void check(const Case& c, const std::vector<const FactoredBasis*>& bases, bool s
   ctref::Mat W = structured(c.n, c.d, c.seed, rank, noise);
   const auto bytes = store(W, c.dtype);
   const MatrixView v{c.dtype, bytes.data(), c.n, c.d};
-  Options opt;
+  MatrixAnalysisOptions opt;
   opt.bases = bases;
   opt.spectrum = spectrum;
   const MatrixResult r = analyze_matrix(v, opt);
@@ -180,7 +183,7 @@ TEST(CtReference, SvdBasisMatchesReferenceAndBaseline) {
     std::vector<FactoredBasis> b;
     for (int K : {2, 4, 8, 16}) b.push_back(svd_basis(v, K));
     check(c, ptrs(b), false);
-    Options opt;
+    MatrixAnalysisOptions opt;
     opt.bases = ptrs(b);
     const auto r = analyze_matrix(v, opt);
     for (const auto& f : r.fits) EXPECT_NEAR(f.r2, f.r2_svd, 1e-5) << "svd basis reaches the svd baseline, K=" << f.K;

@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eval/llama_model.hpp"
-#include "eval/llama_weights.hpp"
+#include "runtime/llama_model.hpp"
+#include "runtime/llama_weights.hpp"
 #include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
 #include "util/atomic_file.hpp"

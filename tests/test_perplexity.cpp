@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <numeric>
 
-#include "eval/llama_model.hpp"
-#include "eval/llama_weights.hpp"
+#include "runtime/llama_model.hpp"
+#include "runtime/llama_weights.hpp"
 #include "eval/perplexity.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"

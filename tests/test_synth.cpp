@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint.hpp"
-#include "model/synth.hpp"
+#include "synth/synth.hpp"
 #include "util/error.hpp"
 #include "ct_reference.hpp"
 #include "test_support.hpp"

@@ -7,10 +7,10 @@
 
 #include <sentencepiece_trainer.h>
 
-#include "eval/bpe_tokenizer.hpp"
-#include "eval/sentencepiece_tokenizer.hpp"
-#include "eval/token_ids.hpp"
-#include "eval/tokenizer.hpp"
+#include "text/bpe_tokenizer.hpp"
+#include "text/sentencepiece_tokenizer.hpp"
+#include "text/token_ids.hpp"
+#include "text/tokenizer.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
 #include "test_support.hpp"

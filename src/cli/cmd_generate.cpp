@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
-#include "ct/compressed_weights.hpp"
-#include "eval/llama_model.hpp"
-#include "eval/sampler.hpp"
-#include "eval/token_ids.hpp"
-#include "eval/tokenizer.hpp"
+#include "ctfile/ct_weights.hpp"
+#include "runtime/llama_model.hpp"
+#include "runtime/sampler.hpp"
+#include "text/token_ids.hpp"
+#include "text/tokenizer.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
 
@@ -30,8 +30,8 @@ int run_generate(const Opts& o) {
   if (o.steps < 1) throw Error(fmt::format("-n: {} must be at least 1", o.steps));
   if (o.temperature < 0 || !(o.top_p >= 0 && o.top_p <= 1))
     throw Error("generate: --temperature must be >= 0 and --top-p in [0, 1]");
-  const Checkpoint ck = ct::open_runnable_checkpoint(o.model);
-  auto weights = std::make_shared<const LlamaWeights>(ct::load_runnable_weights(ck));
+  const Checkpoint ck = ctfile::open_for_inference(o.model);
+  auto weights = std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck));
   // A tokenizer is needed for text in or out; --prompt-ids with --ids needs none.
   std::unique_ptr<Tokenizer> tok;
   if (o.prompt_ids.empty() || !o.ids)

@@ -1,12 +1,14 @@
 // ctscope synth OUT --preset NAME: a deterministic synthetic Llama checkpoint
 // (Hugging Face layout) for running and timing everything at real shapes.
 #include <iostream>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
-#include "model/synth.hpp"
+#include "synth/synth.hpp"
 #include "util/error.hpp"
+#include "util/progress.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -18,7 +20,8 @@ std::string preset_list() {
 }
 
 struct Opts {
-  std::string out, preset, dtype = "bf16";
+  std::string out, preset;
+  DType dtype = DType::BF16;
   uint64_t seed = 0, shard_size = 0;
   bool force = false, list = false;
 };
@@ -27,8 +30,12 @@ const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkp
                           [](CLI::App& sub) -> Action {
   auto o = std::make_shared<Opts>();
   sub.add_option("OUT", o->out, "output directory (must not exist unless --force)");
-  sub.add_option("--preset", o->preset, "model shapes (see --list)");
-  sub.add_option("--dtype", o->dtype, "bf16 (default), f16 or f32")->check(CLI::IsMember({"bf16", "f16", "f32"}));
+  std::vector<std::string> presets;
+  for (const auto& p : synth_presets()) presets.push_back(p.name);
+  sub.add_option("--preset", o->preset, "model shapes (see --list)")->check(CLI::IsMember(presets));
+  sub.add_option("--dtype", o->dtype, "bf16 (default), f16 or f32")
+      ->transform(names_to(std::map<std::string, DType>{{"bf16", DType::BF16}, {"f16", DType::F16}, {"f32", DType::F32}},
+                           "dtype"));
   sub.add_option("--seed", o->seed, "random seed (same seed, same bytes)");
   sub.add_option("--shard-size", o->shard_size, "write shards of at most this many bytes + model.safetensors.index.json")
       ->check(CLI::PositiveNumber);
@@ -44,12 +51,12 @@ const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkp
     if (o->preset.empty()) throw Error("synth: --preset is required (see ctscope synth --list)");
     SynthOptions so;
     so.preset = o->preset;
-    so.dtype = o->dtype == "f32" ? DType::F32 : o->dtype == "f16" ? DType::F16 : DType::BF16;
+    so.dtype = o->dtype;
     so.seed = o->seed;
     so.shard_size = o->shard_size;
     so.force = o->force;
-    so.progress = true;
-    synth_preset(so.preset);  // an unknown preset fails before anything is created
+    ProgressBar bar(true);
+    so.progress = bar.fn();
     auto r = synth_checkpoint(o->out, so);
     fmt::print("wrote {}: {} tensors, {} parameters, {} bytes in {} file{}\n", o->out, r.tensors, r.params, r.bytes,
                r.shards, r.shards == 1 ? "" : "s");

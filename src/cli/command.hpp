@@ -3,11 +3,13 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "ct/basis.hpp"
-#include "ct/model_analysis.hpp"
+#include "ct/tensor_selection.hpp"
+#include "io/dtype.hpp"
 
 namespace ctscope::cli {
 
@@ -38,11 +40,34 @@ void add_text_options(CLI::App& sub, std::string& text, std::string& text_ids, s
 void add_ctx_option(CLI::App& sub, int64_t& ctx);
 // --preset, --include and --exclude into s; `verb` says what happens
 // to the selected tensors ("analyze", "fit").
-void add_selection_options(CLI::App& sub, ct::AnalysisSettings& s, const std::string& verb);
+void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb);
+// --seed of the random basis.
+void add_seed_option(CLI::App& sub, uint64_t& seed);
+// --K as a comma-separated list ("8,64"), each in 1..100000; the default is Ks's value.
+CLI::Option* add_k_list_option(CLI::App& sub, std::vector<int>& Ks, const std::string& help);
+// A comma-separated list of basis names ("gaussian,dct"), in the given order.
+CLI::Option* add_basis_list_option(CLI::App& sub, const std::string& flag, std::vector<ct::BasisKind>& bases,
+                                   const std::string& help);
+// One basis name.
+CLI::Option* add_basis_option(CLI::App& sub, const std::string& flag, ct::BasisKind& basis, const std::string& help);
 
-// Value parsers shared by commands.
-std::vector<int> parse_k_list(const std::string& s);  // "8,64" -> {8, 64}; throws Error on bad input
-// "gaussian,dct" -> {Gaussian, Dct}, in the given order; `flag` names the option in errors.
-std::vector<ct::BasisKind> parse_basis_list(const std::string& s, const std::string& flag);
+// A CLI11 transformer from names to enum values: one element of a list, or a
+// single value. The error names the value and lists the accepted names.
+template <typename E>
+CLI::Validator names_to(std::map<std::string, E> names, const std::string& what) {
+  std::string list;
+  for (const auto& [name, value] : names) list += (list.empty() ? "" : ", ") + name;
+  return CLI::Validator(
+      [names, what, list](std::string& s) -> std::string {
+        auto it = names.find(s);
+        if (it == names.end()) return "unknown " + what + " '" + s + "' (" + list + ")";
+        s = std::to_string(static_cast<int>(it->second));
+        return "";
+      },
+      what);
+}
+
+// Ks sorted, each once (the order of --K does not matter).
+std::vector<int> sorted_unique(std::vector<int> Ks);
 
 }  // namespace ctscope::cli

@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
                "beside the SVD (best possible) and random (null) baselines."};
   app.set_version_flag("--version", std::string("ctscope ") + CTSCOPE_VERSION);
   app.require_subcommand(1);
+  // Every usage error is one line, like every other input error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("ctscope: error: ") + e.what() + " (see --help)\n";
+  });
   auto& reg = cli::registry();
   std::sort(reg.begin(), reg.end(), [](auto& a, auto& b) { return a.order < b.order; });
   std::map<CLI::App*, cli::Action> actions;

@@ -1,5 +1,9 @@
-// Options and value parsers shared by several commands, each worded once.
+// Options shared by several commands, each worded once. CLI11 parses and
+// checks the values (lists, ranges, names), so a bad value fails while
+// parsing, before any model is loaded.
 #include <algorithm>
+#include <charconv>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -8,42 +12,50 @@
 
 namespace ctscope::cli {
 
-std::vector<int> parse_k_list(const std::string& s) {
-  std::vector<int> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    size_t used = 0;
-    long v = 0;
-    try {
-      v = std::stol(item, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size()) throw Error("--K: '" + item + "' is not a whole number");
-    if (v < 1 || v > 100000) throw Error("--K: " + item + " is out of range (K must be >= 1)");
-    out.push_back(static_cast<int>(v));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+namespace {
+
+const std::map<std::string, ct::BasisKind>& basis_names() {
+  static const std::map<std::string, ct::BasisKind> names = [] {
+    std::map<std::string, ct::BasisKind> m;
+    for (auto b : {ct::BasisKind::Gaussian, ct::BasisKind::Dct, ct::BasisKind::Random, ct::BasisKind::Svd,
+                   ct::BasisKind::Universal})
+      m.emplace(std::string(ct::basis_name(b)), b);
+    return m;
+  }();
+  return names;
 }
 
-std::vector<ct::BasisKind> parse_basis_list(const std::string& s, const std::string& flag) {
-  std::vector<ct::BasisKind> out;
-  size_t pos = 0;
-  while (true) {
-    const size_t comma = s.find(',', pos);
-    const std::string name = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    auto b = ct::basis_from_name(name);
-    if (!b) throw Error(flag + ": unknown basis '" + name + "' (gaussian, dct, random, svd, universal)");
-    out.push_back(*b);
-    if (comma == std::string::npos) return out;
-    pos = comma + 1;
-  }
+}  // namespace
+
+std::vector<int> sorted_unique(std::vector<int> Ks) {
+  std::sort(Ks.begin(), Ks.end());
+  Ks.erase(std::unique(Ks.begin(), Ks.end()), Ks.end());
+  return Ks;
+}
+
+CLI::Option* add_k_list_option(CLI::App& sub, std::vector<int>& Ks, const std::string& help) {
+  const CLI::Validator whole_k(
+      [](const std::string& s) -> std::string {
+        int v = 0;
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return "'" + s + "' is not a whole number";
+        if (v < 1 || v > 100000) return s + " is out of range (K must be 1..100000)";
+        return "";
+      },
+      "K");
+  return sub.add_option("--K", Ks, help)->delimiter(',')->check(whole_k)->expected(1, 1 << 20)->capture_default_str();
+}
+
+CLI::Option* add_basis_list_option(CLI::App& sub, const std::string& flag, std::vector<ct::BasisKind>& bases,
+                                   const std::string& help) {
+  return sub.add_option(flag, bases, help)
+      ->delimiter(',')
+      ->transform(names_to(basis_names(), "basis"))
+      ->expected(1, 1 << 20);
+}
+
+CLI::Option* add_basis_option(CLI::App& sub, const std::string& flag, ct::BasisKind& basis, const std::string& help) {
+  return sub.add_option(flag, basis, help)->transform(names_to(basis_names(), "basis"));
 }
 
 void add_model_arg(CLI::App& sub, std::string& model) {
@@ -76,12 +88,17 @@ void add_ctx_option(CLI::App& sub, int64_t& ctx) {
       fmt::format("context (chunk) length; the second half of each chunk is scored (default {})", ctx));
 }
 
-void add_selection_options(CLI::App& sub, ct::AnalysisSettings& s, const std::string& verb) {
+void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb) {
   sub.add_option("--preset", s.preset,
                  "tensor selection preset: paper68 = the 7 projections of every layer + lm_head (default: every 2-D "
-                 "tensor)");
+                 "tensor)")
+      ->check(CLI::IsMember(ct::selection_presets()));
   sub.add_option("--include", s.include, "only " + verb + " tensors whose name matches this regex");
   sub.add_option("--exclude", s.exclude, "never " + verb + " tensors whose name matches this regex");
+}
+
+void add_seed_option(CLI::App& sub, uint64_t& seed) {
+  sub.add_option("--seed", seed, "seed of the random basis")->capture_default_str();
 }
 
 }  // namespace ctscope::cli

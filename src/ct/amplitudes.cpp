@@ -1,13 +1,16 @@
-// Amplitudes in a basis and the reconstruction from them (for `compress`).
+#include "ct/amplitudes.hpp"
+
 #include <cblas.h>
 
 #include <algorithm>
 
-#include "ct/gram.hpp"
-#include "ct/matrix_analysis.hpp"
+#include "linalg/row_panels.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
+
+using linalg::for_each_row_panel;
+using linalg::MatrixView;
 
 // A = (W - 1 o^T) Q R^-T: project in float (well conditioned, Q orthonormal),
 // then the triangular solve in double (R carries the basis's conditioning).
@@ -47,6 +50,36 @@ void reconstruct(const float* A, int64_t n, const FactoredBasis& b, float* W_hat
                 K, b.B.data(), static_cast<int>(d), 1.0, out.data(), static_cast<int>(d));
     std::transform(out.begin(), out.begin() + rows * d, W_hat + r0 * d, [](double v) { return static_cast<float>(v); });
   }
+}
+
+RowFit fit_rows(const MatrixView& W, const FactoredBasis& b, std::vector<float>* W_hat) {
+  const auto n = static_cast<size_t>(W.n), d = static_cast<size_t>(W.d);
+  RowFit f;
+  f.A.resize(n * static_cast<size_t>(b.K));
+  if (W_hat) W_hat->resize(n * d);
+  // Row panels: memory stays at two float panels whatever the matrix size
+  // (rows are fitted independently).
+  std::vector<float> local;
+  double ss = 0, sum = 0;
+  for_each_row_panel(W, 1024, [&](int64_t r0, int64_t rows, const float* P) {
+    const MatrixView view{DType::F32, P, rows, W.d};
+    float* A = f.A.data() + static_cast<size_t>(r0) * b.K;
+    fit_amplitudes(view, b, A);
+    float* Wh = W_hat ? W_hat->data() + static_cast<size_t>(r0) * d : nullptr;
+    if (!Wh) {
+      local.resize(static_cast<size_t>(rows) * d);
+      Wh = local.data();
+    }
+    reconstruct(A, rows, b, Wh);
+    for (size_t i = 0; i < static_cast<size_t>(rows) * d; ++i) {
+      const double x = P[i], e = x - Wh[i];
+      ss += x * x;
+      sum += x;
+      f.sse += e * e;
+    }
+  });
+  f.sst = ss - sum * sum / static_cast<double>(n * d);
+  return f;
 }
 
 }  // namespace ctscope::ct

@@ -5,9 +5,9 @@
 
 #include <cmath>
 #include <numbers>
-#include <random>
 
 #include "util/error.hpp"
+#include "util/normal_rng.hpp"
 
 namespace ctscope::ct {
 
@@ -57,18 +57,11 @@ std::vector<double> dct_basis(int K, int64_t d) {
   return B;
 }
 
-// Box-Muller on mt19937_64 bits: std::normal_distribution differs between
-// standard libraries, and the random basis must be the same everywhere.
 std::vector<double> random_basis(int K, int64_t d, uint64_t seed) {
   check_shape("random", K, d);
-  std::mt19937_64 rng(seed);
-  auto uniform = [&] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1p-53; };  // (0, 1)
+  NormalRng normal(seed);
   std::vector<double> B(static_cast<size_t>(K) * d);
-  for (size_t i = 0; i < B.size(); i += 2) {
-    const double r = std::sqrt(-2.0 * std::log(uniform())), t = 2.0 * std::numbers::pi * uniform();
-    B[i] = r * std::cos(t);
-    if (i + 1 < B.size()) B[i + 1] = r * std::sin(t);
-  }
+  for (double& v : B) v = normal();
   return B;
 }
 

@@ -1,6 +1,6 @@
 #include "ct/basis_provider.hpp"
 
-#include "ct/gram.hpp"
+#include "ct/svd_basis.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ct {
@@ -16,7 +16,7 @@ std::vector<int64_t> BasisProvider::row_lengths() const {
   return out;
 }
 
-const FactoredBasis& BasisProvider::get(BasisKind kind, int K, const TensorInfo& t, const MatrixView& W) {
+const FactoredBasis& BasisProvider::get(BasisKind kind, int K, const TensorInfo& t, const linalg::MatrixView& W) {
   const int64_t d = t.cols();
   if (kind == BasisKind::Svd) {
     if (svd_owner_ != t.name) {
@@ -41,36 +41,6 @@ const FactoredBasis& BasisProvider::get(BasisKind kind, int K, const TensorInfo&
   auto acc = pooled_.find(d);
   if (acc == pooled_.end()) throw Error(fmt::format("universal basis: {} is not one of the run's matrices", t.name));
   return shared_.emplace(key, acc->second->basis(K)).first->second;
-}
-
-RowFit fit_rows(const MatrixView& W, const FactoredBasis& b, std::vector<float>* W_hat) {
-  const auto n = static_cast<size_t>(W.n), d = static_cast<size_t>(W.d);
-  RowFit f;
-  f.A.resize(n * static_cast<size_t>(b.K));
-  if (W_hat) W_hat->resize(n * d);
-  // Row panels: memory stays at two float panels whatever the matrix size
-  // (rows are fitted independently).
-  std::vector<float> local;
-  double ss = 0, sum = 0;
-  for_each_row_panel(W, 1024, [&](int64_t r0, int64_t rows, const float* P) {
-    const MatrixView view{DType::F32, P, rows, W.d};
-    float* A = f.A.data() + static_cast<size_t>(r0) * b.K;
-    fit_amplitudes(view, b, A);
-    float* Wh = W_hat ? W_hat->data() + static_cast<size_t>(r0) * d : nullptr;
-    if (!Wh) {
-      local.resize(static_cast<size_t>(rows) * d);
-      Wh = local.data();
-    }
-    reconstruct(A, rows, b, Wh);
-    for (size_t i = 0; i < static_cast<size_t>(rows) * d; ++i) {
-      const double x = P[i], e = x - Wh[i];
-      ss += x * x;
-      sum += x;
-      f.sse += e * e;
-    }
-  });
-  f.sst = ss - sum * sum / static_cast<double>(n * d);
-  return f;
 }
 
 }  // namespace ctscope::ct

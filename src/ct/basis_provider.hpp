@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "ct/basis.hpp"
-#include "ct/matrix_analysis.hpp"
+#include "ct/universal_basis.hpp"
 #include "io/checkpoint.hpp"
+#include "linalg/matrix_view.hpp"
 
 namespace ctscope::ct {
 
@@ -22,7 +23,7 @@ class BasisProvider {
 
   // The basis of (kind, K) for matrix t, whose data is W. References stay valid
   // for the provider's life, except svd bases: until a different matrix asks.
-  const FactoredBasis& get(BasisKind kind, int K, const TensorInfo& t, const MatrixView& W);
+  const FactoredBasis& get(BasisKind kind, int K, const TensorInfo& t, const linalg::MatrixView& W);
 
   // Distinct row lengths of the run's matrices (universal bases are stored once per d).
   std::vector<int64_t> row_lengths() const;
@@ -36,13 +37,5 @@ class BasisProvider {
   std::string svd_owner_;
   std::map<int, FactoredBasis> svd_;  // by K, for svd_owner_
 };
-
-// One matrix fitted in one basis: amplitudes A (n x K) and the fit's sums.
-struct RowFit {
-  std::vector<float> A;
-  double sse = 0, sst = 0;
-};
-// Converts W to float once; writes W_hat = A B (+ offset) into *W_hat when given.
-RowFit fit_rows(const MatrixView& W, const FactoredBasis& b, std::vector<float>* W_hat = nullptr);
 
 }  // namespace ctscope::ct

@@ -6,22 +6,21 @@
 #include <lapacke.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
-#include "ct/blas_threads.hpp"
-#include "ct/gram.hpp"
-#include "ct/parallel.hpp"
-#include "ct/topk_eigen.hpp"
+#include "linalg/blas_threads.hpp"
+#include "linalg/gram.hpp"
+#include "linalg/sym_eigen.hpp"
+#include "linalg/topk_eigen.hpp"
 #include "util/error.hpp"
+#include "util/resource_usage.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ctscope::ct {
 
-namespace {
+using namespace linalg;
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+namespace {
 
 // PR and n95 of nonnegative eigenvalues sorted descending (tiny negatives from
 // rounding count as 0).
@@ -92,69 +91,30 @@ BasisFit fit_from_projections(const FactoredBasis& b, std::vector<double> YtY, s
   return f;
 }
 
-}  // namespace
-
-MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
-  ScopedBlasThreads serial_blas(1);  // see blas_threads.hpp
-  MatrixResult r;
-  r.n = W.n;
-  r.d = W.d;
-  const int64_t n = W.n, d = W.d;
-  int kq = 0;
-  for (const auto* b : opt.bases) {
-    if (!b) throw Error("analyze_matrix: null basis");
-    if (b->d != d)
-      throw Error(fmt::format("basis {} K={} has row length {}, matrix rows have {}", basis_name(b->kind), b->K, b->d, d));
-    kq += b->K;
-  }
-  const bool row_gram = n >= d;
-  // Tall matrices: Y^T Y = Q^T G Q costs 2 d^2 kq in double from G, or 2 n d kq
-  // in float from W during the pass; the pass wins unless n >> d.
-  const bool y_in_pass = !row_gram || n <= 4 * d;
-  // All bases side by side (d x kq): one product serves them all.
+// All bases side by side (d x kq): one product serves them all.
+std::vector<double> stack_bases(const std::vector<const FactoredBasis*>& bases, int64_t d, int kq) {
   std::vector<double> Qall(static_cast<size_t>(d) * kq);
-  std::vector<float> Qallf;
-  {
-    int c0 = 0;
-    for (const auto* b : opt.bases) {
-      for (int64_t j = 0; j < d; ++j)
-        for (int k = 0; k < b->K; ++k) Qall[j * kq + c0 + k] = b->Q[j * b->K + k];
-      c0 += b->K;
-    }
-    if (y_in_pass) Qallf.assign(Qall.begin(), Qall.end());
+  int c0 = 0;
+  for (const auto* b : bases) {
+    for (int64_t j = 0; j < d; ++j)
+      for (int k = 0; k < b->K; ++k) Qall[j * kq + c0 + k] = b->Q[j * b->K + k];
+    c0 += b->K;
   }
-  auto t0 = std::chrono::steady_clock::now();
-  // Reused across calls on this thread: the big buffers are allocated once.
-  // (OpenMP workers have their own thread_locals: loops below use these references.)
-  static thread_local GramPass tl_gram;
-  static thread_local std::vector<float> tl_eigen_work;
-  GramPass& g = tl_gram;
-  std::vector<float>& eigen_work = tl_eigen_work;
-  gram_pass(W, row_gram, Qallf.data(), y_in_pass ? kq : 0, g);
-  r.flops += g.flops;
-  r.gram_s = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
-  if (!g.finite) {
-    r.error = "contains NaN or Inf";
-    return r;
-  }
-  const double nn = static_cast<double>(n), nd = nn * static_cast<double>(d);
-  r.ss = g.ss;
-  r.sum = g.sum;
-  r.sst = g.ss - g.sum * g.sum / nd;
-  if (!(r.sst > 1e-12 * g.ss)) {
-    r.sst = 0;
-    r.error = "constant matrix (SST = 0)";
-    return r;
-  }
+  return Qall;
+}
 
-  // The centered Gram Mc as a low-rank correction of G,
-  // Mc = G + gamma u u^T - u w^T - w u^T, and its two traces from G's:
-  //   tall: C = G - u u^T, u = colsum / sqrt(n)
-  //   wide: Hc = P H P, P = I - e e^T, e = 1 / sqrt(n): u = e, w = H e, gamma = e^T H e.
+// The centered Gram Mc as a low-rank correction of G (`cen`) and its two traces
+// from G's:
+//   tall: C = G - u u^T, u = colsum / sqrt(n)
+//   wide: Hc = P H P, P = I - e e^T, e = 1 / sqrt(n): u = e, w = H e, gamma = e^T H e.
+struct CenteredTraces {
+  Centering cen;
+  double trc = 0, trc2 = 0;  // tr Mc, tr Mc^2
+};
+CenteredTraces centered_traces(const GramPass& g, int64_t n, int64_t d) {
   const int64_t m = g.m;
   const int mi = static_cast<int>(m);
-  Centering cen;
+  const double nn = static_cast<double>(n);
   double trg = 0, fro2 = 0;
   for (int64_t i = 0; i < m; ++i) trg += g.G[i * m + i];
   {
@@ -172,83 +132,150 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
     });
     for (double v : part) fro2 += v;
   }
-  double trc = 0, trc2 = 0;
-  std::vector<double> Gu(static_cast<size_t>(m));
-  if (row_gram) {
+  CenteredTraces t;
+  Centering& cen = t.cen;
+  if (g.row_gram) {
+    std::vector<double> Gu(static_cast<size_t>(m));
     cen.u.resize(d);
     for (int64_t j = 0; j < d; ++j) cen.u[j] = g.colsum[j] / std::sqrt(nn);
     cen.gamma = -1;
     cblas_dsymv(CblasRowMajor, CblasUpper, mi, 1.0, g.G.data(), mi, cen.u.data(), 1, 0.0, Gu.data(), 1);
     const double uu = cblas_ddot(mi, cen.u.data(), 1, cen.u.data(), 1), uGu = cblas_ddot(mi, cen.u.data(), 1, Gu.data(), 1);
-    trc = trg - uu;
-    trc2 = fro2 - 2 * uGu + uu * uu;
+    t.trc = trg - uu;
+    t.trc2 = fro2 - 2 * uGu + uu * uu;
   } else {
     cen.u.assign(n, 1.0 / std::sqrt(nn));
     cen.w.resize(n);
     cblas_dsymv(CblasRowMajor, CblasUpper, mi, 1.0, g.G.data(), mi, cen.u.data(), 1, 0.0, cen.w.data(), 1);
     cen.gamma = cblas_ddot(mi, cen.u.data(), 1, cen.w.data(), 1);
-    trc = trg - cen.gamma;
-    trc2 = fro2 - 2 * cblas_ddot(mi, cen.w.data(), 1, cen.w.data(), 1) + cen.gamma * cen.gamma;
+    t.trc = trg - cen.gamma;
+    t.trc2 = fro2 - 2 * cblas_ddot(mi, cen.w.data(), 1, cen.w.data(), 1) + cen.gamma * cen.gamma;
   }
-  r.flops += 4.0 * static_cast<double>(m) * static_cast<double>(m);
-  r.weight_pr = trc2 > 0 ? trc * trc / trc2 : 0.0;
-  auto make_Mc = [&] {
-    std::vector<double> Mc;
-    symmetric_from_upper(g.G, m, Mc);
-    const bool has_w = !cen.w.empty();
-    parallel_for(m, 16, [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = 0; j < m; ++j)
-          Mc[i * m + j] += cen.gamma * cen.u[i] * cen.u[j] - (has_w ? cen.u[i] * cen.w[j] + cen.w[i] * cen.u[j] : 0.0);
-    });
-    return Mc;
-  };
+  return t;
+}
 
+// Mc = G + gamma u u^T - u w^T - w u^T explicitly (m x m, full).
+std::vector<double> centered_gram(const GramPass& g, const Centering& cen) {
+  const int64_t m = g.m;
+  std::vector<double> Mc;
+  symmetric_from_upper(g.G, m, Mc);
+  const bool has_w = !cen.w.empty();
+  parallel_for(m, 16, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = 0; j < m; ++j)
+        Mc[i * m + j] += cen.gamma * cen.u[i] * cen.u[j] - (has_w ? cen.u[i] * cen.w[j] + cen.w[i] * cen.u[j] : 0.0);
+  });
+  return Mc;
+}
+
+// The full spectrum of Mc and the numbers that need it.
+Spectrum full_spectrum(std::vector<double> Mc, int64_t m) {
+  Spectrum sp;
+  sp.eigenvalues = sym_eigvals_desc(std::move(Mc), m);
+  double pr_unused = 0;
+  pr_and_n95(sp.eigenvalues, pr_unused, sp.weight_n95);
+  double s1 = 0, s2 = 0;
+  for (double l : sp.eigenvalues) {
+    const double sv = std::sqrt(std::max(l, 0.0));
+    s1 += sv;
+    s2 += sv * sv;
+  }
+  sp.weight_pr_sv = s2 > 0 ? s1 * s1 / s2 : 0.0;
+  return sp;
+}
+
+// Q^T W^T W Q for every basis at once (kq x kq, full) and Q^T colsum: from
+// Y^T Y of the pass, or from G (Q^T G Q) when the pass skipped Y.
+void stacked_projections(const GramPass& g, const std::vector<double>& Qall, int64_t d, int kq, bool y_in_pass,
+                         std::vector<double>& P, std::vector<double>& acol, double& flops) {
+  P.assign(static_cast<size_t>(kq) * kq, 0.0);
+  acol.assign(kq, 0.0);
+  if (kq == 0) return;
+  if (!y_in_pass) {
+    std::vector<double> T(static_cast<size_t>(d) * kq);
+    cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, static_cast<int>(d), kq, 1.0, g.G.data(), static_cast<int>(d),
+                Qall.data(), kq, 0.0, T.data(), kq);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kq, kq, static_cast<int>(d), 1.0, Qall.data(), kq, T.data(), kq,
+                0.0, P.data(), kq);
+    flops += 2.0 * static_cast<double>(d) * static_cast<double>(d) * kq + 2.0 * static_cast<double>(d) * kq * kq;
+  } else {
+    for (int i = 0; i < kq; ++i)
+      for (int j = 0; j < kq; ++j) P[i * kq + j] = g.YtY[std::min(i, j) * kq + std::max(i, j)];
+  }
+  cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(d), kq, 1.0, Qall.data(), kq, g.colsum.data(), 1, 0.0,
+              acol.data(), 1);
+}
+
+}  // namespace
+
+MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& opt) {
+  ScopedBlasThreads serial_blas(1);  // see blas_threads.hpp
+  MatrixResult r;
+  r.n = W.n;
+  r.d = W.d;
+  const int64_t n = W.n, d = W.d;
+  int kq = 0;
+  for (const auto* b : opt.bases) {
+    if (!b) throw Error("analyze_matrix: null basis");
+    if (b->d != d)
+      throw Error(fmt::format("basis {} K={} has row length {}, matrix rows have {}", basis_name(b->kind), b->K, b->d, d));
+    kq += b->K;
+  }
+  const bool row_gram = n >= d;
+  // Tall matrices: Y^T Y = Q^T G Q costs 2 d^2 kq in double from G, or 2 n d kq
+  // in float from W during the pass; the pass wins unless n >> d.
+  const bool y_in_pass = !row_gram || n <= 4 * d;
+  const std::vector<double> Qall = stack_bases(opt.bases, d, kq);
+  const std::vector<float> Qallf = y_in_pass ? std::vector<float>(Qall.begin(), Qall.end()) : std::vector<float>();
+
+  // 1. The pass. Its big buffers are reused across calls on this thread.
+  Stopwatch stage;
+  static thread_local GramPass tl_gram;
+  static thread_local std::vector<float> tl_eigen_work;
+  GramPass& g = tl_gram;
+  gram_pass(W, row_gram, Qallf.data(), y_in_pass ? kq : 0, g);
+  r.flops += g.flops;
+  r.gram_s = stage.seconds();
+  stage.restart();
+  if (!g.finite) {
+    r.error = "contains NaN or Inf";
+    return r;
+  }
+  const double nd = static_cast<double>(n) * static_cast<double>(d);
+  r.ss = g.ss;
+  r.sum = g.sum;
+  r.sst = g.ss - g.sum * g.sum / nd;
+  if (!(r.sst > 1e-12 * g.ss)) {
+    r.sst = 0;
+    r.error = "constant matrix (SST = 0)";
+    return r;
+  }
+
+  // 2. Weight PR and stable rank of the centered Gram; top-K sums for r2_svd.
+  const CenteredTraces ct = centered_traces(g, n, d);
+  const double mm = static_cast<double>(g.m);
+  r.flops += 4.0 * mm * mm;
+  r.weight_pr = ct.trc2 > 0 ? ct.trc * ct.trc / ct.trc2 : 0.0;
   std::vector<int> Ks;
   if (opt.svd_baseline)
     for (const auto* b : opt.bases) Ks.push_back(b->K);
   TopEigenOptions eo;
   eo.tol_abs = opt.svd_tol * r.sst;  // on each top-K sum = on r2_svd
-  TopEigen te = top_eigen(g.G, make_Mc, m, Ks, cen, eo, eigen_work);
+  TopEigen te = top_eigen(g.G, [&] { return centered_gram(g, ct.cen); }, g.m, Ks, ct.cen, eo, tl_eigen_work);
   r.flops += te.flops;
   if (opt.spectrum) {
-    Spectrum sp;
-    sp.eigenvalues = sym_eigvals_desc(make_Mc(), m);
-    r.flops += (4.0 / 3.0) * static_cast<double>(m) * static_cast<double>(m) * static_cast<double>(m);
-    double pr_unused = 0;
-    pr_and_n95(sp.eigenvalues, pr_unused, sp.weight_n95);
-    double s1 = 0, s2 = 0;
-    for (double l : sp.eigenvalues) {
-      const double sv = std::sqrt(std::max(l, 0.0));
-      s1 += sv;
-      s2 += sv * sv;
-    }
-    sp.weight_pr_sv = s2 > 0 ? s1 * s1 / s2 : 0.0;
-    te.lmax_c = sp.eigenvalues.front();
-    r.spectrum = std::move(sp);
+    r.spectrum = full_spectrum(centered_gram(g, ct.cen), g.m);
+    r.flops += (4.0 / 3.0) * mm * mm * mm;
+    te.lmax_c = r.spectrum->eigenvalues.front();
   }
-  r.stable_rank = te.lmax_c > 0 ? trc / te.lmax_c : 0.0;
+  r.stable_rank = te.lmax_c > 0 ? ct.trc / te.lmax_c : 0.0;
   r.krylov_dim = te.exact ? 0 : te.subspace;
-  r.eigen_s = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
+  r.eigen_s = stage.seconds();
+  stage.restart();
 
-  // Projections for every basis: Q^T G Q (tall) or Y^T Y (wide), all at once.
-  std::vector<double> P(static_cast<size_t>(kq) * kq), acol(kq);
-  if (kq > 0) {
-    if (!y_in_pass) {
-      std::vector<double> T(static_cast<size_t>(d) * kq);
-      cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, static_cast<int>(d), kq, 1.0, g.G.data(), static_cast<int>(d),
-                  Qall.data(), kq, 0.0, T.data(), kq);
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kq, kq, static_cast<int>(d), 1.0, Qall.data(), kq, T.data(), kq,
-                  0.0, P.data(), kq);
-      r.flops += 2.0 * static_cast<double>(d) * static_cast<double>(d) * kq + 2.0 * static_cast<double>(d) * kq * kq;
-    } else {
-      for (int i = 0; i < kq; ++i)
-        for (int j = 0; j < kq; ++j) P[i * kq + j] = g.YtY[std::min(i, j) * kq + std::max(i, j)];
-    }
-    cblas_dgemv(CblasRowMajor, CblasTrans, static_cast<int>(d), kq, 1.0, Qall.data(), kq, g.colsum.data(), 1, 0.0,
-                acol.data(), 1);
-  }
+  // 3. Every basis's fit from the stacked projections.
+  std::vector<double> P, acol;
+  stacked_projections(g, Qall, d, kq, y_in_pass, P, acol, r.flops);
   int c0 = 0;
   for (size_t bi = 0; bi < opt.bases.size(); ++bi) {
     const FactoredBasis& b = *opt.bases[bi];
@@ -270,7 +297,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const Options& opt) {
     r.fits.push_back(fr);
     c0 += K;
   }
-  r.fit_s = seconds_since(t0);
+  r.fit_s = stage.seconds();
   return r;
 }
 

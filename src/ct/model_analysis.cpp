@@ -1,41 +1,15 @@
 #include "ct/model_analysis.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
-#include <chrono>
 #include <map>
-#include <memory>
-#include <regex>
-#include <set>
 
+#include "ct/accounting.hpp"
 #include "ct/basis_provider.hpp"
+#include "ct/stored_matrix.hpp"
 #include "util/error.hpp"
+#include "util/resource_usage.hpp"
 
 namespace ctscope::ct {
-
-double peak_rss_mb() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-}
-
-namespace {
-
-bool is_projection(Role r) {
-  return r == Role::QProj || r == Role::KProj || r == Role::VProj || r == Role::OProj ||
-         r == Role::GateProj || r == Role::UpProj || r == Role::DownProj;
-}
-
-std::regex compile_regex(const std::string& flag, const std::string& re) {
-  try {
-    return std::regex(re, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw Error(fmt::format("{} '{}': invalid regular expression ({})", flag, re, e.what()));
-  }
-}
-
-}  // namespace
 
 void FitAggregate::add(const FitResult& f, double sst_matrix) {
   if (matrices == 0) {
@@ -53,76 +27,18 @@ void FitAggregate::add(const FitResult& f, double sst_matrix) {
   ++matrices;
 }
 
-Selection select_tensors(const Checkpoint& ck, const AnalysisSettings& s) {
-  Selection sel;
-  const bool paper = s.preset == "paper68";
-  if (!s.preset.empty() && !paper) throw Error(fmt::format("--preset '{}': unknown (known: paper68)", s.preset));
-  std::optional<std::regex> inc, exc;
-  if (!s.include.empty()) inc = compile_regex("--include", s.include);
-  if (!s.exclude.empty()) exc = compile_regex("--exclude", s.exclude);
-  const int kmax = s.Ks.empty() ? 0 : *std::max_element(s.Ks.begin(), s.Ks.end());
+namespace {
 
-  sel.description = paper ? "paper68: q,k,v,o,gate,up,down of every layer + lm_head" : "every 2-D tensor";
-  if (inc) sel.description += ", include /" + s.include + "/";
-  if (exc) sel.description += ", exclude /" + s.exclude + "/";
-
-  for (const auto& t : ck.tensors) {
-    if (paper) {
-      // Paper 68 counts one vocabulary matrix: lm_head (the embedding itself when tied).
-      if (!(is_projection(t.role) || t.role == Role::LmHead)) continue;
-    } else if (!t.alias_of.empty()) {
-      sel.skipped.emplace_back(t.name, "alias of " + t.alias_of + " (analyzed once)");
-      continue;
-    }
-    if (inc && !std::regex_search(t.name, *inc)) continue;
-    if (exc && std::regex_search(t.name, *exc)) continue;
-    if (!t.is_matrix()) {
-      sel.skipped.emplace_back(t.name, fmt::format("{}-D tensor (only matrices are fitted)", t.shape.size()));
-    } else if (t.numel() == 0) {
-      sel.skipped.emplace_back(t.name, "empty matrix");
-    } else if (!traits(t.dtype).to_f32) {
-      sel.skipped.emplace_back(t.name, fmt::format("dtype {} is not supported", dtype_name(t.dtype)));
-    } else if (t.cols() < kmax) {
-      sel.skipped.emplace_back(t.name, fmt::format("row length d={} < K={}", t.cols(), kmax));
-    } else if (t.rows() < 2) {
-      sel.skipped.emplace_back(t.name, "a single row");
-    } else {
-      sel.matrices.push_back(&t);
-    }
-  }
-  return sel;
-}
-
-std::vector<const TensorInfo*> fitted_data(const Checkpoint& ck, const Selection& sel) {
-  std::vector<const TensorInfo*> out;
-  std::set<std::string> seen;
-  for (const auto* t : sel.matrices) {
-    const TensorInfo* data = t->alias_of.empty() ? t : ck.find(t->alias_of);
-    if (data && seen.insert(data->name).second) out.push_back(data);
-  }
-  return out;
-}
-
-ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (s.Ks.empty()) throw Error("--K: no K given");
-  if (s.bases.empty()) throw Error("--basis: no basis given");
-  ModelAnalysis out;
-  out.model_path = ck.path.string();
-  out.format = std::string(format_name(ck.format));
-  out.total_params = ck.total_params();
-  out.tensors = ck.tensors.size();
-  out.settings = s;
-  Selection sel = select_tensors(ck, s);
-  out.selection = sel.description;
-  out.skipped = sel.skipped;
-
+// Streams every selected matrix through analyze_matrix: out.matrices, the
+// matrices that could not be analyzed in out.skipped, flops and bytes.
+void analyze_matrices(const Checkpoint& ck, const AnalysisSettings& s, const Selection& sel, ModelAnalysis& out,
+                      const ProgressFn& progress) {
   BasisProvider bases(ck, sel.matrices, s.seed);
   double bytes = 0;
   for (size_t i = 0; i < sel.matrices.size(); ++i) {
     const TensorInfo& t = *sel.matrices[i];
-    const MatrixView W{t.dtype, ck.bytes(t).data(), t.rows(), t.cols()};
-    Options opt;
+    const linalg::MatrixView W = stored_matrix(ck, t);
+    MatrixAnalysisOptions opt;
     opt.svd_baseline = s.svd_baseline;
     opt.spectrum = s.spectrum;
     for (BasisKind b : s.bases)
@@ -139,8 +55,10 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
     if (progress) progress(i + 1, sel.matrices.size(), t.name, bytes);
   }
   out.bytes_read = bytes;
+}
 
-  // Aggregates.
+// Per layer, per role and over the model; rows and analyzed_params.
+void aggregate(const AnalysisSettings& s, ModelAnalysis& out) {
   auto fresh_group = [&]() {
     GroupSummary g;
     for (BasisKind b : s.bases)
@@ -160,7 +78,6 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   std::map<int, GroupSummary> layers;
   std::map<Role, GroupSummary> roles;
   out.model = fresh_group();
-  std::map<int64_t, int> distinct_d;
   for (const auto& r : out.matrices) {
     add_to(out.model, r);
     if (r.layer >= 0) {
@@ -173,34 +90,52 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
     add_to(it->second, r);
     out.rows += static_cast<uint64_t>(r.result.n);
     out.analyzed_params += static_cast<uint64_t>(r.result.n * r.result.d);
-    distinct_d[r.result.d]++;
   }
   for (auto& [l, g] : layers) out.layers.push_back(std::move(g));
   for (auto& [r, g] : roles) out.roles.push_back(std::move(g));
+}
 
-  // Accounting (spec "Accounting"): the basis is free when it follows from
-  // (K, d) (gaussian, dct, seeded random); svd stores K*d per matrix, universal
-  // K*d + d per distinct d.
+// The three compression ratios of every (basis, K), from ct_storage.
+void account(ModelAnalysis& out) {
+  std::vector<FittedShape> fitted;
+  for (const auto& r : out.matrices) fitted.push_back({r.result.n, r.result.d});
+  const double total = static_cast<double>(out.total_params);
   for (const auto& f : out.model.fits) {
+    const CtStorage st = ct_storage(f.basis, f.K, fitted, out.total_params);
     Accounting a;
     a.basis = f.basis;
     a.K = f.K;
-    a.amplitude_params = static_cast<uint64_t>(f.K) * out.rows;
-    if (f.basis == BasisKind::Svd) {
-      for (const auto& r : out.matrices) a.basis_params += static_cast<uint64_t>(f.K * r.result.d);
-    } else if (f.basis == BasisKind::Universal) {
-      for (const auto& [d, count] : distinct_d) a.basis_params += static_cast<uint64_t>((f.K + 1) * d);
-    }
-    const double total = static_cast<double>(out.total_params);
+    a.amplitude_params = st.amplitude_params;
+    a.basis_params = st.basis_params;
     if (a.amplitude_params > 0) {
       a.compression_paper = total / static_cast<double>(a.amplitude_params);
       a.compression_analyzed = static_cast<double>(out.analyzed_params) / static_cast<double>(a.amplitude_params);
-      a.compression_storage = total / static_cast<double>(a.amplitude_params + a.basis_params +
-                                                           out.total_params - out.analyzed_params);
+      a.compression_storage = total / static_cast<double>(st.params());
     }
     out.accounting.push_back(a);
   }
-  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress) {
+  const Stopwatch clock;
+  if (s.Ks.empty()) throw Error("--K: no K given");
+  if (s.bases.empty()) throw Error("--basis: no basis given");
+  ModelAnalysis out;
+  out.model_path = ck.path.string();
+  out.format = std::string(format_name(ck.format));
+  out.total_params = ck.total_params();
+  out.tensors = ck.tensors.size();
+  out.settings = s;
+  const Selection sel = select_tensors(ck, s.selection, *std::max_element(s.Ks.begin(), s.Ks.end()));
+  out.selection = sel.description;
+  out.skipped = sel.skipped;
+
+  analyze_matrices(ck, s, sel, out, progress);
+  aggregate(s, out);
+  account(out);
+  out.wall_s = clock.seconds();
   out.peak_rss_mb = peak_rss_mb();
   return out;
 }

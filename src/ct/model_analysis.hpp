@@ -1,40 +1,28 @@
 // The whole-model CT analysis: select matrices, stream them one at a time
 // through analyze_matrix, and aggregate per layer, per role and per model with
-// the accounting of ../shared/spec/ct-analysis.md. Memory does not grow with
-// the model: one tensor is in flight, and its pages are released after use.
+// the accounting of docs/ct-analysis.md. Memory does not grow with the model:
+// one tensor is in flight, and its pages are released after use.
 #pragma once
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "ct/basis.hpp"
 #include "ct/matrix_analysis.hpp"
+#include "ct/tensor_selection.hpp"
 #include "io/checkpoint.hpp"
+#include "util/progress.hpp"
 
 namespace ctscope::ct {
 
 struct AnalysisSettings {
   std::vector<int> Ks{8, 64};
   std::vector<BasisKind> bases{BasisKind::Gaussian};  // first is the primary; others shown beside it
-  std::string preset;                                 // "" (every 2-D tensor) or "paper68"
-  std::string include, exclude;                       // ECMAScript regexes searched in tensor names
+  TensorSelection selection;
   bool svd_baseline = true;
   bool spectrum = false;
   uint64_t seed = 0x5eed;                             // random basis
 };
-
-// Which tensors an analysis looks at, and why the others are left out.
-struct Selection {
-  std::vector<const TensorInfo*> matrices;
-  std::vector<std::pair<std::string, std::string>> skipped;  // (name, reason)
-  std::string description;                                   // for reports and JSON settings.selection
-};
-Selection select_tensors(const Checkpoint& ck, const AnalysisSettings& s);
-// The tensors whose data a selection fits, each once: a selected alias (the tied
-// lm_head of paper68) stands for its data, the embedding. Used by compress and
-// eval-compression, which rewrite data rather than report per name.
-std::vector<const TensorInfo*> fitted_data(const Checkpoint& ck, const Selection& sel);
 
 struct MatrixRecord {
   std::string name;
@@ -90,11 +78,7 @@ struct ModelAnalysis {
   double wall_s = 0, peak_rss_mb = 0, flops = 0, bytes_read = 0;
 };
 
-// Called after each matrix (i of n done) with the bytes streamed so far.
-using ProgressFn = std::function<void(size_t done, size_t total, const std::string& name, double bytes)>;
-
+// progress: after each matrix, with its name and the bytes streamed so far.
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress = {});
-
-double peak_rss_mb();  // this process's peak resident set (getrusage)
 
 }  // namespace ctscope::ct

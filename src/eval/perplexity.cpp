@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "eval/llama_model.hpp"
+#include "runtime/llama_model.hpp"
 #include "util/error.hpp"
 
 namespace ctscope {
@@ -89,7 +89,7 @@ nlohmann::json EvalResult::to_json() const {
 
 ComparisonResult evaluate_perplexity(std::span<const int32_t> tokens, int64_t ctx, int32_t bos, int64_t vocab,
                                      const std::vector<ChunkLogitsFn>& candidates, const ChunkLogitsFn* reference,
-                                     const ProgressFn& progress, const std::string& where) {
+                                     const ChunkProgressFn& progress, const std::string& where) {
   const ChunkPlan plan = plan_chunks(static_cast<int64_t>(tokens.size()), ctx, where);
   const int64_t S = plan.scored_per_chunk(), rows = ctx - plan.first;
   const auto V = static_cast<size_t>(vocab);

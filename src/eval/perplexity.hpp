@@ -60,7 +60,7 @@ class NllAccumulator {
 
 // Progress after each chunk of each model: model index (-1: the reference),
 // chunk index (0-based), the plan, and the running perplexity.
-using ProgressFn = std::function<void(int model, int64_t chunk, const ChunkPlan&, double running_ppl)>;
+using ChunkProgressFn = std::function<void(int model, int64_t chunk, const ChunkPlan&, double running_ppl)>;
 
 struct ComparisonResult {
   std::vector<EvalResult> candidates;
@@ -72,7 +72,7 @@ struct ComparisonResult {
 // are computed once per chunk and every candidate is scored against them.
 ComparisonResult evaluate_perplexity(std::span<const int32_t> tokens, int64_t ctx, int32_t bos, int64_t vocab,
                                      const std::vector<ChunkLogitsFn>& candidates,
-                                     const ChunkLogitsFn* reference = nullptr, const ProgressFn& progress = {},
+                                     const ChunkLogitsFn* reference = nullptr, const ChunkProgressFn& progress = {},
                                      const std::string& where = "text");
 
 }  // namespace ctscope

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "util/error.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ctscope {
 
@@ -84,7 +85,7 @@ uint16_t f32_to_f16(float f) {
 
 namespace {
 
-// Chunk size for parallel conversion: big enough to amortize the fork.
+// Elements per parallel slice: enough to repay a wake-up; whole blocks of every block type.
 constexpr size_t kChunk = 1 << 16;
 
 void bf16_span(const uint16_t* s, size_t n, float* d) {
@@ -146,8 +147,9 @@ void q4_k_block(const uint8_t* b, float* y) {
 
 template <typename BlockFn>
 void blocks(const uint8_t* s, size_t nblocks, size_t bbytes, size_t belems, float* d, BlockFn fn) {
-#pragma omp parallel for schedule(static) if (nblocks * belems > kChunk)
-  for (size_t i = 0; i < nblocks; ++i) fn(s + i * bbytes, d + i * belems);
+  parallel_for(static_cast<int64_t>(nblocks), static_cast<int64_t>(kChunk / belems), [&](int64_t b0, int64_t b1, int) {
+    for (auto i = static_cast<size_t>(b0); i < static_cast<size_t>(b1); ++i) fn(s + i * bbytes, d + i * belems);
+  });
 }
 
 }  // namespace
@@ -156,7 +158,6 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
   const auto* s8 = static_cast<const uint8_t*>(src);
   const auto& tr = traits(t);
   if (n % tr.block_elems != 0) throw Error(fmt::format("{} tensor of {} elements is not whole blocks", tr.name, n));
-  const size_t chunks = (n + kChunk - 1) / kChunk;
   switch (t) {
     case DType::F32:
       std::memcpy(dst, src, n * 4);
@@ -169,12 +170,11 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
     case DType::BF16:
     case DType::F16: {
       const auto* s = static_cast<const uint16_t*>(src);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-      for (size_t c = 0; c < chunks; ++c) {
-        const size_t b = c * kChunk, len = std::min(kChunk, n - b);
+      parallel_for(static_cast<int64_t>(n), static_cast<int64_t>(kChunk), [&](int64_t i0, int64_t i1, int) {
+        const auto b = static_cast<size_t>(i0), len = static_cast<size_t>(i1 - i0);
         if (t == DType::BF16) bf16_span(s + b, len, dst + b);
         else f16_span(s + b, len, dst + b);
-      }
+      });
       return;
     }
     case DType::Q8_0: return blocks(s8, n / 32, 34, 32, dst, q8_0_block);

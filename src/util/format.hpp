@@ -1,7 +1,8 @@
-// Small text helpers shared by the reports.
+// Small text helpers shared by every rendering.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ctscope {
 
@@ -14,6 +15,13 @@ inline std::string with_commas(uint64_t v) {
     out += digits[i];
   }
   return out;
+}
+
+// {32000, 2048} -> "[32000, 2048]".
+inline std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
 }
 
 }  // namespace ctscope

@@ -1,0 +1,132 @@
+#include "ctfile/ct_reader.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "ct/amplitudes.hpp"
+#include "ctfile/ct_format.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::ctfile {
+
+using ct::basis_from_name;
+using ct::BasisKind;
+using ct::FactoredBasis;
+using ct::factor_basis;
+using ct::make_fixed_basis;
+
+bool is_ct_file(const Checkpoint& ck) {
+  auto it = ck.metadata.find("format");
+  return it != ck.metadata.end() && it->second == kCtFormat;
+}
+
+CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
+  const std::string where = ck_.path.string();
+  if (!is_ct_file(ck_)) fail(where, "not a ctscope .ct.safetensors file (no format={} metadata)", kCtFormat);
+  auto meta = [&](const char* key) -> const std::string& {
+    auto it = ck_.metadata.find(key);
+    if (it == ck_.metadata.end()) fail(where, "metadata key '{}' is missing", key);
+    return it->second;
+  };
+  if (meta("format_version") != std::to_string(kCtFormatVersion))
+    fail(where, "unsupported format_version {} (this ctscope reads {})", meta("format_version"), kCtFormatVersion);
+  auto b = basis_from_name(meta("basis"));
+  if (!b) fail(where, "unknown basis '{}' in metadata", meta("basis"));
+  basis_ = *b;
+  try {
+    K_ = std::stoi(meta("K"));
+    seed_ = std::stoull(meta("seed"));
+  } catch (const std::exception&) {
+    fail(where, "metadata K/seed are not numbers");
+  }
+  if (K_ < 1) fail(where, "metadata K={} is invalid", K_);
+  source_format_ = meta("source_format");
+  nlohmann::json cfg, tensors;
+  try {
+    cfg = nlohmann::json::parse(meta("config"));
+    tensors = nlohmann::json::parse(meta("tensors"));
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, "metadata config/tensors are not valid JSON ({})", e.what());
+  }
+  config_ = from_hf_config(cfg, where + " (metadata config)");
+  config_.rope = cfg.value(kRopeLayoutKey, "half_split") == "interleaved" ? RopeLayout::Interleaved
+                                                                                : RopeLayout::HalfSplit;
+  if (!tensors.is_array()) fail(where, "metadata tensors is not a list");
+  try {
+    for (const auto& jt : tensors) {
+      Entry e;
+      e.name = jt.at("name").get<std::string>();
+      auto dt = dtype_from_name(jt.at("dtype").get<std::string>());
+      if (!dt) fail(where, "tensor {}: unknown dtype in metadata", e.name);
+      e.dtype = *dt;
+      e.shape = jt.at("shape").get<std::vector<int64_t>>();
+      e.fitted = jt.at("fitted").get<bool>();
+      e.alias_of = jt.value("alias_of", "");
+      auto r = classify_tensor(e.name);
+      e.layer = r.layer;
+      e.role = r.role;
+      // Every stored piece must be present with a consistent shape.
+      auto need = [&](const std::string& name, std::vector<int64_t> shape) {
+        const TensorInfo* t = ck_.find(name);
+        if (!t) fail(where, "tensor {} is missing", name);
+        if (t->shape != shape) fail(where, "tensor {} has an inconsistent shape", name);
+        if (e.fitted && t->dtype != DType::F32) fail(where, "tensor {} must be F32", name);
+      };
+      if (!e.alias_of.empty()) {
+      } else if (e.fitted) {
+        if (e.shape.size() != 2 || e.shape[1] < K_) fail(where, "fitted tensor {} has an invalid shape", e.name);
+        need(amplitudes_name(e.name), {e.shape[0], K_});
+        if (basis_ == BasisKind::Svd) need(basis_tensor_name(e.name), {K_, e.shape[1]});
+        if (basis_ == BasisKind::Universal) {
+          need(universal_name(e.shape[1], "basis"), {K_, e.shape[1]});
+          need(universal_name(e.shape[1], "offset"), {e.shape[1]});
+        }
+      } else {
+        const TensorInfo* t = ck_.find(e.name);
+        if (!t || t->shape != e.shape || t->dtype != e.dtype) fail(where, "verbatim tensor {} is missing or inconsistent", e.name);
+      }
+      entries_.push_back(std::move(e));
+    }
+  } catch (const nlohmann::json::exception& ex) {
+    fail(where, "metadata tensors entry is malformed ({})", ex.what());
+  }
+}
+
+const CtReader::Entry* CtReader::find(int layer, Role role) const {
+  for (const auto& e : entries_)
+    if (e.layer == layer && e.role == role) return &e;
+  return nullptr;
+}
+
+std::vector<float> CtReader::tensor_f32(const Entry& e) const {
+  if (!e.alias_of.empty()) {
+    for (const auto& o : entries_)
+      if (o.name == e.alias_of) return tensor_f32(o);
+    fail(ck_.path.string(), "alias {} points to missing {}", e.name, e.alias_of);
+  }
+  if (!e.fitted) return ck_.read_f32(*ck_.find(e.name));
+  const int64_t n = e.shape[0], d = e.shape[1];
+  FactoredBasis stored;
+  const FactoredBasis* b = nullptr;
+  if (basis_ == BasisKind::Svd || basis_ == BasisKind::Universal) {
+    const bool uni = basis_ == BasisKind::Universal;
+    auto Bf = ck_.read_f32(*ck_.find(uni ? universal_name(d, "basis") : basis_tensor_name(e.name)));
+    std::vector<double> off;
+    if (uni) {
+      auto o = ck_.read_f32(*ck_.find(universal_name(d, "offset")));
+      off.assign(o.begin(), o.end());
+    }
+    stored = factor_basis(basis_, K_, d, std::vector<double>(Bf.begin(), Bf.end()), std::move(off));
+    b = &stored;
+  } else {
+    auto key = std::make_pair(d, K_);
+    auto it = fixed_.find(key);
+    if (it == fixed_.end()) it = fixed_.emplace(key, make_fixed_basis(basis_, K_, d, seed_)).first;
+    b = &it->second;
+  }
+  auto A = ck_.read_f32(*ck_.find(amplitudes_name(e.name)));
+  std::vector<float> W(static_cast<size_t>(n * d));
+  ct::reconstruct(A.data(), n, *b, W.data());
+  return W;
+}
+
+}  // namespace ctscope::ctfile

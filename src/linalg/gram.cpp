@@ -1,0 +1,244 @@
+#include "linalg/gram.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "linalg/blas_threads.hpp"
+#include "linalg/gram_amx.hpp"
+#include "util/error.hpp"
+#include "util/thread_pool.hpp"
+
+namespace ctscope::linalg {
+
+namespace {
+
+constexpr size_t kPanelBytes = size_t{4} << 20;  // float panel: fits in L2+L3 share, big enough for SYRK
+constexpr int64_t kFlushDepth = 4096;           // rows (or columns) summed in float before going to double
+constexpr size_t kAmxPanelBytes = size_t{4} << 20;  // BF16 panel per AMX call: deep enough (1024 rows at d = 2048) that G's float blocks, streamed from L3, are loaded and stored once per 32 k-steps
+
+// Column sums, sum and sum of squares of a rows x cols float panel (leading
+// dimension ld), in double. (The AMX path takes them while packing.)
+void panel_stats(const float* P, int64_t rows, int64_t cols, int64_t ld, double* colsum, double& ss, double& sum) {
+  constexpr int64_t kCols = 256;
+  std::vector<double> s1(worker_count(), 0.0), s2(worker_count(), 0.0);
+  parallel_for(cols, kCols, [&](int64_t c0, int64_t c1, int w) {
+    for (int64_t j0 = c0; j0 < c1; j0 += kCols) {
+      const int64_t j1 = std::min(c1, j0 + kCols);
+      double acc[kCols] = {}, sq[kCols] = {};
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* p = P + i * ld;
+        for (int64_t j = j0; j < j1; ++j) {
+          const double v = p[j];
+          acc[j - j0] += v;
+          sq[j - j0] += v * v;
+        }
+      }
+      for (int64_t j = j0; j < j1; ++j) {
+        colsum[j] += acc[j - j0];
+        s1[w] += acc[j - j0];
+        s2[w] += sq[j - j0];
+      }
+    }
+  });
+  for (int w = 0; w < worker_count(); ++w) {
+    ss += s2[w];
+    sum += s1[w];
+  }
+}
+
+// G (double, upper triangle) += Gf (float, upper triangle, row stride ldf), or
+// = on the first flush (so G needs no clearing); Gf's upper triangle is left
+// zero, and so are the lower halves of its diagonal blocks of side `blk` (the
+// AMX kernel writes whole 32 x 32 blocks).
+void flush(std::vector<float>& Gf, int64_t ldf, std::vector<double>& G, int64_t m, bool first, int64_t blk) {
+  // Rows i and m-1-i together: every slice gets the same share of the triangle.
+  auto row = [&](int64_t i) {
+    float* f = Gf.data() + i * ldf;
+    for (int64_t j = i / blk * blk; j < i; ++j) f[j] = 0.f;
+    for (int64_t j = i; j < m; ++j) {
+      G[i * m + j] = first ? f[j] : G[i * m + j] + f[j];
+      f[j] = 0.f;
+    }
+  };
+  parallel_for((m + 1) / 2, 8, [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      row(p);
+      if (m - 1 - p != p) row(m - 1 - p);
+    }
+  });
+}
+
+// The kernel of one pass and the float accumulator it fills: panels add into
+// Gf in float, and every kFlushDepth rows (or columns) Gf goes into G in double.
+struct Accumulator {
+  bool amx = false;
+  int64_t ldf = 0, blk = 1;  // Gf's row stride; side of the blocks the kernel writes whole
+  int64_t ldy = 0;           // row stride of a float Y panel (AMX writes whole 16-column tiles)
+  amx::Scratch* scratch = nullptr;
+  const amx::ProjectionTiles* tiles = nullptr;
+  int64_t pending = 0;
+  bool first_flush = true;
+
+  // After a panel of `count` rows (or columns); `last`: the pass is complete.
+  void panel_done(int64_t count, bool last, GramPass& g) {
+    pending += count;
+    if (pending + count > kFlushDepth || last) {
+      flush(g.Gf, ldf, g.G, g.m, first_flush, blk);
+      first_flush = false;
+      pending = 0;
+    }
+  }
+};
+
+// Row panels P (rows x d): G += P^T P, Y = P Q and Y^T Y += Y^T Y in double.
+void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator& acc, GramPass& g) {
+  const int64_t n = W.n, d = W.d;
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  const auto* bf16 = static_cast<const uint16_t*>(W.data);
+  int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
+  if (acc.amx) rb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
+  // The float panel only where SSYRK needs it (AMX also does Y = P Q).
+  std::vector<float> P(!acc.amx ? static_cast<size_t>(std::min(rb, n) * d) : 0),
+      Yf(static_cast<size_t>(std::min(rb, n) * acc.ldy));
+  std::vector<double> Yd(static_cast<size_t>(std::min(rb, n)) * kq);
+  for (int64_t r0 = 0; r0 < n; r0 += rb) {
+    const int64_t rows = std::min(rb, n - r0);
+    if (acc.amx) {
+      amx::PanelStats st{g.colsum.data()};
+      amx::gram_tn(bf16 + r0 * d, rows, d, d, g.Gf.data(), acc.ldf, *acc.scratch, st);
+      g.ss += st.ss;
+      g.sum += st.sum;
+    } else {
+      convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
+      panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
+                  static_cast<int>(d), 1.f, g.Gf.data(), static_cast<int>(d));
+    }
+    if (!std::isfinite(g.ss)) {
+      g.finite = false;
+      return;
+    }
+    g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
+    if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
+      if (acc.amx)
+        amx::project(bf16 + r0 * d, rows, d, d, *acc.tiles, 0, Yf.data(), acc.ldy);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
+                    P.data(), static_cast<int>(d), Qall, kq, 0.f, Yf.data(), static_cast<int>(acc.ldy));
+      for (int64_t i = 0; i < rows; ++i) std::copy_n(Yf.data() + i * acc.ldy, kq, Yd.data() + i * kq);
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(rows), 1.0, Yd.data(), kq, 1.0,
+                  g.YtY.data(), kq);
+      g.flops += 2.0 * static_cast<double>(rows) * static_cast<double>(d) * kq + static_cast<double>(rows) * kq * kq;
+    }
+    acc.panel_done(rows, r0 + rows == n, g);
+  }
+}
+
+// Column panels P (all n rows, cb columns): G += P P^T, Y += P Qall[cols];
+// then Y^T Y in double.
+void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator& acc, GramPass& g) {
+  const int64_t n = W.n, d = W.d;
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  const auto* bf16 = static_cast<const uint16_t*>(W.data);
+  const auto& tr = traits(W.dtype);
+  int64_t cb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / n, 64, 4096);
+  if (acc.amx) cb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / n / 32 * 32, 32, kFlushDepth);
+  cb = std::max<int64_t>(tr.block_elems, cb / tr.block_elems * tr.block_elems);
+  cb = std::min(cb, d);
+  std::vector<float> P(!acc.amx ? static_cast<size_t>(n * cb) : 0), Yf;
+  if (kq > 0) {
+    g.Y.assign(static_cast<size_t>(n * kq), 0.0);
+    Yf.resize(static_cast<size_t>(n * acc.ldy));
+  }
+  for (int64_t j0 = 0; j0 < d; j0 += cb) {
+    const int64_t cols = std::min(cb, d - j0);
+    if (acc.amx) {
+      amx::PanelStats st{g.colsum.data() + j0};
+      amx::gram_nt(bf16 + j0, n, cols, d, g.Gf.data(), acc.ldf, *acc.scratch, st);
+      g.ss += st.ss;
+      g.sum += st.sum;
+    } else {
+      parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i)
+          convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
+                         P.data() + i * cols);
+      });
+      panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
+                  static_cast<int>(cols), 1.f, g.Gf.data(), static_cast<int>(n));
+    }
+    if (!std::isfinite(g.ss)) {
+      g.finite = false;
+      return;
+    }
+    g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
+    if (kq > 0) {
+      if (acc.amx)
+        amx::project(bf16 + j0, n, cols, d, *acc.tiles, j0, Yf.data(), acc.ldy);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
+                    P.data(), static_cast<int>(cols), Qall + j0 * kq, kq, 0.f, Yf.data(), static_cast<int>(acc.ldy));
+      parallel_for(n, 64, [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i)
+          for (int c = 0; c < kq; ++c) g.Y[static_cast<size_t>(i * kq + c)] += Yf[static_cast<size_t>(i * acc.ldy + c)];
+      });
+      g.flops += 2.0 * static_cast<double>(n) * kq * static_cast<double>(cols);
+    }
+    acc.panel_done(cols, j0 + cols == d, g);
+  }
+  if (kq > 0) {
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, 0.0, g.YtY.data(), kq);
+    g.flops += static_cast<double>(n) * kq * kq;
+  }
+}
+
+}  // namespace
+
+GramPass gram_pass(const MatrixView& W, bool row_gram) {
+  GramPass g;
+  gram_pass(W, row_gram, nullptr, 0, g);
+  return g;
+}
+
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
+  check_matrix_view(W);
+  g.row_gram = row_gram;
+  g.ss = g.sum = g.flops = 0;
+  g.finite = true;
+  g.Y.clear();
+  g.YtY.assign(static_cast<size_t>(kq) * kq, 0.0);
+  g.m = row_gram ? W.d : W.n;
+  const int64_t m = g.m;
+  // BF16 goes to AMX as stored (exact products, FP32 sums like SSYRK); other
+  // dtypes are converted to float for SSYRK, never rounded to BF16.
+  Accumulator acc;
+  acc.amx = W.dtype == DType::BF16 && amx::available();
+  // SSYRK and SGEMM are the bulk of the work there: worth OpenBLAS's threads
+  // (analyze_matrix holds BLAS to one thread otherwise).
+  ScopedBlasThreads blas_threads(acc.amx ? 1 : ScopedBlasThreads::kDefault);
+  acc.ldf = acc.amx ? amx::padded(m) : m;
+  acc.blk = acc.amx ? 32 : 1;
+  // G is written by the first flush; Gf's upper triangle is zero after every
+  // completed pass, so a same-sized reuse needs no clearing either.
+  g.G.resize(static_cast<size_t>(m * m));
+  g.colsum.assign(static_cast<size_t>(W.d), 0.0);
+  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(acc.ldf * acc.ldf))
+    g.Gf.assign(static_cast<size_t>(acc.ldf * acc.ldf), 0.f);
+  g.gf_clean = false;
+  static thread_local amx::Scratch scratch;
+  static thread_local amx::ProjectionTiles tiles;
+  if (acc.amx && kq > 0) amx::pack_projection(Qall, W.d, kq, tiles);
+  acc.scratch = &scratch;
+  acc.tiles = &tiles;
+  acc.ldy = kq == 0 ? 0 : acc.amx ? tiles.ycols() : kq;
+
+  if (row_gram)
+    row_panel_pass(W, Qall, kq, acc, g);
+  else
+    column_panel_pass(W, Qall, kq, acc, g);
+  if (g.finite) g.gf_clean = true;
+}
+
+}  // namespace ctscope::linalg

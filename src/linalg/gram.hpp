@@ -1,0 +1,33 @@
+// One streaming pass over a stored matrix: the smaller Gram matrix (float SYRK
+// per panel, flushed into double), column sums, sum and sum of squares in
+// double, and for wide matrices the projections Y = W Qall.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "linalg/matrix_view.hpp"
+
+namespace ctscope::linalg {
+
+// Buffers are reused when a GramPass is passed again (no page faults per matrix).
+struct GramPass {
+  bool row_gram = true;        // true: G = W^T W (d x d); false: G = W W^T (n x n)
+  int64_t m = 0;               // side of G
+  std::vector<double> G;       // m x m row-major, UPPER triangle only (j >= i) is valid
+  std::vector<float> Gf;       // m x m float scratch
+  bool gf_clean = false;       // Gf's upper triangle is all zero (a pass completed)
+  std::vector<double> colsum;  // d
+  double ss = 0, sum = 0;
+  bool finite = true;          // false: W holds NaN/Inf and nothing else is valid
+  std::vector<double> Y;       // n x kq, W Qall (wide path with kq > 0)
+  std::vector<double> YtY;     // kq x kq, (W Qall)^T (W Qall) in double (whenever kq > 0); empty otherwise
+  double flops = 0;
+};
+
+// Qall: d x kq float row-major (kq may be 0). Pass kq = 0 on the tall path
+// when Q^T G Q is cheaper from G than W Q is from W (n >> d). Throws Error for
+// dtypes that cannot be converted or rows that are not whole blocks.
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g);
+GramPass gram_pass(const MatrixView& W, bool row_gram);
+
+}  // namespace ctscope::linalg

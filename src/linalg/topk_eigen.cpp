@@ -1,0 +1,350 @@
+#include "linalg/topk_eigen.hpp"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "linalg/sym_eigen.hpp"
+#include "linalg/sym_product.hpp"
+#include "util/error.hpp"
+#include "util/thread_pool.hpp"
+
+namespace ctscope::linalg {
+
+namespace {
+
+std::vector<double> prefix_sums(const std::vector<double>& desc, const std::vector<int>& Ks) {
+  std::vector<double> out;
+  for (int K : Ks) {
+    double s = 0;
+    for (int64_t i = 0; i < std::min<int64_t>(K, static_cast<int64_t>(desc.size())); ++i) s += desc[i];
+    out.push_back(s);
+  }
+  return out;
+}
+
+// Row slices of the m-long vectors, one per worker (cache-line aligned starts).
+template <typename Fn>
+void row_slices(int64_t m, Fn&& fn) {
+  parallel_for(m, 64, [&](int64_t i0, int64_t i1, int w) { fn(static_cast<int>(i0), static_cast<int>(i1 - i0), w); });
+}
+
+// P (r x b, col-major, ld r) = A^T X, A: m x r, X: m x b (col-major, ld m).
+void gemm_tn(const double* A, int64_t m, int r, const double* X, int b, double* P) {
+  const int workers = worker_count();
+  static thread_local std::vector<double> tl_part;
+  std::vector<double>& part = tl_part;  // workers must see this thread's buffer
+  part.assign(static_cast<size_t>(workers) * r * b, 0.0);
+  row_slices(m, [&](int i0, int len, int w) {
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, b, len, 1.0, A + i0, static_cast<int>(m), X + i0,
+                static_cast<int>(m), 0.0, part.data() + static_cast<size_t>(w) * r * b, r);
+  });
+  for (size_t k = 0; k < static_cast<size_t>(r) * b; ++k) {
+    double v = 0;
+    for (int w = 0; w < workers; ++w) v += part[static_cast<size_t>(w) * r * b + k];
+    P[k] = v;
+  }
+}
+
+// X -= A P, A: m x r, P: r x b (ld ldp), X: m x b (col-major, ld m).
+void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, double* X, int b) {
+  row_slices(m, [&](int i0, int len, int) {
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, len, b, r, -1.0, A + i0, static_cast<int>(m), P, ldp, 1.0,
+                X + i0, static_cast<int>(m));
+  });
+}
+
+// Columns [c0, c1) of col-major V (m x cols), orthonormalized against
+// V[:, 0:c0] and among themselves: a local pass (the caller's projection on
+// the last blocks, where the Lanczos recurrence puts all of X's component in
+// exact arithmetic), then classical Gram-Schmidt against all of V[:, 0:c0],
+// each pass followed by Cholesky QR (all level-3 BLAS). A column that the
+// global pass shrinks below 0.7 of its length gets one more pass (the DGKS
+// criterion: "twice is enough"). If the local pass finds a column with
+// (nearly) no new direction - the Krylov space is exhausted - the block is
+// replaced by random columns.
+// known (optional): V[:, known_lo:c0]^T X, (c0 - known_lo) x b col-major with
+// leading dimension ld_known. Without it the first pass is a global one.
+void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std::mt19937_64& rng, double& flops,
+                          const double* known = nullptr, int known_lo = 0, int ld_known = 0) {
+  const int b = c1 - c0, mi = static_cast<int>(m);
+  double* X = V.data() + static_cast<size_t>(c0) * m;
+  std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), R(static_cast<size_t>(b) * b), norm0(b);
+  auto global = [&] {
+    if (c0 == 0) return;
+    gemm_tn(V.data(), m, c0, X, b, proj.data());
+    gemm_sub(V.data(), m, c0, proj.data(), c0, X, b);
+    flops += 4.0 * static_cast<double>(m) * c0 * b;
+  };
+  auto first = [&] {
+    if (!known) return global();
+    const int r = c0 - known_lo;
+    gemm_sub(V.data() + static_cast<size_t>(known_lo) * m, m, r, known, ld_known, X, b);
+    flops += 2.0 * static_cast<double>(m) * r * b;
+  };
+  // X = Q R with R from the Cholesky factor of X^T X; false if a column is
+  // (relative to its norm before projection) too small to trust.
+  auto cholqr = [&](bool check) {
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, b, mi, 1.0, X, mi, 0.0, R.data(), b);
+    flops += 2.0 * static_cast<double>(m) * b * b;
+    if (check)
+      for (int k = 0; k < b; ++k)
+        if (!(R[static_cast<size_t>(k) * b + k] > 1e-12 * norm0[k] * norm0[k])) return false;
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', b, R.data(), b) != 0) return false;
+    if (check)
+      for (int k = 0; k < b; ++k)
+        if (!(R[static_cast<size_t>(k) * b + k] > 1e-6 * norm0[k])) return false;
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, mi, b, 1.0, R.data(), b, X, mi);
+    return true;
+  };
+  for (int attempt = 0;; ++attempt) {
+    for (int k = 0; k < b; ++k) norm0[k] = std::max(cblas_dnrm2(mi, X + static_cast<size_t>(k) * m, 1), 1e-300);
+    first();
+    if (cholqr(true)) break;
+    if (attempt >= 3) throw Error("block Lanczos: cannot extend the Krylov basis");
+    known = nullptr;  // only valid for the X it was computed from
+    // Breakdown: a fresh random block (any direction outside span(V) will do).
+    std::normal_distribution<double> nd;
+    for (size_t i = 0; i < static_cast<size_t>(b) * m; ++i) X[i] = nd(rng);
+  }
+  if (c0 == 0) return;
+  // The columns are unit length here, so R's diagonal after the global pass
+  // is what each kept of its length.
+  for (int pass = 0; pass < 2; ++pass) {
+    global();
+    if (!cholqr(false)) throw Error("block Lanczos: lost orthogonality");
+    bool kept = true;
+    for (int k = 0; k < b; ++k) kept = kept && R[static_cast<size_t>(k) * b + k] >= 0.7;
+    if (kept) return;
+  }
+}
+
+// Eigenvalues (descending) of the s x s Rayleigh quotient S (col-major, ld)
+// of block Lanczos: block tridiagonal, i.e. banded with half-width b (the
+// coupling blocks are the triangular R factors). Entries outside the band are
+// rounding noise of the float products (the reorthogonalization removes what
+// they stand for), so the band solver, O(s^2 b), sees only the band.
+std::vector<double> band_ritz_values(const std::vector<double>& S, int ld, int s, int b) {
+  std::vector<double> w(static_cast<size_t>(s));
+  const int ldab = b + 1;
+  std::vector<double> ab(static_cast<size_t>(ldab) * s, 0.0);
+  for (int j = 0; j < s; ++j)
+    for (int i = std::max(0, j - b); i <= j; ++i) ab[static_cast<size_t>(j) * ldab + (b + i - j)] = S[static_cast<size_t>(j) * ld + i];
+  if (LAPACKE_dsbevd(LAPACK_COL_MAJOR, 'N', 'U', s, b, ab.data(), ldab, w.data(), nullptr, 1) != 0)
+    throw Error("band eigensolver failed to converge");
+  std::reverse(w.begin(), w.end());
+  return w;
+}
+
+// The block Lanczos state: Krylov basis V (m x s, col-major), the projected
+// matrix T = V^T M V (col-major, leading dimension ldt), the float tiles of M,
+// and V's components along the centering vectors u and w.
+struct Lanczos {
+  int64_t m = 0;
+  int b = 0, ldt = 0;
+  const PackedSym* M = nullptr;
+  std::vector<double>& V;
+  std::vector<double>& T;
+  std::vector<float> Xf, Zf;
+  std::vector<double> Z, VtZ;  // Z = M X_j (m x b); VtZ = V[:, lo:s]^T Z
+  std::vector<double> a, cw;   // V^T u, V^T w
+  std::mt19937_64 rng{0x1a2c05};
+  double flops = 0;
+
+  Lanczos(const PackedSym& packed, int64_t m_, int b_, int smax, std::vector<double>& V_, std::vector<double>& T_)
+      : m(m_), b(b_), ldt(smax + b_), M(&packed), V(V_), T(T_) {
+    // Padding rows of Xf stay zero.
+    Xf.assign(static_cast<size_t>(packed.padded()) * b, 0.0f);
+    Zf.resize(Xf.size());
+    Z.resize(static_cast<size_t>(m) * b);
+    // Only the columns in use are ever written or read.
+    if (V.size() < static_cast<size_t>(m) * (smax + b)) V.resize(static_cast<size_t>(m) * (smax + b));
+    if (T.size() < static_cast<size_t>(ldt) * ldt) T.resize(static_cast<size_t>(ldt) * ldt);
+  }
+
+  // The first block: u (normalized) and random directions, orthonormalized,
+  // so one Krylov space serves M and the centered Mc.
+  void start(const Centering& c) {
+    std::uniform_real_distribution<double> ud(-1.0, 1.0);
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) V[static_cast<size_t>(k) * m + i] = ud(rng);
+    const double unorm = cblas_dnrm2(static_cast<int>(m), c.u.data(), 1);
+    if (unorm > 0)
+      for (int64_t i = 0; i < m; ++i) V[i] = c.u[i] / unorm;
+    orthonormalize_block(V, m, 0, b, rng, flops);
+  }
+
+  // Z = M X_j for the block at s0, and T's columns s0 .. s0+b-1.
+  void project_block(int s0) {
+    const int s = s0 + b;
+    const double mm = static_cast<double>(m);
+    const double* X = V.data() + static_cast<size_t>(s0) * m;
+    // The Lanczos recurrence couples block j only to blocks j-1 and j+1:
+    // V[:, lo:s]^T Z is all of V^T Z in exact arithmetic (the rest is rounding,
+    // which the global pass of orthonormalize_block removes).
+    const int lo = std::max(0, s0 - b);
+    VtZ.resize(static_cast<size_t>(s - lo) * b);
+    // V is column-major, the kernel wants row-major blocks: transpose on the way.
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) Xf[i * b + k] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
+    sym_product(*M, Xf.data(), b, Zf.data());
+    for (int k = 0; k < b; ++k)
+      for (int64_t i = 0; i < m; ++i) Z[static_cast<size_t>(k) * m + i] = Zf[i * b + k];
+    gemm_tn(V.data() + static_cast<size_t>(lo) * m, m, s - lo, Z.data(), b, VtZ.data());
+    // T[lo:s, s0:s] = V[:, lo:s]^T Z, T[0:lo, s0:s] = 0, then symmetrized.
+    for (int k = 0; k < b; ++k) {
+      double* col = T.data() + static_cast<size_t>(s0 + k) * ldt;
+      std::fill_n(col, lo, 0.0);
+      std::copy_n(VtZ.data() + static_cast<size_t>(k) * (s - lo), s - lo, col + lo);
+    }
+    flops += 2.0 * mm * mm * b + 2.0 * mm * (s - lo) * b;
+    for (int j = s0; j < s; ++j)
+      for (int i = 0; i < j; ++i) {
+        const double avg = i >= s0 ? 0.5 * (T[static_cast<size_t>(j) * ldt + i] + T[static_cast<size_t>(i) * ldt + j])
+                                   : T[static_cast<size_t>(j) * ldt + i];
+        T[static_cast<size_t>(j) * ldt + i] = T[static_cast<size_t>(i) * ldt + j] = avg;
+      }
+  }
+
+  // a = V^T u and cw = V^T w for the block at s0.
+  void track_centering(int s0, const Centering& c) {
+    const int s = s0 + b, mi = static_cast<int>(m);
+    a.resize(s);
+    cw.resize(s);
+    for (int k = s0; k < s; ++k) {
+      a[k] = cblas_ddot(mi, V.data() + static_cast<size_t>(k) * m, 1, c.u.data(), 1);
+      cw[k] = c.w.empty() ? 0.0 : cblas_ddot(mi, V.data() + static_cast<size_t>(k) * m, 1, c.w.data(), 1);
+    }
+  }
+
+  // Largest Ritz value of Mc = M + gamma u u^T - u w^T - w u^T on span(V[:, 0:s]).
+  double centered_lmax(int s, const Centering& c) {
+    std::vector<double> Tc(static_cast<size_t>(s) * s);
+    for (int j = 0; j < s; ++j)
+      for (int i = 0; i < s; ++i)
+        Tc[static_cast<size_t>(j) * s + i] =
+            T[static_cast<size_t>(j) * ldt + i] + c.gamma * a[i] * a[j] - a[i] * cw[j] - cw[i] * a[j];
+    flops += 6.0 * s * static_cast<double>(s) * b;
+    return sym_eigvals_desc(std::move(Tc), s).front();  // dense: the centering breaks the band
+  }
+
+  // The next block from Z, orthonormalized (V[:, lo:s]^T Z is the local pass's projection).
+  void extend(int s0) {
+    const int s = s0 + b, lo = std::max(0, s0 - b);
+    std::copy(Z.begin(), Z.end(), V.begin() + static_cast<std::ptrdiff_t>(s) * m);
+    orthonormalize_block(V, m, s, s + b, rng, flops, VtZ.data(), lo, s - lo);
+  }
+};
+
+// Ritz sums grow monotonically and, past the first steps, geometrically: with
+// rate q = step / previous step, what is left is about step q / (1 - q).
+class ConvergenceTest {
+ public:
+  explicit ConvergenceTest(double tol_abs) : tol_(tol_abs) {}
+  // Records this check's sums; true when every sum's estimated remainder is below tol.
+  bool settled(const std::vector<double>& sums) {
+    bool done = !prev_.empty();
+    for (size_t i = 0; done && i < sums.size(); ++i) {
+      const double step = sums[i] - prev_[i];
+      if (step <= 0.01 * tol_) continue;
+      const double q = delta_.empty() || delta_[i] <= 0 ? 1.0 : step / delta_[i];
+      done = q < 0.7 && step * q / (1 - q) <= tol_;
+    }
+    if (!prev_.empty()) {
+      delta_.resize(sums.size());
+      for (size_t i = 0; i < sums.size(); ++i) delta_[i] = sums[i] - prev_[i];
+    }
+    prev_ = sums;
+    return done;
+  }
+
+ private:
+  double tol_;
+  std::vector<double> prev_, delta_;
+};
+
+}  // namespace
+
+TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector<double>()>& make_Mc, int64_t m,
+                   const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt, std::vector<float>& work) {
+  TopEigen r;
+  int kmax = 1;
+  for (int K : Ks) kmax = std::max(kmax, K);
+  const double mm = static_cast<double>(m);
+
+  // LAPACK on the whole matrix (~0.5 s at m = 2048: the last resort).
+  bool lmax_done = false;
+  double lmax = 0;
+  auto exact = [&] {
+    r.exact = true;
+    r.top_sums = prefix_sums(sym_eigvals_desc(M, m), Ks);
+    r.lmax_c = lmax_done ? lmax : sym_eigvals_desc(make_Mc(), m).front();
+    r.flops += (lmax_done ? 1 : 2) * (4.0 / 3.0) * mm * mm * mm;
+    r.subspace = static_cast<int>(m);
+    return r;
+  };
+  // Small blocks reach a given accuracy with the smallest Krylov dimension
+  // (measured: K = 64 settles at ~208 with 16, ~288 with 32, ~384 with 64), and
+  // the reorthogonalization grows with its square.
+  const int b = opt.block > 0 ? opt.block : 16;
+  // Past m/2 the Krylov basis costs about what LAPACK does.
+  const int smax = static_cast<int>(std::min<int64_t>(m / 2, 1024));
+  if (m <= opt.exact_below || smax < kmax + 2 * b) return exact();
+
+  // Products in float: M is read once per block step and that read is the cost;
+  // Ritz values then carry ~1e-7 relative error, far inside the tolerances.
+  // The packed tiles live in the caller's work buffer (reused across matrices).
+  struct Borrow {
+    PackedSym P;
+    std::vector<float>& w;
+    explicit Borrow(std::vector<float>& buf) : w(buf) { P.data.swap(w); }
+    ~Borrow() { P.data.swap(w); }
+    Borrow(const Borrow&) = delete;
+    Borrow& operator=(const Borrow&) = delete;
+  } packed(work);
+  pack_upper(M, m, packed.P);
+  // The Krylov basis and projected matrix live across calls on this thread.
+  static thread_local std::vector<double> tl_V, tl_T;
+  Lanczos lz(packed.P, m, b, smax, tl_V, tl_T);
+  lz.start(c);
+  // Flops are added to r at every exit, so the exact fallback counts both.
+  auto finish = [&](TopEigen out) {
+    out.flops += lz.flops;
+    return out;
+  };
+
+  ConvergenceTest test(opt.tol_abs);
+  double prev_lmax = -1;
+  int last_check = 0;
+  for (int s0 = 0;; s0 += b) {
+    const int s = s0 + b;
+    lz.project_block(s0);
+    lz.track_centering(s0, c);
+    r.subspace = s;
+    // Rayleigh-Ritz every step while cheap, then only once s grew by 25%
+    // (the remaining-error estimate stays conservative for longer steps).
+    if (s >= kmax + b && (s <= 256 || 4 * s >= 5 * last_check || s + b > smax)) {
+      last_check = s;
+      if (!lmax_done) {  // Mc's top value, until it settles
+        lmax = lz.centered_lmax(s, c);
+        lmax_done = prev_lmax > 0 && lmax - prev_lmax <= opt.tol_rel_lmax * std::abs(lmax);
+        prev_lmax = lmax;
+      }
+      const auto sums = prefix_sums(band_ritz_values(lz.T, lz.ldt, s, b), Ks);
+      lz.flops += 6.0 * s * static_cast<double>(s) * b;
+      const bool sums_settled = test.settled(sums);
+      if (lmax_done && sums_settled) {
+        r.top_sums = sums;
+        r.lmax_c = lmax;
+        return finish(r);
+      }
+    }
+    if (s + b > smax) return finish(exact());
+    lz.extend(s0);
+  }
+}
+
+}  // namespace ctscope::linalg

@@ -1,0 +1,33 @@
+#include "text/eval_tokens.hpp"
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "text/token_ids.hpp"
+#include "text/tokenizer.hpp"
+#include "util/error.hpp"
+
+namespace ctscope {
+
+EvalTokens load_eval_tokens(const Checkpoint& ck, const std::string& text_file, const std::string& ids_file,
+                            const std::string& tokenizer_path) {
+  if (text_file.empty() == ids_file.empty()) throw Error("give exactly one of --text FILE or --text-ids FILE");
+  EvalTokens t;
+  if (!ids_file.empty()) {
+    t.where = ids_file;
+    t.ids = read_token_ids(ids_file);
+    check_token_ids(t.ids, ck.config.vocab_size, ids_file);
+    return t;
+  }
+  t.where = text_file;
+  std::ifstream in(text_file, std::ios::binary);
+  if (!in) fail(text_file, "cannot open text file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto tok = open_tokenizer(ck, tokenizer_path.empty() ? std::nullopt : std::optional<std::filesystem::path>(tokenizer_path));
+  t.ids = tok->encode(ss.str(), /*add_bos=*/true);
+  return t;
+}
+
+}  // namespace ctscope

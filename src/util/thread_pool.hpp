@@ -1,0 +1,85 @@
+// The project's one thread pool: long-lived threads that sleep between jobs,
+// and parallel_for on top of it. Every parallel loop of ctscope runs here
+// (dtype conversion, the Gram and eigen kernels, the forward pass, synth).
+// Why not OpenMP: the hot loops alternate with OpenBLAS calls, and OpenMP
+// workers spin-wait after each region (libgomp's default spin, long with
+// SPR's slow `pause`), taking a core from the BLAS call that follows unless
+// OMP_WAIT_POLICY=passive is set before start-up, which a library cannot do.
+// These workers never spin, and unlike a thread per call they cost one
+// wake-up (a futex) instead of a clone and a join. Nested calls run inline,
+// so a parallel routine may call another without oversubscribing.
+#pragma once
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ctscope {
+
+inline int worker_count() {
+  static const int n = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 16u));
+  return n;
+}
+
+class ThreadPool {
+ public:
+  using Job = void (*)(void* ctx, int worker);
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  int threads() const { return static_cast<int>(threads_.size()); }
+
+  // job(ctx, w) for w in [0, workers): pool thread i takes w = first + i, the
+  // calling thread takes the w below `first` meanwhile; returns when all are
+  // done. One job at a time: with `wait` a second caller waits its turn,
+  // without it run() returns false at once (and runs nothing) when the pool is
+  // busy or the caller is one of its own threads. workers <= first + threads().
+  bool run(Job job, void* ctx, int workers, int first, bool wait);
+
+ private:
+  void loop(int i);
+  std::mutex run_mu_, mu_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  Job job_ = nullptr;
+  void* ctx_ = nullptr;
+  int workers_ = 0, first_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+namespace detail {
+ThreadPool& loop_pool();  // worker_count() - 1 threads: the caller is worker 0
+}  // namespace detail
+
+// fn(begin, end, worker) over [0, n) in contiguous slices of `grain`-multiples.
+// Slices of one call never share a worker index, so fn may keep per-worker
+// partial results indexed by `worker` (< worker_count()). Nested calls, and
+// calls while another thread holds the pool, run on the calling thread.
+template <typename Fn>
+void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
+  const int64_t blocks = (n + grain - 1) / grain;
+  const int workers = static_cast<int>(std::min<int64_t>(worker_count(), blocks));
+  if (workers <= 1) {
+    if (n > 0) fn(int64_t{0}, n, 0);
+    return;
+  }
+  struct Ctx {
+    Fn* fn;
+    int64_t n, grain, blocks;
+    int workers;
+  } ctx{&fn, n, grain, blocks, workers};
+  const ThreadPool::Job slice = [](void* p, int w) {
+    const auto& c = *static_cast<Ctx*>(p);
+    const int64_t b0 = c.blocks * w / c.workers, b1 = c.blocks * (w + 1) / c.workers;
+    const int64_t i0 = std::min(c.n, b0 * c.grain), i1 = std::min(c.n, b1 * c.grain);
+    if (i0 < i1) (*c.fn)(i0, i1, w);
+  };
+  if (!detail::loop_pool().run(slice, &ctx, workers, 1, false))
+    for (int w = 0; w < workers; ++w) slice(&ctx, w);
+}
+
+}  // namespace ctscope
