@@ -42,8 +42,7 @@ std::vector<float> VariantBuilder::fitted_weights(const TensorInfo& t, const Var
     out.sst += f.sst;
     return Wh;
   }
-  QuantizedRows q = int8_row_absmax(ck_.read_f32(t), t.rows(), t.cols());
-  out.sse += q.sse;
+  QuantizedRows q = int8_row_absmax(ck_.read_f32(t), t.rows(), t.cols(), &out.sse);
   out.sst += q.sst;
   out.stored_params += q.stored_params;
   out.stored_bytes += q.stored_bytes;

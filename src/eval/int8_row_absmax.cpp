@@ -5,7 +5,7 @@
 
 namespace ctscope {
 
-QuantizedRows int8_row_absmax(const std::vector<float>& W, int64_t n, int64_t d) {
+QuantizedRows int8_row_absmax(const std::vector<float>& W, int64_t n, int64_t d, double* sse) {
   QuantizedRows out;
   out.W_hat.resize(W.size());
   double ss = 0, sum = 0;
@@ -19,7 +19,7 @@ QuantizedRows int8_row_absmax(const std::vector<float>& W, int64_t n, int64_t d)
       out.W_hat[static_cast<size_t>(r * d + j)] = q;
       ss += double(w[j]) * w[j];
       sum += w[j];
-      out.sse += (double(w[j]) - q) * (double(w[j]) - q);
+      *sse += (double(w[j]) - q) * (double(w[j]) - q);
     }
   }
   out.sst = ss - sum * sum / static_cast<double>(W.size());

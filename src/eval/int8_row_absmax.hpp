@@ -9,10 +9,12 @@ namespace ctscope {
 
 struct QuantizedRows {
   std::vector<float> W_hat;  // the dequantized matrix (n x d)
-  double sse = 0, sst = 0;   // of W_hat against W
+  double sst = 0;            // of W
   uint64_t stored_params = 0, stored_bytes = 0;
 };
 
-QuantizedRows int8_row_absmax(const std::vector<float>& W, int64_t n, int64_t d);
+// The squared error of W_hat against W is added to *sse element by element, so
+// a sum over many matrices is the same whatever the matrix boundaries.
+QuantizedRows int8_row_absmax(const std::vector<float>& W, int64_t n, int64_t d, double* sse);
 
 }  // namespace ctscope
