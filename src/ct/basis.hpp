@@ -15,7 +15,7 @@ enum class BasisKind { Gaussian, Dct, Random, Svd, Universal };
 std::string_view basis_name(BasisKind k);                 // "gaussian", ...
 std::optional<BasisKind> basis_from_name(std::string_view s);
 
-// K x d row-major, double. Definitions in ../shared/spec/ct-analysis.md.
+// K x d row-major, double. Definitions in docs/ct-analysis.md.
 std::vector<double> gaussian_basis(int K, int64_t d);     // mu_k = k (d-1)/(K-1), sigma = d/K, unnormalized
 std::vector<double> dct_basis(int K, int64_t d);          // first K DCT-II vectors
 std::vector<double> random_basis(int K, int64_t d, uint64_t seed);  // seeded N(0,1) entries

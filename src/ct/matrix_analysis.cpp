@@ -206,6 +206,49 @@ void stacked_projections(const GramPass& g, const std::vector<double>& Qall, int
               acol.data(), 1);
 }
 
+// The number of stacked basis columns; every basis must fit the row length d.
+int stacked_width(const std::vector<const FactoredBasis*>& bases, int64_t d) {
+  int kq = 0;
+  for (const auto* b : bases) {
+    if (!b) throw Error("analyze_matrix: null basis");
+    if (b->d != d)
+      throw Error(fmt::format("basis {} K={} has row length {}, matrix rows have {}", basis_name(b->kind), b->K, b->d, d));
+    kq += b->K;
+  }
+  return kq;
+}
+
+// One FitResult per basis, from its block of the stacked projections P (kq x kq)
+// and acol; r2_svd from the top-K eigenvalue sums. Adds the flops to r.
+std::vector<FitResult> fit_results(const MatrixAnalysisOptions& opt, const std::vector<double>& P,
+                                   const std::vector<double>& acol, const GramPass& g, const TopEigen& te,
+                                   MatrixResult& r, int64_t n, int64_t d) {
+  const auto kq = static_cast<int>(acol.size());
+  std::vector<FitResult> fits;
+  int c0 = 0;
+  for (size_t bi = 0; bi < opt.bases.size(); ++bi) {
+    const FactoredBasis& b = *opt.bases[bi];
+    const int K = b.K;
+    std::vector<double> YtY(static_cast<size_t>(K) * K), a(acol.begin() + c0, acol.begin() + c0 + K);
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) YtY[i * K + j] = P[(c0 + i) * kq + c0 + j];
+    const BasisFit bf = fit_from_projections(b, std::move(YtY), std::move(a), g, n);
+    r.flops += bf.flops;
+    FitResult fr;
+    fr.K = K;
+    fr.basis = b.kind;
+    fr.sse = bf.sse;
+    fr.r2 = 1.0 - bf.sse / r.sst;
+    fr.r2_null = static_cast<double>(K) / static_cast<double>(d);
+    fr.amplitude_pr = bf.amplitude_pr;
+    fr.amplitude_n95 = bf.amplitude_n95;
+    if (opt.svd_baseline) fr.r2_svd = 1.0 - std::max(0.0, g.ss - te.top_sums[bi]) / r.sst;
+    fits.push_back(fr);
+    c0 += K;
+  }
+  return fits;
+}
+
 }  // namespace
 
 MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& opt) {
@@ -214,13 +257,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
   r.n = W.n;
   r.d = W.d;
   const int64_t n = W.n, d = W.d;
-  int kq = 0;
-  for (const auto* b : opt.bases) {
-    if (!b) throw Error("analyze_matrix: null basis");
-    if (b->d != d)
-      throw Error(fmt::format("basis {} K={} has row length {}, matrix rows have {}", basis_name(b->kind), b->K, b->d, d));
-    kq += b->K;
-  }
+  const int kq = stacked_width(opt.bases, d);
   const bool row_gram = n >= d;
   // Tall matrices: Y^T Y = Q^T G Q costs 2 d^2 kq in double from G, or 2 n d kq
   // in float from W during the pass; the pass wins unless n >> d.
@@ -276,27 +313,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
   // 3. Every basis's fit from the stacked projections.
   std::vector<double> P, acol;
   stacked_projections(g, Qall, d, kq, y_in_pass, P, acol, r.flops);
-  int c0 = 0;
-  for (size_t bi = 0; bi < opt.bases.size(); ++bi) {
-    const FactoredBasis& b = *opt.bases[bi];
-    const int K = b.K;
-    std::vector<double> YtY(static_cast<size_t>(K) * K), a(acol.begin() + c0, acol.begin() + c0 + K);
-    for (int i = 0; i < K; ++i)
-      for (int j = 0; j < K; ++j) YtY[i * K + j] = P[(c0 + i) * kq + c0 + j];
-    const BasisFit bf = fit_from_projections(b, std::move(YtY), std::move(a), g, n);
-    r.flops += bf.flops;
-    FitResult fr;
-    fr.K = K;
-    fr.basis = b.kind;
-    fr.sse = bf.sse;
-    fr.r2 = 1.0 - bf.sse / r.sst;
-    fr.r2_null = static_cast<double>(K) / static_cast<double>(d);
-    fr.amplitude_pr = bf.amplitude_pr;
-    fr.amplitude_n95 = bf.amplitude_n95;
-    if (opt.svd_baseline) fr.r2_svd = 1.0 - std::max(0.0, g.ss - te.top_sums[bi]) / r.sst;
-    r.fits.push_back(fr);
-    c0 += K;
-  }
+  r.fits = fit_results(opt, P, acol, g, te, r, n, d);
   r.fit_s = stage.seconds();
   return r;
 }

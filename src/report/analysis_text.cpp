@@ -16,9 +16,9 @@ using ct::ModelAnalysis;
 
 namespace {
 
-// "Title                           K=8      K=64" with columns of `width`.
+// "\nTitle                         K=8      K=64" with columns of `width`.
 std::string column_head(const std::string& title, const std::vector<int>& Ks, int width) {
-  std::string o = fmt::format("{:<34}", title);
+  std::string o = fmt::format("\n{:<34}", title);
   for (int K : Ks) o += fmt::format("{:>{}}", fmt::format("K={}", K), width);
   return o + "\n";
 }
@@ -43,7 +43,7 @@ std::string header(const ModelAnalysis& a) {
 std::string fit_quality(const ModelAnalysis& a) {
   const auto& bases = a.settings.bases;
   const auto fit = [&](size_t b, size_t k) -> const ct::FitAggregate& { return a.model.fits[fit_index(a, b, k)]; };
-  std::string o = "\n" + column_head("Fit quality (pooled R^2)", a.settings.Ks, 10);
+  std::string o = column_head("Fit quality (pooled R^2)", a.settings.Ks, 10);
   for (size_t b = 0; b < bases.size(); ++b)
     o += row_per_k(a, fmt::format("{} basis", ct::basis_name(bases[b])),
                    [&](size_t k) { return fmt::format("{:>10.4f}", fit(b, k).pooled_r2()); });
@@ -58,8 +58,7 @@ std::string fit_quality(const ModelAnalysis& a) {
 
 std::string amplitudes(const ModelAnalysis& a) {
   const auto fit = [&](size_t k) -> const ct::FitAggregate& { return a.model.fits[fit_index(a, 0, k)]; };
-  std::string o =
-      "\n" + column_head(fmt::format("Amplitudes ({})", ct::basis_name(a.settings.bases[0])), a.settings.Ks, 10);
+  std::string o = column_head(fmt::format("Amplitudes ({})", ct::basis_name(a.settings.bases[0])), a.settings.Ks, 10);
   o += row_per_k(a, "mean amplitude PR", [&](size_t k) { return fmt::format("{:>10.2f}", fit(k).mean_amplitude_pr()); });
   o += row_per_k(a, "amplitude n95 (min-max)", [&](size_t k) {
     return fmt::format("{:>10}", fmt::format("{}-{}/{}", fit(k).amplitude_n95_min, fit(k).amplitude_n95_max, fit(k).K));
@@ -100,7 +99,7 @@ std::string by_role(const ModelAnalysis& a) {
 
 std::string accounting(const ModelAnalysis& a) {
   const auto acc = [&](size_t k) -> const ct::Accounting& { return a.accounting[fit_index(a, 0, k)]; };
-  std::string o = "\n" + column_head("Compression accounting", a.settings.Ks, 12);
+  std::string o = column_head("Compression accounting", a.settings.Ks, 12);
   o += row_per_k(a, "amplitude parameters",
                  [&](size_t k) { return fmt::format("{:>12}", with_commas(acc(k).amplitude_params)); });
   o += row_per_k(a, "paper ratio (total / amplitudes)",
