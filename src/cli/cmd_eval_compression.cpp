@@ -4,13 +4,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include <fmt/format.h>
-
 #include "cli/command.hpp"
-#include "eval/compression_variants.hpp"
+#include "eval/compression_comparison.hpp"
 #include "eval/perplexity.hpp"
 #include "report/compression_report.hpp"
-#include "runtime/llama_model.hpp"
 #include "text/eval_tokens.hpp"
 #include "util/atomic_file.hpp"
 #include "util/progress.hpp"
@@ -37,49 +34,7 @@ std::vector<Variant> variants_to_run(const Opts& o) {
   return v;
 }
 
-// Scores every candidate against the original on the same chunks. Candidates
-// run in groups that fit the memory budget, each group in one pass over the text.
-std::vector<report::CompressionRow> evaluate_variants(const Opts& o, const Checkpoint& ck, VariantBuilder& builder,
-                                                      const std::vector<Variant>& variants,
-                                                      const std::vector<int32_t>& tokens, const std::string& where) {
-  auto ref_weights = std::make_shared<const LlamaWeights>(load_llama_weights(ck));
-  LlamaModel ref_model(ref_weights, o.ctx);
-  const ChunkLogitsFn ref_fn = chunk_logits(ref_model);
-  const double weights_gb = 4.0 * static_cast<double>(ck.total_params()) / 1e9;
-  const size_t group = std::max<size_t>(1, static_cast<size_t>(o.max_memory_gb / weights_gb) - 1);
-
-  std::vector<report::CompressionRow> rows;
-  for (size_t start = 1; start < variants.size(); start += group) {  // variants[0] is the reference itself
-    std::vector<std::unique_ptr<LlamaModel>> models;
-    std::vector<ChunkLogitsFn> fns;
-    for (size_t i = start; i < std::min(variants.size(), start + group); ++i) {
-      std::fprintf(stderr, "building %s\n", variants[i].label().c_str());
-      auto vw = builder.build(variants[i]);
-      rows.push_back({variants[i], vw.stored_params, vw.stored_bytes, vw.pooled_r2(), {}});
-      models.push_back(std::make_unique<LlamaModel>(std::make_shared<const LlamaWeights>(std::move(vw.weights)), o.ctx));
-      fns.push_back(chunk_logits(*models.back()));
-    }
-    ProgressBar bar(true);
-    const auto res = evaluate_perplexity(
-        tokens, o.ctx, static_cast<int32_t>(ck.config.bos_id), ck.config.vocab_size, fns, &ref_fn,
-        [&](int m, int64_t c, const ChunkPlan& p, double ppl) {
-          if (m == 0) bar(static_cast<size_t>(c + 1), static_cast<size_t>(p.n_chunks), fmt::format("ppl {:.4f}", ppl));
-        },
-        where);
-    for (size_t k = 0; k < res.candidates.size(); ++k) rows[rows.size() - res.candidates.size() + k].eval = res.candidates[k];
-    if (start == 1) {
-      report::CompressionRow orig{variants[0], ck.total_params(), ck.total_bytes(), 1.0, *res.reference};
-      orig.eval.kl_mean = 0;
-      orig.eval.kl_p99 = 0;
-      orig.eval.top1_agreement = 1;
-      rows.insert(rows.begin(), orig);
-    }
-  }
-  return rows;
-}
-
 int run(const Opts& o) {
-  const std::vector<Variant> variants = variants_to_run(o);
   if (!o.json.empty()) check_writable(o.json);
   const Checkpoint ck = Checkpoint::open(o.model);
   validate_llama_config(ck.config, o.model);
@@ -92,14 +47,9 @@ int run(const Opts& o) {
                builder.selection().description.c_str(), builder.selection().matrices.size(), tokens.size(),
                static_cast<long>(tokens.size() / static_cast<size_t>(o.ctx)), static_cast<long>(o.ctx));
 
-  report::CompressionComparison cmp;
-  cmp.model = o.model;
-  cmp.text = where;
-  cmp.selection = builder.selection().description;
-  cmp.ctx = o.ctx;
-  cmp.fitted_matrices = builder.selection().matrices.size();
-  cmp.source_bytes = ck.total_bytes();
-  cmp.rows = evaluate_variants(o, ck, builder, variants, tokens, where);
+  ProgressBar bar(true);
+  const CompressionComparison cmp =
+      compare_variants(ck, builder, variants_to_run(o), tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
   std::cout << report::compression_text(cmp);
   if (!o.json.empty()) write_file_atomic(o.json, report::compression_json(cmp).dump(2) + "\n");
   return 0;

@@ -1,5 +1,4 @@
 // ctscope generate MODEL: run a model on a prompt and stream its continuation.
-#include <chrono>
 #include <cstdio>
 #include <optional>
 
@@ -7,12 +6,14 @@
 
 #include "cli/command.hpp"
 #include "ctfile/ct_weights.hpp"
+#include "runtime/generate.hpp"
 #include "runtime/llama_model.hpp"
 #include "runtime/sampler.hpp"
 #include "text/token_ids.hpp"
 #include "text/tokenizer.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
+#include "util/resource_usage.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -57,20 +58,10 @@ int run_generate(const Opts& o) {
     std::fflush(stdout);
   };
   for (size_t i = 0; i < ids.size(); ++i) emit(i);
-  const auto t0 = std::chrono::steady_clock::now();
-  size_t fed = 0;  // tokens already in the cache
-  size_t generated = 0;
-  while (ids.size() < total) {
-    const auto logits = model.forward(std::span(ids.data() + fed, ids.size() - fed));
-    fed = ids.size();
-    const int32_t next = sampler.sample(logits);
-    if (next == bos || next == eos) break;  // the model ends the sequence
-    ids.push_back(next);
-    ++generated;
-    emit(ids.size() - 1);
-  }
+  const Stopwatch clock;
+  const size_t generated = generate(model, sampler, ids, total, bos, eos, emit);
   std::fputs("\n", stdout);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = clock.seconds();
   std::fprintf(stderr, "generated %zu tokens, %.1f tok/s\n", generated, s > 0 ? static_cast<double>(generated) / s : 0.0);
   return 0;
 }

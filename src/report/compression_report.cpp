@@ -6,6 +6,9 @@
 
 namespace ctscope::report {
 
+using ctscope::CompressionComparison;
+using ctscope::CompressionRow;
+
 namespace {
 
 double storage_ratio(const CompressionComparison& c, const CompressionRow& r) {
