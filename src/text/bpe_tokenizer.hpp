@@ -36,9 +36,7 @@ class BpeTokenizer : public Tokenizer {
   std::unordered_map<std::string, int32_t> index_;  // first id of each piece
 };
 
-// llama2.c tokenizer.bin: int32 max_token_length, then vocab_size x {float32
-// score, int32 len, len bytes}. The count is not stored, so the model's vocab size
-// is needed; a file with fewer or more entries is an Error naming it.
+// llama2.c tokenizer.bin (io/llama2c_tokenizer_file.hpp) as a tokenizer.
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::filesystem::path& file, int64_t vocab_size);
 
 // The vocabulary embedded in a GGUF file (tokenizer.ggml.model "llama").
