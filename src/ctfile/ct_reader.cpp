@@ -19,72 +19,91 @@ bool is_ct_file(const Checkpoint& ck) {
   return it != ck.metadata.end() && it->second == kCtFormat;
 }
 
+namespace {
+
+// A metadata value; Error naming the file when it is absent.
+const std::string& metadata(const Checkpoint& ck, const char* key) {
+  auto it = ck.metadata.find(key);
+  if (it == ck.metadata.end()) fail(ck.path.string(), "metadata key '{}' is missing", key);
+  return it->second;
+}
+
+nlohmann::json parse_json(const Checkpoint& ck, const char* key) {
+  try {
+    return nlohmann::json::parse(metadata(ck, key));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ck.path.string(), "metadata {} is not valid JSON ({})", key, e.what());
+  }
+}
+
+// One element of the metadata's tensor list (nlohmann errors are the caller's).
+CtReader::Entry parse_entry(const nlohmann::json& jt, const std::string& where) {
+  CtReader::Entry e;
+  e.name = jt.at("name").get<std::string>();
+  auto dt = dtype_from_name(jt.at("dtype").get<std::string>());
+  if (!dt) fail(where, "tensor {}: unknown dtype in metadata", e.name);
+  e.dtype = *dt;
+  e.shape = jt.at("shape").get<std::vector<int64_t>>();
+  e.fitted = jt.at("fitted").get<bool>();
+  e.alias_of = jt.value("alias_of", "");
+  const auto r = classify_tensor(e.name);
+  e.layer = r.layer;
+  e.role = r.role;
+  return e;
+}
+
+// Every stored piece of e must be present with a consistent shape (and F32 for fitted pieces).
+void check_stored(const Checkpoint& ck, const CtReader::Entry& e, BasisKind basis, int K, const std::string& where) {
+  auto need = [&](const std::string& name, std::vector<int64_t> shape) {
+    const TensorInfo* t = ck.find(name);
+    if (!t) fail(where, "tensor {} is missing", name);
+    if (t->shape != shape) fail(where, "tensor {} has an inconsistent shape", name);
+    if (e.fitted && t->dtype != DType::F32) fail(where, "tensor {} must be F32", name);
+  };
+  if (!e.alias_of.empty()) return;
+  if (!e.fitted) {
+    const TensorInfo* t = ck.find(e.name);
+    if (!t || t->shape != e.shape || t->dtype != e.dtype) fail(where, "verbatim tensor {} is missing or inconsistent", e.name);
+    return;
+  }
+  if (e.shape.size() != 2 || e.shape[1] < K) fail(where, "fitted tensor {} has an invalid shape", e.name);
+  need(amplitudes_name(e.name), {e.shape[0], K});
+  if (basis == BasisKind::Svd) need(basis_tensor_name(e.name), {K, e.shape[1]});
+  if (basis == BasisKind::Universal) {
+    need(universal_name(e.shape[1], "basis"), {K, e.shape[1]});
+    need(universal_name(e.shape[1], "offset"), {e.shape[1]});
+  }
+}
+
+}  // namespace
+
 CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
   const std::string where = ck_.path.string();
   if (!is_ct_file(ck_)) fail(where, "not a ctscope .ct.safetensors file (no format={} metadata)", kCtFormat);
-  auto meta = [&](const char* key) -> const std::string& {
-    auto it = ck_.metadata.find(key);
-    if (it == ck_.metadata.end()) fail(where, "metadata key '{}' is missing", key);
-    return it->second;
-  };
-  if (meta("format_version") != std::to_string(kCtFormatVersion))
-    fail(where, "unsupported format_version {} (this ctscope reads {})", meta("format_version"), kCtFormatVersion);
-  auto b = basis_from_name(meta("basis"));
-  if (!b) fail(where, "unknown basis '{}' in metadata", meta("basis"));
+  if (metadata(ck_, "format_version") != std::to_string(kCtFormatVersion))
+    fail(where, "unsupported format_version {} (this ctscope reads {})", metadata(ck_, "format_version"),
+         kCtFormatVersion);
+  auto b = basis_from_name(metadata(ck_, "basis"));
+  if (!b) fail(where, "unknown basis '{}' in metadata", metadata(ck_, "basis"));
   basis_ = *b;
   try {
-    K_ = std::stoi(meta("K"));
-    seed_ = std::stoull(meta("seed"));
+    K_ = std::stoi(metadata(ck_, "K"));
+    seed_ = std::stoull(metadata(ck_, "seed"));
   } catch (const std::exception&) {
     fail(where, "metadata K/seed are not numbers");
   }
   if (K_ < 1) fail(where, "metadata K={} is invalid", K_);
-  source_format_ = meta("source_format");
-  nlohmann::json cfg, tensors;
-  try {
-    cfg = nlohmann::json::parse(meta("config"));
-    tensors = nlohmann::json::parse(meta("tensors"));
-  } catch (const nlohmann::json::exception& e) {
-    fail(where, "metadata config/tensors are not valid JSON ({})", e.what());
-  }
+  source_format_ = metadata(ck_, "source_format");
+
+  const nlohmann::json cfg = parse_json(ck_, "config"), tensors = parse_json(ck_, "tensors");
   config_ = from_hf_config(cfg, where + " (metadata config)");
   config_.rope = cfg.value(kRopeLayoutKey, "half_split") == "interleaved" ? RopeLayout::Interleaved
-                                                                                : RopeLayout::HalfSplit;
+                                                                          : RopeLayout::HalfSplit;
   if (!tensors.is_array()) fail(where, "metadata tensors is not a list");
   try {
     for (const auto& jt : tensors) {
-      Entry e;
-      e.name = jt.at("name").get<std::string>();
-      auto dt = dtype_from_name(jt.at("dtype").get<std::string>());
-      if (!dt) fail(where, "tensor {}: unknown dtype in metadata", e.name);
-      e.dtype = *dt;
-      e.shape = jt.at("shape").get<std::vector<int64_t>>();
-      e.fitted = jt.at("fitted").get<bool>();
-      e.alias_of = jt.value("alias_of", "");
-      auto r = classify_tensor(e.name);
-      e.layer = r.layer;
-      e.role = r.role;
-      // Every stored piece must be present with a consistent shape.
-      auto need = [&](const std::string& name, std::vector<int64_t> shape) {
-        const TensorInfo* t = ck_.find(name);
-        if (!t) fail(where, "tensor {} is missing", name);
-        if (t->shape != shape) fail(where, "tensor {} has an inconsistent shape", name);
-        if (e.fitted && t->dtype != DType::F32) fail(where, "tensor {} must be F32", name);
-      };
-      if (!e.alias_of.empty()) {
-      } else if (e.fitted) {
-        if (e.shape.size() != 2 || e.shape[1] < K_) fail(where, "fitted tensor {} has an invalid shape", e.name);
-        need(amplitudes_name(e.name), {e.shape[0], K_});
-        if (basis_ == BasisKind::Svd) need(basis_tensor_name(e.name), {K_, e.shape[1]});
-        if (basis_ == BasisKind::Universal) {
-          need(universal_name(e.shape[1], "basis"), {K_, e.shape[1]});
-          need(universal_name(e.shape[1], "offset"), {e.shape[1]});
-        }
-      } else {
-        const TensorInfo* t = ck_.find(e.name);
-        if (!t || t->shape != e.shape || t->dtype != e.dtype) fail(where, "verbatim tensor {} is missing or inconsistent", e.name);
-      }
-      entries_.push_back(std::move(e));
+      entries_.push_back(parse_entry(jt, where));
+      check_stored(ck_, entries_.back(), basis_, K_, where);
     }
   } catch (const nlohmann::json::exception& ex) {
     fail(where, "metadata tensors entry is malformed ({})", ex.what());
