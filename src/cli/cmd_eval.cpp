@@ -1,18 +1,11 @@
 // ctscope eval MODEL: perplexity on a text by llama.cpp's rule, optionally with the
 // KL divergence and top-1 agreement against a reference model.
 #include <cstdio>
-#include <optional>
 
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
-#include "ctfile/ct_weights.hpp"
-#include "text/eval_tokens.hpp"
-#include "runtime/llama_model.hpp"
-#include "eval/perplexity.hpp"
-#include "text/token_ids.hpp"
-#include "text/tokenizer.hpp"
-#include "io/checkpoint.hpp"
+#include "eval/model_perplexity.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -27,30 +20,8 @@ struct Opts {
 
 int run_eval(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);  // before the long run
-  const Checkpoint ck = ctfile::open_for_inference(o.model);
-  validate_llama_config(ck.config, o.model);
-  std::optional<Checkpoint> ref_ck;
-  if (!o.ref.empty()) {
-    ref_ck = ctfile::open_for_inference(o.ref);
-    validate_llama_config(ref_ck->config, o.ref);
-    if (ref_ck->config.vocab_size != ck.config.vocab_size)
-      fail(o.ref, "reference vocabulary has {} tokens but the model's has {}", ref_ck->config.vocab_size,
-           ck.config.vocab_size);
-  }
-  auto [tokens, where] = load_eval_tokens(ck, o.text, o.text_ids, o.tokenizer);
-  plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);  // too short: fail before loading weights
-  LlamaModel model(std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck)), o.ctx);
-  std::optional<LlamaModel> ref_model;
-  if (ref_ck) ref_model.emplace(std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(*ref_ck)), o.ctx);
-  const std::vector<ChunkLogitsFn> candidates = {chunk_logits(model)};
-  std::optional<ChunkLogitsFn> ref_fn;
-  if (ref_model) ref_fn = chunk_logits(*ref_model);
   ProgressBar bar(true, ProgressBar::Piped::LogLines);
-  const auto progress = [&](int m, int64_t c, const ChunkPlan& plan, double ppl) {
-    if (m == 0) bar(static_cast<size_t>(c + 1), static_cast<size_t>(plan.n_chunks), fmt::format("ppl {:.4f}", ppl));
-  };
-  const auto res = evaluate_perplexity(tokens, o.ctx, static_cast<int32_t>(ck.config.bos_id), ck.config.vocab_size,
-                                       candidates, ref_fn ? &*ref_fn : nullptr, progress, where);
+  const auto res = model_perplexity({o.model, o.ref, o.text, o.text_ids, o.tokenizer, o.ctx}, bar.fn());
   const EvalResult& r = res.candidates.at(0);
   nlohmann::json j = r.to_json();
   if (!o.json.empty()) write_file_atomic(o.json, j.dump(2) + "\n");
