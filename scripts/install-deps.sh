@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages ctscope builds against, only those missing.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev
-      libcli11-dev libfmt-dev libgtest-dev libgmock-dev libsentencepiece-dev)
+      libcli11-dev libfmt-dev libgtest-dev libgmock-dev libsentencepiece-dev
+      pybind11-dev python3-dev python3-numpy python3-pytest python3-pandas)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,161 @@
+"""The Python module against things that can fail: the CLI's own JSON, numpy's
+least squares and SVD, the bytes of the file, the spec's basis formula, and
+Ctrl-C during a long call."""
+import _thread
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import ctscope
+from conftest import cli, model
+
+
+def without_timing(j):
+    """An analysis JSON without what differs between two runs (wall times, per-stage costs)."""
+    if isinstance(j, dict):
+        return {k: without_timing(v) for k, v in j.items() if k not in ("timing", "cost")}
+    if isinstance(j, list):
+        return [without_timing(v) for v in j]
+    return j
+
+
+@pytest.mark.parametrize("name", ["stories260K.bin", "tinyllamas-stories-260k-f32.gguf"])
+def test_analyze_equals_cli_json(name, tmp_path):
+    path = model(name)
+    out = tmp_path / "a.json"
+    cli("analyze", path, "--K", "64,8", "--basis", "gaussian,svd,universal", "--quiet", "--json", out)
+    r = ctscope.analyze(str(path), K=[64, 8], basis=["gaussian", "svd", "universal"], progress=False)
+    assert without_timing(json.loads(r.to_json())) == without_timing(json.loads(out.read_text()))
+    assert r.summary["matrices"] == 36
+    assert r.summary["fits"][1]["amplitude_params"] == 64 * r.summary["rows"]
+
+
+def test_analyze_accepts_an_open_checkpoint_and_gives_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    ck = ctscope.open(model("stories260K.bin"))
+    r = ctscope.analyze(ck, K=[8], basis="gaussian,dct", preset="paper68", progress=False)
+    df = r.to_pandas()
+    assert isinstance(df, pd.DataFrame)
+    assert len(df) == len(r.matrices) * 2
+    assert set(df["basis"]) == {"gaussian", "dct"}
+    m = r.matrices[0]
+    assert df.iloc[0]["r2"] == m["fits"][0]["r2"]
+
+
+def test_fit_equals_numpy_least_squares():
+    rng = np.random.default_rng(7)
+    W = rng.standard_normal((60, 48)).astype(np.float32)
+    for kind in ("gaussian", "dct", "random"):
+        f = ctscope.fit(W, 6, kind)
+        B = ctscope.basis(kind, 6, 48)
+        assert np.array_equal(f["basis"], B)
+        A, *_ = np.linalg.lstsq(B.T, W.astype(np.float64).T, rcond=None)  # W^T ~ B^T A^T
+        np.testing.assert_allclose(f["amplitudes"], A.T, rtol=1e-4, atol=1e-4 * np.abs(A).max())
+        Wd = W.astype(np.float64)
+        sse = ((Wd - A.T @ B) ** 2).sum()
+        sst = ((Wd - Wd.mean()) ** 2).sum()
+        assert f["r2"] == pytest.approx(1 - sse / sst, abs=1e-6)
+        np.testing.assert_allclose(f["reconstruction"], A.T @ B, atol=1e-5)
+
+
+def test_fit_svd_is_the_truncated_svd():
+    rng = np.random.default_rng(3)
+    W = (rng.standard_normal((40, 8)) @ rng.standard_normal((8, 30)) + 0.1 * rng.standard_normal((40, 30)))
+    W = W.astype(np.float32)
+    f = ctscope.fit(W, 5, "svd")
+    s = np.linalg.svd(W.astype(np.float64), compute_uv=False)
+    Wd = W.astype(np.float64)
+    sst = ((Wd - Wd.mean()) ** 2).sum()
+    assert f["r2"] == pytest.approx(1 - (s[5:] ** 2).sum() / sst, abs=1e-5)
+
+
+def test_gaussian_basis_is_the_spec_formula():
+    K, d = 8, 100
+    mu = np.arange(K) * (d - 1) / (K - 1)
+    sigma = d / K
+    expected = np.exp(-0.5 * ((np.arange(d)[None, :] - mu[:, None]) / sigma) ** 2)
+    np.testing.assert_allclose(ctscope.basis("gaussian", K, d), expected, rtol=1e-12, atol=1e-300)
+    with pytest.raises(ctscope.Error, match="fitted from weights"):
+        ctscope.basis("svd", K, d)
+
+
+def test_tensor_equals_the_bytes_of_the_file():
+    path = model("tinyllamas-stories-260k-f32.gguf")
+    ck = ctscope.open(path)
+    raw = path.read_bytes()
+    for t in ck.tensors[:6]:
+        a = ck.tensor(t["name"])
+        assert list(a.shape) == t["shape"]
+        expected = np.frombuffer(raw, dtype=np.float32, count=t["params"], offset=t["offset"]).reshape(t["shape"])
+        assert np.array_equal(a, expected)
+        assert not a.flags.writeable  # a view of the mapped file
+
+
+def test_bf16_tensor_is_converted_exactly(small_synth):
+    ck = ctscope.open(small_synth)
+    t = next(t for t in ck.tensors if t["dtype"] == "BF16" and len(t["shape"]) == 2)
+    raw = (small_synth / "model.safetensors").read_bytes()
+    bits = np.frombuffer(raw, dtype=np.uint16, count=t["params"], offset=t["offset"]).astype(np.uint32) << 16
+    assert np.array_equal(ck.tensor(t["name"]), bits.view(np.float32).reshape(t["shape"]))
+
+
+def test_bad_file_raises_ctscope_error_naming_it(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00garbage")
+    with pytest.raises(ctscope.Error, match="broken.gguf"):
+        ctscope.open(bad)
+    with pytest.raises(ctscope.Error, match="broken.gguf"):
+        ctscope.analyze(bad, progress=False)
+    with pytest.raises(ctscope.Error, match="unknown basis"):
+        ctscope.fit(np.ones((4, 4), np.float32), 2, "wavelet")
+
+
+def test_ctrl_c_interrupts_a_long_analysis(small_synth):
+    def interrupt():
+        time.sleep(0.3)
+        _thread.interrupt_main()  # what Ctrl-C does: a pending SIGINT for the main thread
+
+    threading.Thread(target=interrupt).start()
+    t0 = time.monotonic()
+    try:
+        ctscope.analyze(small_synth, K=[4, 8, 16, 32, 64], basis="gaussian,dct,random,svd,universal",
+                        spectrum=True, progress=False)
+        time.sleep(2)  # the interrupt lands here if the analysis finished first
+        pytest.fail("the analysis finished before the interrupt: make it longer")
+    except KeyboardInterrupt:
+        elapsed = time.monotonic() - t0
+    assert elapsed < 1.3, f"KeyboardInterrupt took {elapsed - 0.3:.2f} s to arrive"
+
+
+def test_perplexity_equals_cli(tmp_path):
+    path, tok = model("stories260K.bin"), model("tok512.bin")
+    text = tmp_path / "t.txt"
+    text.write_text("Once upon a time, there was a little girl named Lily. She loved to play outside. " * 6)
+    out = tmp_path / "e.json"
+    cli("eval", path, "--tokenizer", tok, "--text", text, "--ctx", "32", "--json", out)
+    r = ctscope.perplexity(path, text, tokenizer=tok, ctx=32, ref=path)
+    expected = json.loads(out.read_text())
+    assert r["ppl"] == expected["ppl"]
+    assert r["ppl_stderr"] == expected["ppl_stderr"]
+    assert r["kl_mean"] == pytest.approx(0, abs=1e-12)  # the model against itself
+    assert r["reference"]["ppl"] == expected["ppl"]
+
+
+def test_generate_matches_the_independent_greedy_reference():
+    ref = json.loads(model("stories260K.greedy.json").read_text())
+    case = ref["cases"][0]
+    r = ctscope.generate(model(case["model"]), prompt_ids=case["prompt_ids"], tokenizer=model(case["tokenizer"]),
+                         steps=case["steps_positions"])
+    assert r["ids"] == case["ids"]
+    assert r["text"].startswith("Once upon a time")
+
+
+def test_compress_writes_a_file_the_module_opens(tmp_path):
+    out = tmp_path / "m.ct.safetensors"
+    s = ctscope.compress(model("stories260K.bin"), out, K=8, basis="dct", progress=False)
+    assert s["fitted_matrices"] == 36 and s["amplitude_params"] == 8 * 3512
+    names = {t["name"] for t in ctscope.open(out).tensors}
+    assert "layers.0.attention.wq.weight.ct_amplitudes" in names

@@ -1,0 +1,56 @@
+// The CT analysis from Python: the same analyze_model and the same JSON as
+// `ctscope analyze --json` (python/ctscope wraps it as an AnalysisResult).
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <memory>
+#include <optional>
+
+#include "ct/model_analysis.hpp"
+#include "python/bindings.hpp"
+#include "report/analysis_report.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::python {
+
+namespace {
+
+std::vector<ct::BasisKind> basis_kinds(const std::vector<std::string>& names) {
+  std::vector<ct::BasisKind> out;
+  for (const auto& n : names) {
+    auto b = ct::basis_from_name(n);
+    if (!b) throw Error("basis: unknown basis '" + n + "' (gaussian, dct, random, svd, universal)");
+    out.push_back(*b);
+  }
+  return out;
+}
+
+// The JSON text `ctscope analyze --json` would write for the same settings.
+std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std::string> bases,
+                         std::optional<std::string> preset, std::optional<std::string> include,
+                         std::optional<std::string> exclude, bool spectrum, bool svd, uint64_t seed, bool progress) {
+  std::shared_ptr<Checkpoint> ck;
+  if (py::isinstance<Checkpoint>(model))
+    ck = model.cast<std::shared_ptr<Checkpoint>>();
+  else
+    ck = std::make_shared<Checkpoint>(Checkpoint::open(model.cast<std::filesystem::path>()));
+  ct::AnalysisSettings s;
+  s.Ks = std::move(Ks);
+  s.bases = basis_kinds(bases);
+  s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or("")};
+  s.spectrum = spectrum;
+  s.svd_baseline = svd;
+  s.seed = seed;
+  const ct::ModelAnalysis a = without_gil([&] { return ct::analyze_model(*ck, s, interruptible_progress(progress)); });
+  return report::analysis_json(a).dump(1) + "\n";
+}
+
+}  // namespace
+
+void bind_analysis(py::module_& m) {
+  m.def("analyze_json", &analyze_json, py::arg("model"), py::arg("K"), py::arg("basis"), py::arg("preset"),
+        py::arg("include"), py::arg("exclude"), py::arg("spectrum"), py::arg("svd"), py::arg("seed"),
+        py::arg("progress"), "The CT analysis as the JSON text of `ctscope analyze --json` (K as given: sort it first)");
+}
+
+}  // namespace ctscope::python

@@ -1,0 +1,120 @@
+// Running models from Python: compress, perplexity and generate call the same
+// functions as `ctscope compress`, `ctscope eval` and `ctscope generate`.
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+
+#include "ctfile/ct_weights.hpp"
+#include "ctfile/ct_writer.hpp"
+#include "eval/model_perplexity.hpp"
+#include "python/bindings.hpp"
+#include "runtime/generate.hpp"
+#include "text/token_ids.hpp"
+#include "text/tokenizer.hpp"
+#include "util/atomic_file.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::python {
+
+namespace {
+
+py::dict compress(const std::string& model, const std::string& output, int K, const std::string& basis,
+                  std::optional<std::string> preset, std::optional<std::string> include,
+                  std::optional<std::string> exclude, uint64_t seed, bool progress) {
+  ctfile::CompressSettings s;
+  s.K = K;
+  auto b = ct::basis_from_name(basis);
+  if (!b) throw Error("basis: unknown basis '" + basis + "' (gaussian, dct, random, svd, universal)");
+  s.basis = *b;
+  s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or("")};
+  s.seed = seed;
+  check_writable(output);
+  const ctfile::CompressSummary sum = without_gil([&] {
+    const Checkpoint ck = Checkpoint::open(model);
+    return ctfile::compress_checkpoint(ck, s, output, interruptible_progress(progress));
+  });
+  py::dict out;
+  out["output"] = output;
+  out["fitted_matrices"] = sum.fitted_matrices;
+  out["pooled_r2"] = sum.pooled_r2();
+  out["total_params"] = sum.total_params;
+  out["stored_params"] = sum.stored_params;
+  out["amplitude_params"] = sum.amplitude_params;
+  out["source_bytes"] = sum.source_bytes;
+  out["file_bytes"] = sum.file_bytes;
+  return out;
+}
+
+py::object perplexity(const std::string& model, const std::string& text, const std::string& text_ids,
+                      const std::string& tokenizer, int64_t ctx, const std::string& ref, bool progress) {
+  if (ctx < 4) throw Error("ctx: " + std::to_string(ctx) + " is too small (need at least 4)");
+  const ComparisonResult res =
+      without_gil([&] { return model_perplexity({model, ref, text, text_ids, tokenizer, ctx}, interruptible_progress(progress)); });
+  nlohmann::json j = res.candidates.at(0).to_json();
+  if (res.reference) j["reference"] = res.reference->to_json();
+  return to_python(j);
+}
+
+// As `ctscope generate`: steps counts positions including the prompt (llama2.c's run.c).
+py::dict generate_text(const std::string& model, const std::string& prompt, std::optional<std::vector<int32_t>> prompt_ids,
+                       const std::string& tokenizer, int64_t steps, float temperature, float top_p, uint64_t seed) {
+  if (steps < 1) throw Error("steps: " + std::to_string(steps) + " must be at least 1");
+  if (temperature < 0 || !(top_p >= 0 && top_p <= 1)) throw Error("generate: temperature must be >= 0 and top_p in [0, 1]");
+  std::vector<int32_t> ids;
+  std::string text;
+  size_t generated = 0;
+  without_gil([&] {
+    const Checkpoint ck = ctfile::open_for_inference(model);
+    auto weights = std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck));
+    // Text needs a tokenizer; ids in need none (then "text" stays empty when none is found).
+    const auto tok_path = tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(tokenizer);
+    std::unique_ptr<Tokenizer> tok;
+    if (!prompt_ids || tok_path) {
+      tok = open_tokenizer(ck, tok_path);
+    } else {
+      try {
+        tok = open_tokenizer(ck, std::nullopt);
+      } catch (const Error&) {
+      }
+    }
+    if (prompt_ids) {
+      ids = *prompt_ids;
+      check_token_ids(ids, ck.config.vocab_size, "prompt_ids");
+    } else {
+      ids = tok->encode(prompt, /*add_bos=*/true);
+    }
+    LlamaModel lm(weights);
+    const int64_t max_pos = lm.max_positions();
+    if (static_cast<int64_t>(ids.size()) > max_pos)
+      fail(model, "prompt of {} tokens is longer than the model's context of {}", ids.size(), max_pos);
+    const auto total = static_cast<size_t>(
+        std::min(std::max<int64_t>(steps + 1, static_cast<int64_t>(ids.size())), max_pos + 1));
+    Sampler sampler(temperature, top_p, seed);
+    generated = generate(lm, sampler, ids, total, static_cast<int32_t>(ck.config.bos_id),
+                         static_cast<int32_t>(ck.config.eos_id));
+    if (tok)
+      for (size_t i = 1; i < ids.size(); ++i) text += tok->decode(ids[i - 1], ids[i]);
+  });
+  py::dict out;
+  out["ids"] = ids;
+  out["text"] = py::bytes(text).attr("decode")("utf-8", "replace");
+  out["generated"] = generated;
+  return out;
+}
+
+}  // namespace
+
+void bind_models(py::module_& m) {
+  m.def("compress", &compress, py::arg("model"), py::arg("output"), py::arg("K"), py::arg("basis"), py::arg("preset"),
+        py::arg("include"), py::arg("exclude"), py::arg("seed"), py::arg("progress"),
+        "Write the CT-compressed model (as `ctscope compress`); returns the summary");
+  m.def("perplexity", &perplexity, py::arg("model"), py::arg("text"), py::arg("text_ids"), py::arg("tokenizer"),
+        py::arg("ctx"), py::arg("ref"), py::arg("progress"),
+        "Perplexity by llama.cpp's rule (as `ctscope eval --json`), with KL and top-1 agreement against ref");
+  m.def("generate", &generate_text, py::arg("model"), py::arg("prompt"), py::arg("prompt_ids"), py::arg("tokenizer"),
+        py::arg("steps"), py::arg("temperature"), py::arg("top_p"), py::arg("seed"),
+        "Run the model on a prompt (as `ctscope generate`): dict with ids, text, generated");
+}
+
+}  // namespace ctscope::python

@@ -1,0 +1,34 @@
+// The compiled part of the `ctscope` Python package (python/ctscope/__init__.py
+// wraps it): ctscope.Error for every input problem, as in the CLI.
+#include "python/bindings.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::python {
+
+ProgressFn interruptible_progress(bool show) {
+  auto bar = std::make_shared<ProgressBar>(show);
+  return [bar](size_t done, size_t total, std::string_view item, double bytes) {
+    (*bar)(done, total, item, bytes);
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw Interrupted{};
+  };
+}
+
+py::object to_python(const nlohmann::json& j) {
+  // Imported per call (sys.modules caches it): a static py::object would be
+  // released after the interpreter is gone.
+  return py::module_::import("json").attr("loads")(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+}  // namespace ctscope::python
+
+PYBIND11_MODULE(_ctscope, m) {
+  namespace python = ctscope::python;
+  m.doc() = "ctscope's engine (use the `ctscope` package, which wraps this module)";
+  m.attr("__version__") = CTSCOPE_VERSION;
+  pybind11::register_exception<ctscope::Error>(m, "Error");
+  python::bind_checkpoint(m);
+  python::bind_analysis(m);
+  python::bind_fit(m);
+  python::bind_models(m);
+}
