@@ -17,11 +17,7 @@ namespace {
 
 std::vector<ct::BasisKind> basis_kinds(const std::vector<std::string>& names) {
   std::vector<ct::BasisKind> out;
-  for (const auto& n : names) {
-    auto b = ct::basis_from_name(n);
-    if (!b) throw Error("basis: unknown basis '" + n + "' (gaussian, dct, random, svd, universal)");
-    out.push_back(*b);
-  }
+  for (const auto& n : names) out.push_back(basis_kind(n));
   return out;
 }
 

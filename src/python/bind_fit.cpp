@@ -16,12 +16,6 @@ namespace {
 
 using FloatMatrix = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
-ct::BasisKind basis_kind(const std::string& name) {
-  auto b = ct::basis_from_name(name);
-  if (!b) throw Error("basis: unknown basis '" + name + "' (gaussian, dct, random, svd, universal)");
-  return *b;
-}
-
 py::array_t<double> basis_matrix(const std::string& kind, int K, int64_t d, uint64_t seed) {
   const ct::BasisKind b = basis_kind(kind);
   if (b == ct::BasisKind::Svd || b == ct::BasisKind::Universal)

@@ -24,9 +24,7 @@ py::dict compress(const std::string& model, const std::string& output, int K, co
                   std::optional<std::string> exclude, uint64_t seed, bool progress) {
   ctfile::CompressSettings s;
   s.K = K;
-  auto b = ct::basis_from_name(basis);
-  if (!b) throw Error("basis: unknown basis '" + basis + "' (gaussian, dct, random, svd, universal)");
-  s.basis = *b;
+  s.basis = basis_kind(basis);
   s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or("")};
   s.seed = seed;
   check_writable(output);

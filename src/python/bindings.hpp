@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ct/basis.hpp"
 #include "util/progress.hpp"
 
 namespace ctscope::python {
@@ -32,6 +33,9 @@ auto without_gil(Fn&& fn) -> decltype(fn()) {
     throw py::error_already_set();
   }
 }
+
+// "gaussian" -> BasisKind::Gaussian; ctscope.Error listing the names otherwise.
+ct::BasisKind basis_kind(const std::string& name);
 
 // nlohmann::json -> dict / list / str / int / float / bool / None (invalid UTF-8 replaced).
 py::object to_python(const nlohmann::json& j);

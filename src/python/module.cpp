@@ -14,6 +14,12 @@ ProgressFn interruptible_progress(bool show) {
   };
 }
 
+ct::BasisKind basis_kind(const std::string& name) {
+  auto b = ct::basis_from_name(name);
+  if (!b) throw Error("basis: unknown basis '" + name + "' (gaussian, dct, random, svd, universal)");
+  return *b;
+}
+
 py::object to_python(const nlohmann::json& j) {
   // Imported per call (sys.modules caches it): a static py::object would be
   // released after the interpreter is gone.
