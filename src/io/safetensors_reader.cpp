@@ -39,27 +39,65 @@ struct ParsedFile {
   std::map<std::string, std::string> metadata;
 };
 
+// A first, linear pass over the header (nlohmann's SAX interface): the parser
+// keeps the last of repeated keys, so a repeated tensor name - an ambiguous
+// file - is caught here, and so is nesting deeper than any safetensors header
+// has. (A parse callback would do the first, but nlohmann 3.11's callback
+// parser scans each parent object again: quadratic in the tensor count.)
+class HeaderScan : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  static constexpr int kMaxDepth = 8;
+  std::string duplicate, error;
+  bool too_deep = false;
+
+  bool key(string_t& k) override {
+    if (depth_ == 1 && !seen_.insert(k).second && duplicate.empty()) duplicate = k;
+    return true;
+  }
+  bool start_object(std::size_t) override { return enter(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_object() override { return leave(); }
+  bool end_array() override { return leave(); }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    return false;
+  }
+
+ private:
+  bool enter() {
+    too_deep = ++depth_ > kMaxDepth;
+    return !too_deep;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  std::set<std::string> seen_;
+};
+
 nlohmann::json parse_header(const std::string& path, std::string_view text) {
   if (text.empty() || text.front() != '{') fail(path, "header does not start with '{{' (not a safetensors file?)");
-  // The JSON parser keeps the last of repeated keys; a repeated tensor name is
-  // an ambiguous file, so catch it while parsing.
-  std::set<std::string> seen;
-  std::string duplicate;
-  auto cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-    if (depth == 1 && ev == nlohmann::json::parse_event_t::key && parsed.is_string()) {
-      auto key = parsed.get<std::string>();
-      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
-    }
-    return true;
-  };
+  HeaderScan scan;
+  if (!nlohmann::json::sax_parse(text.begin(), text.end(), &scan)) {
+    if (scan.too_deep) fail(path, "header nests deeper than {} levels (not a safetensors header)", HeaderScan::kMaxDepth);
+    fail(path, "header is not valid JSON: {}", scan.error);
+  }
+  if (!scan.duplicate.empty()) fail(path, "header lists '{}' twice", scan.duplicate);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.begin(), text.end(), cb);
+    j = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
     fail(path, "header is not valid JSON: {}", e.what());
   }
   if (!j.is_object()) fail(path, "header is not a JSON object");
-  if (!duplicate.empty()) fail(path, "header lists '{}' twice", duplicate);
   return j;
 }
 
