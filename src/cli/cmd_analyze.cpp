@@ -7,6 +7,7 @@
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
+#include "util/json_text.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -27,7 +28,7 @@ int run(const Opts& o) {
   const Checkpoint ck = Checkpoint::open(o.model);
   ProgressBar bar(!o.quiet);
   const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
-  if (!o.json.empty()) write_file_atomic(o.json, report::analysis_json(a).dump(1) + "\n");
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a));
   if (!o.quiet) std::cout << report::analysis_text(a);

@@ -9,6 +9,7 @@
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
+#include "util/json_text.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -24,7 +25,7 @@ int run_eval(const Opts& o) {
   const auto res = model_perplexity({o.model, o.ref, o.text, o.text_ids, o.tokenizer, o.ctx}, bar.fn());
   const EvalResult& r = res.candidates.at(0);
   nlohmann::json j = r.to_json();
-  if (!o.json.empty()) write_file_atomic(o.json, j.dump(2) + "\n");
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(j, 2) + "\n");
   std::printf("ppl = %.4f +/- %.5f (%ld scored tokens, %ld chunks of %ld)\n", r.ppl, r.ppl_stderr,
               static_cast<long>(r.scored_tokens), static_cast<long>(r.chunks), static_cast<long>(r.ctx));
   if (res.reference)

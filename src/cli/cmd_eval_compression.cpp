@@ -11,6 +11,7 @@
 #include "text/eval_tokens.hpp"
 #include "util/atomic_file.hpp"
 #include "util/progress.hpp"
+#include "util/json_text.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -51,7 +52,7 @@ int run(const Opts& o) {
   const CompressionComparison cmp =
       compare_variants(ck, builder, variants_to_run(o), tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
   std::cout << report::compression_text(cmp);
-  if (!o.json.empty()) write_file_atomic(o.json, report::compression_json(cmp).dump(2) + "\n");
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::compression_json(cmp), 2) + "\n");
   return 0;
 }
 

@@ -1,4 +1,5 @@
 // ctscope generate MODEL: run a model on a prompt and stream its continuation.
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -28,8 +29,7 @@ struct Opts {
 
 int run_generate(const Opts& o) {
   // No prompt at all: generate from BOS alone, like run.c.
-  if (o.steps < 1) throw Error(fmt::format("-n: {} must be at least 1", o.steps));
-  if (o.temperature < 0 || !(o.top_p >= 0 && o.top_p <= 1))
+  if (!(o.temperature >= 0 && o.temperature < INFINITY) || !(o.top_p >= 0 && o.top_p <= 1))
     throw Error("generate: --temperature must be >= 0 and --top-p in [0, 1]");
   const Checkpoint ck = ctfile::open_for_inference(o.model);
   auto weights = std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck));
@@ -44,12 +44,8 @@ int run_generate(const Opts& o) {
   } else {
     ids = tok->encode(o.prompt, /*add_bos=*/true);
   }
-  LlamaModel model(weights);
-  const int64_t max_pos = model.max_positions();
-  if (static_cast<int64_t>(ids.size()) > max_pos)
-    fail(o.model, "prompt of {} tokens is longer than the model's context of {}", ids.size(), max_pos);
-  const auto total = static_cast<size_t>(std::min(std::max<int64_t>(o.steps + 1, static_cast<int64_t>(ids.size())),
-                                                  max_pos + 1));
+  const size_t total = generation_length(weights->config, ids.size(), o.steps, o.model);
+  LlamaModel model(weights, static_cast<int64_t>(std::max<size_t>(total - 1, 1)));
   const int32_t bos = static_cast<int32_t>(ck.config.bos_id), eos = static_cast<int32_t>(ck.config.eos_id);
   Sampler sampler(o.temperature, o.top_p, o.seed);
   auto emit = [&](size_t i) {

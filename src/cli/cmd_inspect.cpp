@@ -5,6 +5,7 @@
 #include "io/checkpoint.hpp"
 #include "report/checkpoint_report.hpp"
 #include "util/atomic_file.hpp"
+#include "util/json_text.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -22,8 +23,8 @@ const RegisterCommand reg("inspect", "List a checkpoint's tensors (name, role, l
   sub.add_option("--json-file", o->json_out, "also write the JSON to this file");
   return [o]() {
     Checkpoint ck = Checkpoint::open(o->model);
-    if (!o->json_out.empty()) write_file_atomic(o->json_out, report::checkpoint_json(ck).dump(2) + "\n");
-    if (o->json_stdout) std::cout << report::checkpoint_json(ck).dump(2) << "\n";
+    if (!o->json_out.empty()) write_file_atomic(o->json_out, json_text(report::checkpoint_json(ck), 2) + "\n");
+    if (o->json_stdout) std::cout << json_text(report::checkpoint_json(ck), 2) << "\n";
     else std::cout << report::checkpoint_text(ck);
     return 0;
   };

@@ -1,5 +1,7 @@
 #include "ctfile/ct_reader.hpp"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "ct/amplitudes.hpp"
@@ -97,8 +99,10 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
 
   const nlohmann::json cfg = parse_json(ck_, "config"), tensors = parse_json(ck_, "tensors");
   config_ = from_hf_config(cfg, where + " (metadata config)");
-  config_.rope = cfg.value(kRopeLayoutKey, "half_split") == "interleaved" ? RopeLayout::Interleaved
-                                                                          : RopeLayout::HalfSplit;
+  const auto rope = cfg.find(kRopeLayoutKey);
+  if (rope != cfg.end() && !rope->is_string()) fail(where, "metadata config '{}' must be a string", kRopeLayoutKey);
+  config_.rope = rope != cfg.end() && rope->get<std::string>() == "interleaved" ? RopeLayout::Interleaved
+                                                                                : RopeLayout::HalfSplit;
   if (!tensors.is_array()) fail(where, "metadata tensors is not a list");
   try {
     for (const auto& jt : tensors) {
@@ -107,6 +111,16 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
     }
   } catch (const nlohmann::json::exception& ex) {
     fail(where, "metadata tensors entry is malformed ({})", ex.what());
+  }
+  // An alias names a stored tensor directly (compress writes one hop): no
+  // chains, so no cycles, and tensor_f32 recurses at most once.
+  std::map<std::string, const Entry*> by_name;
+  for (const auto& e : entries_) by_name[e.name] = &e;
+  for (const auto& e : entries_) {
+    if (e.alias_of.empty()) continue;
+    auto it = by_name.find(e.alias_of);
+    if (it == by_name.end() || !it->second->alias_of.empty())
+      fail(where, "tensor {} is an alias of {}, which is not a stored tensor", e.name, e.alias_of);
   }
 }
 

@@ -11,6 +11,7 @@
 #include "ct/stored_matrix.hpp"
 #include "ctfile/ct_format.hpp"
 #include "io/safetensors_writer.hpp"
+#include "util/error.hpp"
 
 namespace ctscope::ctfile {
 
@@ -20,6 +21,16 @@ using ct::BasisKind;
 using ct::FactoredBasis;
 
 std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+
+// Metadata must be valid UTF-8 (a safetensors header is JSON), and the reader
+// finds tensors by these exact names: no replacement characters here.
+std::string strict_json(const nlohmann::json& j, const Checkpoint& ck) {
+  try {
+    return j.dump();
+  } catch (const nlohmann::json::type_error&) {
+    fail(ck.path.string(), "a tensor name is not valid UTF-8: it cannot be stored in a .ct.safetensors");
+  }
+}
 
 // What the file holds: the header's tensor list (universal bases first, then
 // every source tensor in order, fitted ones as their amplitudes [+ basis]) and
@@ -62,8 +73,8 @@ FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::m
       {"seed", std::to_string(s.seed)},
       {"source_format", std::string(format_name(ck.format))},
       {"source_path", ck.path.string()},
-      {"config", cfg.dump()},
-      {"tensors", tensors.dump()},
+      {"config", strict_json(cfg, ck)},
+      {"tensors", strict_json(tensors, ck)},
   };
   return plan;
 }

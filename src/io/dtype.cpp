@@ -88,14 +88,16 @@ namespace {
 // Elements per parallel slice: enough to repay a wake-up; whole blocks of every block type.
 constexpr size_t kChunk = 1 << 16;
 
-void bf16_span(const uint16_t* s, size_t n, float* d) {
-  for (size_t i = 0; i < n; ++i) d[i] = std::bit_cast<float>(static_cast<uint32_t>(s[i]) << 16);
-}
-void f16_span(const uint16_t* s, size_t n, float* d) {
-  for (size_t i = 0; i < n; ++i) d[i] = f16_to_f32(s[i]);
-}
-
+// Loads through memcpy: safetensors aligns nothing, so a tensor's data may sit
+// at any address (the compiler still emits plain loads).
 uint16_t load_u16(const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
+
+void bf16_span(const uint8_t* s, size_t n, float* d) {
+  for (size_t i = 0; i < n; ++i) d[i] = std::bit_cast<float>(static_cast<uint32_t>(load_u16(s + 2 * i)) << 16);
+}
+void f16_span(const uint8_t* s, size_t n, float* d) {
+  for (size_t i = 0; i < n; ++i) d[i] = f16_to_f32(load_u16(s + 2 * i));
+}
 
 // GGUF Q8_0: block of 32 = f16 scale + 32 int8.
 void q8_0_block(const uint8_t* b, float* d) {
@@ -162,18 +164,19 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
     case DType::F32:
       std::memcpy(dst, src, n * 4);
       return;
-    case DType::F64: {
-      const auto* s = static_cast<const double*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+    case DType::F64:
+      for (size_t i = 0; i < n; ++i) {
+        double v;
+        std::memcpy(&v, s8 + 8 * i, 8);
+        dst[i] = static_cast<float>(v);
+      }
       return;
-    }
     case DType::BF16:
     case DType::F16: {
-      const auto* s = static_cast<const uint16_t*>(src);
       parallel_for(static_cast<int64_t>(n), static_cast<int64_t>(kChunk), [&](int64_t i0, int64_t i1, int) {
         const auto b = static_cast<size_t>(i0), len = static_cast<size_t>(i1 - i0);
-        if (t == DType::BF16) bf16_span(s + b, len, dst + b);
-        else f16_span(s + b, len, dst + b);
+        if (t == DType::BF16) bf16_span(s8 + 2 * b, len, dst + b);
+        else f16_span(s8 + 2 * b, len, dst + b);
       });
       return;
     }

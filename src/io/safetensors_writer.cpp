@@ -36,7 +36,12 @@ std::string safetensors_header(const std::vector<SafetensorsEntry>& entries,
     h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
-  std::string json = h.dump();
+  std::string json;
+  try {
+    json = h.dump();  // strict: a file others read must be valid UTF-8
+  } catch (const nlohmann::json::type_error&) {
+    fail(where, "a tensor name or metadata value is not valid UTF-8 (safetensors headers must be)");
+  }
   json.append((8 - json.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as in the reference
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<char>((json.size() >> (8 * i)) & 0xff);

@@ -214,7 +214,9 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   // BF16 goes to AMX as stored (exact products, FP32 sums like SSYRK); other
   // dtypes are converted to float for SSYRK, never rounded to BF16.
   Accumulator acc;
-  acc.amx = W.dtype == DType::BF16 && amx::available();
+  // (The AMX kernels read BF16 as uint16_t: data at an odd address - safetensors
+  // aligns nothing - takes the converting path.)
+  acc.amx = W.dtype == DType::BF16 && amx::available() && reinterpret_cast<uintptr_t>(W.data) % 2 == 0;
   // SSYRK and SGEMM are the bulk of the work there: worth OpenBLAS's threads
   // (analyze_matrix holds BLAS to one thread otherwise).
   ScopedBlasThreads blas_threads(acc.amx ? 1 : ScopedBlasThreads::kDefault);

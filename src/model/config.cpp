@@ -28,7 +28,11 @@ nlohmann::json to_hf_config(const ModelConfig& c, const std::string& torch_dtype
 ModelConfig from_hf_config(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) fail(where, "config is not a JSON object");
   ModelConfig c;
-  auto arch = j.value("model_type", std::string("llama"));
+  std::string arch = "llama";
+  if (auto it = j.find("model_type"); it != j.end()) {
+    if (!it->is_string()) fail(where, "'model_type' must be a string, e.g. \"llama\"");
+    arch = it->get<std::string>();
+  }
   if (arch != "llama" && arch != "mistral") fail(where, "unsupported model_type '{}' (only Llama-family models)", arch);
   c.architecture = arch;
   auto need = [&](const char* key) -> int64_t {

@@ -10,6 +10,7 @@
 #include "python/bindings.hpp"
 #include "report/analysis_report.hpp"
 #include "util/error.hpp"
+#include "util/json_text.hpp"
 
 namespace ctscope::python {
 
@@ -38,7 +39,7 @@ std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std:
   s.svd_baseline = svd;
   s.seed = seed;
   const ct::ModelAnalysis a = without_gil([&] { return ct::analyze_model(*ck, s, interruptible_progress(progress)); });
-  return report::analysis_json(a).dump(1) + "\n";
+  return json_text(report::analysis_json(a), 1) + "\n";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // functions as `ctscope compress`, `ctscope eval` and `ctscope generate`.
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -57,8 +58,8 @@ py::object perplexity(const std::string& model, const std::string& text, const s
 // As `ctscope generate`: steps counts positions including the prompt (llama2.c's run.c).
 py::dict generate_text(const std::string& model, const std::string& prompt, std::optional<std::vector<int32_t>> prompt_ids,
                        const std::string& tokenizer, int64_t steps, float temperature, float top_p, uint64_t seed) {
-  if (steps < 1) throw Error("steps: " + std::to_string(steps) + " must be at least 1");
-  if (temperature < 0 || !(top_p >= 0 && top_p <= 1)) throw Error("generate: temperature must be >= 0 and top_p in [0, 1]");
+  if (!(temperature >= 0 && temperature < INFINITY) || !(top_p >= 0 && top_p <= 1))
+    throw Error("generate: temperature must be finite and >= 0, top_p in [0, 1]");
   std::vector<int32_t> ids;
   std::string text;
   size_t generated = 0;
@@ -82,12 +83,8 @@ py::dict generate_text(const std::string& model, const std::string& prompt, std:
     } else {
       ids = tok->encode(prompt, /*add_bos=*/true);
     }
-    LlamaModel lm(weights);
-    const int64_t max_pos = lm.max_positions();
-    if (static_cast<int64_t>(ids.size()) > max_pos)
-      fail(model, "prompt of {} tokens is longer than the model's context of {}", ids.size(), max_pos);
-    const auto total = static_cast<size_t>(
-        std::min(std::max<int64_t>(steps + 1, static_cast<int64_t>(ids.size())), max_pos + 1));
+    const size_t total = generation_length(weights->config, ids.size(), steps, model);
+    LlamaModel lm(weights, static_cast<int64_t>(std::max<size_t>(total - 1, 1)));
     Sampler sampler(temperature, top_p, seed);
     generated = generate(lm, sampler, ids, total, static_cast<int32_t>(ck.config.bos_id),
                          static_cast<int32_t>(ck.config.eos_id));

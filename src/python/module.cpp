@@ -2,6 +2,7 @@
 // wraps it): ctscope.Error for every input problem, as in the CLI.
 #include "python/bindings.hpp"
 #include "util/error.hpp"
+#include "util/json_text.hpp"
 
 namespace ctscope::python {
 
@@ -23,7 +24,7 @@ ct::BasisKind basis_kind(const std::string& name) {
 py::object to_python(const nlohmann::json& j) {
   // Imported per call (sys.modules caches it): a static py::object would be
   // released after the interpreter is gone.
-  return py::module_::import("json").attr("loads")(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return py::module_::import("json").attr("loads")(json_text(j));
 }
 
 }  // namespace ctscope::python

@@ -1,8 +1,19 @@
 #include "runtime/generate.hpp"
 
+#include <algorithm>
 #include <span>
 
+#include "util/error.hpp"
+
 namespace ctscope {
+
+size_t generation_length(const ModelConfig& c, size_t prompt_tokens, int64_t steps, const std::string& where) {
+  if (steps < 1) throw Error(fmt::format("-n: {} must be at least 1", steps));
+  const int64_t context = LlamaModel::context_of(c), prompt = static_cast<int64_t>(prompt_tokens);
+  if (prompt > context) fail(where, "prompt of {} tokens is longer than the model's context of {}", prompt, context);
+  // steps <= context first: steps + 1 cannot overflow.
+  return static_cast<size_t>(std::min(std::max(std::min(steps, context) + 1, prompt), context + 1));
+}
 
 size_t generate(LlamaModel& model, Sampler& sampler, std::vector<int32_t>& ids, size_t total, int32_t bos, int32_t eos,
                 const std::function<void(size_t)>& on_token) {

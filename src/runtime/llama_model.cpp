@@ -7,18 +7,39 @@
 
 namespace ctscope {
 
+namespace {
+// Per cache (K and V each): 2^32 floats = 16 GB, far above any model this tool runs on one machine.
+constexpr uint64_t kMaxCacheFloats = uint64_t{1} << 32;
+}  // namespace
+
+namespace {
+// The sliding attention window of a Mistral-style config, or 0.
+int64_t sliding_window(const ModelConfig& c) {
+  if (!c.hf_config.is_object()) return 0;
+  const auto it = c.hf_config.find("sliding_window");
+  return it != c.hf_config.end() && it->is_number_integer() ? std::max<int64_t>(it->get<int64_t>(), 0) : 0;
+}
+}  // namespace
+
+int64_t LlamaModel::context_of(const ModelConfig& c) {
+  const int64_t window = sliding_window(c);
+  return window > 0 && window < c.max_seq_len ? window : c.max_seq_len;  // stay in the window
+}
+
 LlamaModel::LlamaModel(std::shared_ptr<const LlamaWeights> weights, int64_t max_positions)
-    : w_(std::move(weights)), max_pos_(max_positions > 0 ? max_positions : w_->config.max_seq_len) {
+    : w_(std::move(weights)), max_pos_(max_positions > 0 ? max_positions : context_of(w_->config)) {
   const auto& c = w_->config;
-  if (c.hf_config.is_object()) {
-    const auto it = c.hf_config.find("sliding_window");
-    if (it != c.hf_config.end() && it->is_number_integer() && it->get<int64_t>() < max_pos_) {
-      if (max_positions <= 0) max_pos_ = std::max<int64_t>(it->get<int64_t>(), 1);  // default: stay in the window
-      else throw Error(fmt::format("context of {} exceeds the model's sliding attention window of {} (not implemented)",
-                              max_pos_, it->get<int64_t>()));
-    }
-  }
-  const auto n = static_cast<size_t>(c.n_layers * max_pos_ * c.n_kv_heads * c.head_dim());
+  const int64_t window = sliding_window(c);
+  if (max_positions > 0 && window > 0 && window < max_pos_)
+    throw Error(fmt::format("context of {} exceeds the model's sliding attention window of {} (not implemented)",
+                            max_pos_, window));
+  // Sizes from a header are checked before anything is allocated: the cache
+  // holds what this model will run (callers pass the positions they need).
+  uint64_t n = 0;
+  if (mul_overflows(static_cast<uint64_t>(c.n_layers), static_cast<uint64_t>(max_pos_), &n) ||
+      mul_overflows(n, static_cast<uint64_t>(c.n_kv_heads * c.head_dim()), &n) || n > kMaxCacheFloats)
+    throw Error(fmt::format("a KV cache for {} positions x {} layers would exceed {} GB: ask for fewer positions",
+                            max_pos_, c.n_layers, 2 * 4 * kMaxCacheFloats >> 30));
   k_cache_.assign(n, 0.0f);
   v_cache_.assign(n, 0.0f);
 }

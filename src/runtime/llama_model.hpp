@@ -14,8 +14,10 @@ namespace ctscope {
 
 class LlamaModel {
  public:
-  // The KV cache holds `max_positions` positions (0: the config's max_seq_len).
+  // The KV cache holds `max_positions` positions (0: context_of(config)).
   explicit LlamaModel(std::shared_ptr<const LlamaWeights> weights, int64_t max_positions = 0);
+  // The positions a model of config c can run: max_seq_len, within a sliding window if it has one.
+  static int64_t context_of(const ModelConfig& c);
 
   const ModelConfig& config() const { return w_->config; }
   const LlamaWeights& weights() const { return *w_; }

@@ -45,9 +45,10 @@ LlamaWeights load_llama_weights(const ModelConfig& config, const WeightSource& s
   LlamaWeights w;
   w.config = config;
   w.embed = get(-1, Role::EmbedTokens, v * d);
-  w.layers.resize(static_cast<size_t>(config.n_layers));
+  // Layer by layer: a config that claims layers the source does not hold fails
+  // at the first missing tensor, having allocated only what exists.
   for (int l = 0; l < static_cast<int>(config.n_layers); ++l) {
-    auto& L = w.layers[static_cast<size_t>(l)];
+    auto& L = w.layers.emplace_back();
     L.attn_norm = get(l, Role::InputLayernorm, d);
     L.wq = get(l, Role::QProj, d * d);
     L.wk = get(l, Role::KProj, kv * d);
@@ -79,6 +80,10 @@ LlamaWeights load_llama_weights(const Checkpoint& ck) {
       default: return {c.dim};
     }
   };
+  int64_t layers_held = 0;
+  for (const auto& t : ck.tensors) layers_held = std::max<int64_t>(layers_held, t.layer + 1);
+  if (c.n_layers != layers_held)
+    fail(where, "the config says {} layers but the file holds tensors of {}", c.n_layers, layers_held);
   WeightSource src = [&](int layer, Role role) -> std::vector<float> {
     const TensorInfo* t = ck.find(layer, role);
     if (role == Role::LmHead && (t == nullptr || !t->alias_of.empty())) return {};

@@ -4,11 +4,54 @@
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "util/error.hpp"
 
 namespace ctscope {
+
+namespace {
+
+// "[1, 403, 407]": a flat JSON array of non-negative integers, read without a
+// recursive parser (so no nesting can exhaust the stack). Anything else is an
+// Error naming the file and the byte offset.
+std::vector<int32_t> parse_flat_array(const std::string& s, size_t pos, const std::string& where) {
+  std::vector<int32_t> ids;
+  auto skip_space = [&] {
+    while (pos < s.size() && std::string_view(" \t\r\n").find(s[pos]) != std::string_view::npos) ++pos;
+  };
+  auto bad = [&](const char* what) {
+    fail(where, "byte {}: {} (expected a flat JSON array of token ids, e.g. [1, 403, 407])", pos, what);
+  };
+  ++pos;  // '['
+  skip_space();
+  if (pos < s.size() && s[pos] == ']') {
+    ++pos;
+  } else {
+    for (;;) {
+      skip_space();
+      int32_t v = 0;
+      const auto [ptr, ec] = std::from_chars(s.data() + pos, s.data() + s.size(), v);
+      if (ptr == s.data() + pos) bad(pos < s.size() && (s[pos] == '[' || s[pos] == '{') ? "nested value" : "not an integer");
+      if (ec != std::errc() || v < 0) bad("not a token id (0 .. 2^31-1)");
+      ids.push_back(v);
+      pos = static_cast<size_t>(ptr - s.data());
+      skip_space();
+      if (pos < s.size() && s[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < s.size() && s[pos] == ']') {
+        ++pos;
+        break;
+      }
+      bad("expected ',' or ']'");
+    }
+  }
+  skip_space();
+  if (pos != s.size()) bad("text after the array");
+  return ids;
+}
+
+}  // namespace
 
 std::vector<int32_t> read_token_ids(const std::filesystem::path& file) {
   const std::string where = file.string();
@@ -20,17 +63,7 @@ std::vector<int32_t> read_token_ids(const std::filesystem::path& file) {
   std::vector<int32_t> ids;
   const size_t start = s.find_first_not_of(" \t\r\n");
   if (start != std::string::npos && s[start] == '[') {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(s);
-    } catch (const nlohmann::json::exception& e) {
-      fail(where, "not a JSON array of token ids: {}", e.what());
-    }
-    for (const auto& v : j) {
-      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
-        fail(where, "token ids must be non-negative integers, got {}", v.dump());
-      ids.push_back(v.get<int32_t>());
-    }
+    ids = parse_flat_array(s, start, where);
   } else {
     size_t line = 1;
     for (size_t p = 0; p < s.size();) {
