@@ -548,3 +548,17 @@ TEST(Gguf, CliInspectTruncatedExitsTwoWithOneLine) {
   EXPECT_NE(out.find(p.string()), std::string::npos) << out;
   EXPECT_NE(out.find("truncated"), std::string::npos) << out;
 }
+
+TEST(Gguf, NonUtf8TensorNameIsShownNotFatal) {
+  // GGUF names are raw bytes: `inspect --json` replaces a bad byte with U+FFFD
+  // instead of ending in an internal error.
+  Writer w = llama(3);
+  w.tensor(std::string("blk.0.bad\xff\xfe.weight"), {32}, kF32, f32_data(32, 1.f));
+  const fs::path p = write_temp("non_utf8.gguf", w.build());
+  const auto r = test_support::run_cli("inspect " + p.string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& t : j["tensor_list"]) found = found || t["name"] == "blk.0.bad\xEF\xBF\xBD\xEF\xBF\xBD.weight";
+  EXPECT_TRUE(found) << r.out.substr(0, 2000);
+}

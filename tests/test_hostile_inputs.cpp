@@ -1,0 +1,178 @@
+// Inputs found by mutation fuzzing that crashed, hung or allocated gigabytes,
+// each rebuilt here from a small file the test makes: every one must now exit
+// 0 (when it is valid) or 2 with one line naming the file - under the
+// sanitizer build too, where a misaligned load or overflow aborts.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors_writer.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace ctscope::test_support;
+
+namespace {
+
+// A path as one shell word.
+std::string q(const fs::path& p) {
+  std::string out = "'";
+  out += p.string();
+  out += '\'';
+  return out;
+}
+
+// A tiny synthetic HF checkpoint whose config.json is then edited by `edit`.
+fs::path tiny_model(const TempDir& tmp, const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+  const fs::path dir = tmp / name;
+  auto r = run_cli("synth " + q(dir) + " --preset tiny");
+  EXPECT_EQ(r.code, 0) << r.err;
+  nlohmann::json cfg = nlohmann::json::parse(slurp(dir / "config.json"));
+  edit(cfg);
+  std::ofstream(dir / "config.json") << cfg.dump(2);
+  return dir;
+}
+
+void expect_one_line_error(const CliRun& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+}  // namespace
+
+TEST(HostileInputs, ContextLengthFromTheHeaderDoesNotSizeTheCache) {
+  TempDir tmp;
+  const fs::path ids = write_temp("ids.txt", std::string("1 5 9\n"));
+  for (const uint64_t ctx : {uint64_t{1} << 61, uint64_t{1} << 30}) {
+    const fs::path m = tiny_model(tmp, "ctx" + std::to_string(ctx), [&](nlohmann::json& c) {
+      c["max_position_embeddings"] = ctx;
+    });
+    // Held to 8 GB of address space (not under the sanitizer, whose shadow
+    // memory needs more): a cache sized from the header alone would not fit.
+    const std::string limit = std::getenv("CTSCOPE_SANITIZED") ? "" : "ulimit -v 8000000; ";
+    const std::string cmd = limit + std::string(CTSCOPE_BINARY) + " generate " + q(m) + " --prompt-ids " + q(ids) +
+                            " --ids -n 6 >/dev/null 2>&1";
+    EXPECT_EQ(std::system(("bash -c " + q(cmd)).c_str()), 0) << "context_length " << ctx;
+  }
+}
+
+TEST(HostileInputs, LayersTheFileDoesNotHoldAreAnErrorBeforeAllocation) {
+  TempDir tmp;
+  const fs::path m = tiny_model(tmp, "layers", [](nlohmann::json& c) { c["num_hidden_layers"] = 1 << 24; });
+  const fs::path ids = write_temp("ids2.txt", std::string("1 5\n"));
+  expect_one_line_error(run_cli("generate " + q(m) + " --prompt-ids " + q(ids) + " --ids -n 4"), "16777216 layers");
+}
+
+TEST(HostileInputs, JsonValuesOfTheWrongTypeNameTheFileAndKey) {
+  TempDir tmp;
+  const fs::path m = tiny_model(tmp, "type", [](nlohmann::json& c) { c["model_type"] = 5; });
+  const auto r = run_cli("inspect " + q(m));
+  expect_one_line_error(r, "'model_type' must be a string");
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+}
+
+TEST(HostileInputs, DeeplyNestedTokenIdsAreRefusedWithoutRecursion) {
+  TempDir tmp;
+  const fs::path m = tiny_model(tmp, "nest", [](nlohmann::json&) {});
+  const fs::path deep = write_temp("deep.json", std::string(100000, '[') + std::string(100000, ']'));
+  expect_one_line_error(run_cli("generate " + q(m) + " --prompt-ids " + q(deep) + " --ids -n 4"), "nested value");
+  const fs::path flat = write_temp("flat.json", std::string(" [1, 5 ,9]\n"));
+  const auto ok = run_cli("generate " + q(m) + " --prompt-ids " + q(flat) + " --ids -n 5");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.out.rfind("1 5 9", 0), 0u) << ok.out;
+  for (const char* bad : {"[1, [2]]", "[1, 2.5]", "[1, -2]", "[1, 2] x", "[1,, 2]"}) {
+    const fs::path p = write_temp("bad.json", std::string(bad));
+    const auto r = run_cli("generate " + q(m) + " --prompt-ids " + q(p) + " --ids -n 5");
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << bad << ": " << r.err;
+  }
+}
+
+TEST(HostileInputs, AliasChainsInACtFileAreRefused) {
+  TempDir tmp;
+  const std::string cfg =
+      R"({"hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2,"vocab_size":4})";
+  for (const std::string tensors : {R"([{"name":"a","dtype":"F32","shape":[2],"fitted":false,"alias_of":"a"}])",
+                                    R"([{"name":"a","dtype":"F32","shape":[2],"fitted":false,"alias_of":"b"},)"
+                                    R"({"name":"b","dtype":"F32","shape":[2],"fitted":false,"alias_of":"a"}])"}) {
+    const fs::path p = tmp / "alias.ct.safetensors";
+    ctscope::SafetensorsWriter w(p, {{"other", ctscope::DType::F32, {2}}},
+                                 {{"format", "ctscope-ct"}, {"format_version", "1"}, {"basis", "gaussian"}, {"K", "4"},
+                                  {"seed", "1"}, {"source_format", "safetensors"}, {"config", cfg},
+                                  {"tensors", tensors}});
+    const float z[2] = {0, 0};
+    w.write("other", z, sizeof z);
+    w.commit();
+    expect_one_line_error(run_cli("reconstruct " + q(p) + " -o " + q(tmp / "out")), "is an alias of");
+    expect_one_line_error(run_cli("generate " + q(p) + " --prompt-ids " + q(write_temp("i.txt", std::string("1"))) +
+                                  " --ids -n 3"),
+                          "is an alias of");
+  }
+}
+
+TEST(HostileInputs, UnalignedBf16DataIsReadExactly) {
+  // A BF16 matrix whose data starts at an odd address (safetensors aligns
+  // nothing): the same numbers as the aligned file, with no misaligned load.
+  TempDir tmp;
+  const int rows = 48, cols = 32;
+  std::string data(static_cast<size_t>(rows * cols * 2), '\0');
+  for (int i = 0; i < rows * cols; ++i) {
+    const float v = static_cast<float>((i * 37 % 101) - 50) / 64.0f;
+    uint32_t bits = 0;
+    std::memcpy(&bits, &v, 4);
+    data[static_cast<size_t>(2 * i)] = static_cast<char>((bits >> 16) & 0xff);
+    data[static_cast<size_t>(2 * i + 1)] = static_cast<char>(bits >> 24);
+  }
+  auto file = [&](const std::string& name, size_t pad) {
+    std::string header = R"({"w.weight":{"dtype":"BF16","shape":[48,32],"data_offsets":[0,3072]}})";
+    header += std::string(pad, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    return write_temp(name, bytes + header + data);
+  };
+  const fs::path aligned = file("aligned.safetensors", (8 - 69 % 8) % 8), odd = file("odd.safetensors", 0);
+  ASSERT_EQ(fs::file_size(odd) % 2, 1u);  // 8 + 69 header bytes + data: the data starts at an odd offset
+  auto analysis = [&](const fs::path& p, const std::string& env) {
+    const fs::path out = tmp / (p.stem().string() + ".json");
+    const auto r = run_cli("analyze " + q(p) + " --K 4,8 --basis gaussian,svd --quiet --json " + q(out));
+    EXPECT_EQ(r.code, 0) << env << r.err;
+    nlohmann::json j = nlohmann::json::parse(slurp(out));
+    return j["matrices"][0]["fits"];
+  };
+  // On one kernel path the numbers are identical to the last digit...
+  setenv("CTSCOPE_NO_AMX", "1", 1);
+  EXPECT_EQ(analysis(aligned, "no AMX"), analysis(odd, "no AMX"));
+  unsetenv("CTSCOPE_NO_AMX");
+  // ...and where the aligned file takes AMX (the odd one cannot), within the
+  // order of the float sums.
+  const auto a = analysis(aligned, "default"), o = analysis(odd, "default");
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i]["r2"].get<double>(), o[i]["r2"].get<double>(), 1e-6) << i;
+}
+
+TEST(HostileInputs, ThirtyThousandTensorsAreListed) {
+  // The header check was quadratic in the tensor count (15 s here).
+  std::string header = "{";
+  const int n = 30000;
+  for (int i = 0; i < n; ++i) {
+    if (i) header += ',';
+    header += fmt::format(R"("t{}":{{"dtype":"F32","shape":[1],"data_offsets":[{},{}]}})", i, 4 * i, 4 * i + 4);
+  }
+  header += '}';
+  header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  const fs::path p = write_temp("many.safetensors", bytes + header + std::string(4 * n, '\0'));
+  const auto r = run_cli("inspect " + q(p) + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], n);
+}
