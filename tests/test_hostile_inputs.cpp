@@ -3,6 +3,7 @@
 // 0 (when it is valid) or 2 with one line naming the file - under the
 // sanitizer build too, where a misaligned load or overflow aborts.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -175,4 +176,20 @@ TEST(HostileInputs, ThirtyThousandTensorsAreListed) {
   const auto r = run_cli("inspect " + q(p) + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], n);
+}
+
+TEST(HostileInputs, PipesAndDevicesAreRefusedWithoutBlocking) {
+  TempDir tmp;
+  const fs::path fifo = tmp / "model.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_one_line_error(run_cli("inspect " + q(fifo)), "not a regular file");
+  // A directory whose config.json is a pipe.
+  const fs::path m = tiny_model(tmp, "dir", [](nlohmann::json&) {});
+  fs::remove(m / "config.json");
+  ASSERT_EQ(::mkfifo((m / "config.json").c_str(), 0600), 0);
+  expect_one_line_error(run_cli("inspect " + q(m)), "not a regular file");
+  // Text that never ends, and text from a pipe.
+  const fs::path ok = tiny_model(tmp, "ok", [](nlohmann::json&) {});
+  for (const fs::path& text : {fs::path("/dev/zero"), fifo})
+    expect_one_line_error(run_cli("eval " + q(ok) + " --text-ids " + q(text) + " --ctx 4"), "not a regular file");
 }

@@ -7,6 +7,7 @@
 #include "text/token_ids.hpp"
 #include "text/tokenizer.hpp"
 #include "util/error.hpp"
+#include "util/mapped_file.hpp"
 
 namespace ctscope {
 
@@ -21,12 +22,9 @@ EvalTokens load_eval_tokens(const Checkpoint& ck, const std::string& text_file, 
     return t;
   }
   t.where = text_file;
-  std::ifstream in(text_file, std::ios::binary);
-  if (!in) fail(text_file, "cannot open text file");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const auto text = MappedFile::open(text_file);  // a regular file: its size bounds what is read
   auto tok = open_tokenizer(ck, tokenizer_path.empty() ? std::nullopt : std::optional<std::filesystem::path>(tokenizer_path));
-  t.ids = tok->encode(ss.str(), /*add_bos=*/true);
+  t.ids = tok->encode(text->text(), /*add_bos=*/true);
   return t;
 }
 

@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 
 #include "util/error.hpp"
+#include "util/mapped_file.hpp"
 
 namespace ctscope {
 namespace {
@@ -10,6 +11,7 @@ namespace {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::filesystem::path& file) {
+    MappedFile::open(file.string());  // a regular file, or one line why (a FIFO would block Load)
     const auto st = sp_.Load(file.string());
     if (!st.ok()) fail(file.string(), "not a SentencePiece model: {}", st.ToString());
   }

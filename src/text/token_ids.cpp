@@ -1,10 +1,9 @@
 #include "text/token_ids.hpp"
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 #include "util/error.hpp"
+#include "util/mapped_file.hpp"
 
 namespace ctscope {
 
@@ -55,11 +54,8 @@ std::vector<int32_t> parse_flat_array(const std::string& s, size_t pos, const st
 
 std::vector<int32_t> read_token_ids(const std::filesystem::path& file) {
   const std::string where = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(where, "cannot open token-id file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string s = ss.str();
+  const auto mapped = MappedFile::open(where);  // a regular file: its size bounds what is read
+  const std::string s(mapped->text());
   std::vector<int32_t> ids;
   const size_t start = s.find_first_not_of(" \t\r\n");
   if (start != std::string::npos && s[start] == '[') {

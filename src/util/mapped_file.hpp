@@ -6,12 +6,14 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace ctscope {
 
 class MappedFile {
  public:
-  // Throws Error("<path>: <reason>") if the file cannot be opened or mapped.
+  // Throws Error("<path>: <reason>") if the file cannot be opened or mapped,
+  // or is not a regular file (a FIFO or device is refused without blocking).
   static std::shared_ptr<const MappedFile> open(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
@@ -20,6 +22,7 @@ class MappedFile {
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
   const std::byte* data() const { return data_; }
+  std::string_view text() const { return {reinterpret_cast<const char*>(data_), static_cast<size_t>(size_)}; }
   // Bounds-checked view; throws Error naming the file if [offset, offset+len) is outside it.
   std::span<const std::byte> view(uint64_t offset, uint64_t len, const char* what) const;
   // Tell the kernel we are done with a range (drops it from our RSS; stays in page cache).
