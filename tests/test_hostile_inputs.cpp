@@ -193,3 +193,31 @@ TEST(HostileInputs, PipesAndDevicesAreRefusedWithoutBlocking) {
   for (const fs::path& text : {fs::path("/dev/zero"), fifo})
     expect_one_line_error(run_cli("eval " + q(ok) + " --text-ids " + q(text) + " --ctx 4"), "not a regular file");
 }
+
+TEST(HostileInputs, OutputsNeverDestroyInputsOrForeignDirectories) {
+  TempDir tmp;
+  const fs::path m = tiny_model(tmp, "src", [](nlohmann::json&) {});
+  const fs::path weights = m / "model.safetensors";
+  const std::string before = slurp(weights);
+  expect_one_line_error(run_cli("compress " + q(weights) + " -o " + q(weights) + " --K 4"), "refusing to write over");
+  EXPECT_EQ(slurp(weights), before);
+
+  const fs::path ct = m / "m.ct.safetensors";
+  ASSERT_EQ(run_cli("compress " + q(m) + " -o " + q(ct) + " --K 4 -q").code, 0);
+  // --force replaces a checkpoint directory ctscope could have written, nothing else.
+  const fs::path foreign = tmp / "foreign";
+  fs::create_directories(foreign);
+  std::ofstream(foreign / "precious.txt") << "keep me";
+  expect_one_line_error(run_cli("reconstruct " + q(ct) + " -o " + q(foreign) + " --force"), "refusing to replace");
+  EXPECT_EQ(slurp(foreign / "precious.txt"), "keep me");
+  // ...and never the directory that holds its own input.
+  expect_one_line_error(run_cli("reconstruct " + q(ct) + " -o " + q(m) + " --force"), "refusing to write over");
+  EXPECT_TRUE(fs::exists(ct));
+  // A real replacement swaps in one step and leaves no temporary beside it.
+  const fs::path out = tmp / "rec";
+  ASSERT_EQ(run_cli("reconstruct " + q(ct) + " -o " + q(out)).code, 0);
+  ASSERT_EQ(run_cli("reconstruct " + q(ct) + " -o " + q(out) + " --force").code, 0);
+  EXPECT_TRUE(fs::exists(out / "model.safetensors"));
+  for (const auto& e : fs::directory_iterator(tmp.path))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}

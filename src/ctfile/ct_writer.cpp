@@ -11,6 +11,7 @@
 #include "ct/stored_matrix.hpp"
 #include "ctfile/ct_format.hpp"
 #include "io/safetensors_writer.hpp"
+#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ctfile {
@@ -83,6 +84,9 @@ FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::m
 
 CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings& s, const std::filesystem::path& out,
                                     const ProgressFn& progress) {
+  std::vector<std::filesystem::path> inputs;
+  for (const auto& f : ck.files) inputs.emplace_back(f->path());
+  check_not_an_input(out, inputs);
   const ct::Selection sel = ct::select_tensors(ck, s.selection, s.K);
   const std::vector<const TensorInfo*> matrices = ct::tensors_to_fit(ck, sel);
   std::map<std::string, const TensorInfo*> fitted;

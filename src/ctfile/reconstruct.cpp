@@ -9,9 +9,8 @@
 namespace ctscope::ctfile {
 
 void reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force) {
-  const std::string where = out_dir.string();
-  std::error_code ec;
-  if (std::filesystem::exists(out_dir, ec) && !force) fail(where, "already exists (use --force to replace it)");
+  check_output_dir(out_dir, force);
+  check_not_an_input(out_dir, {c.file().path});
   AtomicDir dir(out_dir);
 
   const bool from_hf = c.source_format() == "safetensors";

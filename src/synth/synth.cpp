@@ -240,14 +240,7 @@ SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOp
   if (o.dtype != DType::BF16 && o.dtype != DType::F16 && o.dtype != DType::F32)
     throw Error("--dtype: synth writes bf16, f16 or f32");
   const fs::path out = out_arg.has_filename() ? out_arg : out_arg.parent_path();  // "dir/" -> "dir"
-  std::error_code ec;
-  const bool exists = fs::exists(fs::symlink_status(out, ec));
-  if (exists) {
-    if (!o.force) fail(out.string(), "already exists (use --force to replace it)");
-    // --force only ever replaces a checkpoint directory, never arbitrary files.
-    if (!fs::is_directory(out, ec) || !(fs::is_empty(out, ec) || fs::exists(out / "config.json", ec)))
-      fail(out.string(), "refusing to replace: not an empty or checkpoint directory");
-  }
+  check_output_dir(out, o.force);  // --force only ever replaces a checkpoint directory
 
   AtomicDir dir(out);
 

@@ -1,5 +1,8 @@
 #include "util/atomic_file.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +64,15 @@ AtomicDir::~AtomicDir() {
 void AtomicDir::commit() {
   namespace fs = std::filesystem;
   std::error_code ec;
+  // Replacing: swap the two directories in one step, so `path` is at every
+  // moment the old or the new directory, even if the process is killed.
+  if (fs::exists(fs::symlink_status(path_, ec)) &&
+      ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) == 0) {
+    committed_ = true;
+    fs::remove_all(tmp_, ec);  // now the old directory
+    return;
+  }
+  // No exchange on this filesystem (or nothing to replace): move aside, rename in.
   fs::path old;
   if (fs::exists(fs::symlink_status(path_, ec))) {
     old = path_;
@@ -86,6 +98,29 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 void check_writable(const std::filesystem::path& path) {
   AtomicFile probe(path);  // throws if the directory is missing or read-only; removed on scope exit
+}
+
+void check_not_an_input(const std::filesystem::path& output, const std::vector<std::filesystem::path>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(output, ec)) return;
+  const fs::path out = fs::canonical(output, ec);
+  for (const auto& in : inputs) {
+    const fs::path inp = fs::canonical(in, ec);
+    if (ec) continue;
+    const auto rel = inp.lexically_relative(out);
+    if (inp == out || (!rel.empty() && *rel.begin() != ".."))
+      fail(output.string(), "refusing to write over the input {}", in.string());
+  }
+}
+
+void check_output_dir(const std::filesystem::path& path, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) return;
+  if (!force) fail(path.string(), "already exists (use --force to replace it)");
+  if (!fs::is_directory(path, ec) || !(fs::is_empty(path, ec) || fs::exists(path / "config.json", ec)))
+    fail(path.string(), "refusing to replace: not an empty or checkpoint directory");
 }
 
 }  // namespace ctscope

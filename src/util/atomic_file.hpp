@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ctscope {
 
@@ -56,5 +57,14 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 // Fail early (before a long run) if `path` cannot be created: creates and removes a temp file.
 void check_writable(const std::filesystem::path& path);
+
+// Error naming `output` when it is one of `inputs`, or a directory holding
+// one: writing it would destroy what is being read.
+void check_not_an_input(const std::filesystem::path& output, const std::vector<std::filesystem::path>& inputs);
+
+// An output directory a command may fill: absent, or with `force` an empty
+// directory or a checkpoint directory (config.json inside) - never a file or
+// any other directory. Error naming the path otherwise.
+void check_output_dir(const std::filesystem::path& path, bool force);
 
 }  // namespace ctscope
