@@ -221,3 +221,36 @@ TEST(HostileInputs, OutputsNeverDestroyInputsOrForeignDirectories) {
   for (const auto& e : fs::directory_iterator(tmp.path))
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
+
+TEST(HostileInputs, AMatrixBeyondFloatRangeIsSkippedAndTheRunGoesOn) {
+  // One entry of 1e20 (its square overflows a float Gram) used to end the
+  // whole run with "eigensolver failed to converge".
+  TempDir tmp;
+  std::string data;
+  for (int m = 0; m < 2; ++m)
+    for (int i = 0; i < 64 * 16; ++i) {
+      float v = static_cast<float>(((i * 29 + m * 7) % 53) - 26) / 8.0f;
+      if (m == 0 && i == 37) v = 1e20f;
+      data.append(reinterpret_cast<const char*>(&v), 4);
+    }
+  std::string header =
+      R"({"a.weight":{"dtype":"F32","shape":[64,16],"data_offsets":[0,4096]},)"
+      R"("b.weight":{"dtype":"F32","shape":[64,16],"data_offsets":[4096,8192]}})";
+  header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  const fs::path p = write_temp("extreme.safetensors", bytes + header + data);
+  auto run = [&](const std::string& extra) {
+    const fs::path out = tmp / "x.json";
+    const auto r = run_cli("analyze " + q(p) + " --K 4 --basis gaussian,svd,universal -q --json " + q(out) + extra);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return nlohmann::json::parse(slurp(out));
+  };
+  const auto all = run("");
+  ASSERT_EQ(all["skipped"].size(), 1u);
+  EXPECT_EQ(all["skipped"][0]["name"], "a.weight");
+  EXPECT_NE(all["skipped"][0]["reason"].get<std::string>().find("too large"), std::string::npos);
+  ASSERT_EQ(all["matrices"].size(), 1u);
+  // The universal basis pools only what can be analyzed: as if b were alone.
+  EXPECT_EQ(all["matrices"][0]["fits"], run(" --include b.weight")["matrices"][0]["fits"]);
+}

@@ -278,6 +278,11 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
     r.error = "contains NaN or Inf";
     return r;
   }
+  // |G_ij| <= sqrt(G_ii G_jj) <= SS: below FLT_MAX no float partial sum overflowed.
+  if (!(g.ss < 1e38)) {
+    r.error = fmt::format("values too large for a float32 Gram (sum of squares {:.3g})", g.ss);
+    return r;
+  }
   const double nd = static_cast<double>(n) * static_cast<double>(d);
   r.ss = g.ss;
   r.sum = g.sum;

@@ -38,12 +38,17 @@ void analyze_matrices(const Checkpoint& ck, const AnalysisSettings& s, const Sel
   for (size_t i = 0; i < sel.matrices.size(); ++i) {
     const TensorInfo& t = *sel.matrices[i];
     const linalg::MatrixView W = stored_matrix(ck, t);
-    MatrixAnalysisOptions opt;
-    opt.svd_baseline = s.svd_baseline;
-    opt.spectrum = s.spectrum;
-    for (BasisKind b : s.bases)
-      for (int K : s.Ks) opt.bases.push_back(&bases.get(b, K, t, W));
-    MatrixRecord rec{t.name, t.layer, t.role, t.dtype, analyze_matrix(W, opt)};
+    MatrixRecord rec{t.name, t.layer, t.role, t.dtype, {}};
+    try {
+      MatrixAnalysisOptions opt;
+      opt.svd_baseline = s.svd_baseline;
+      opt.spectrum = s.spectrum;
+      for (BasisKind b : s.bases)
+        for (int K : s.Ks) opt.bases.push_back(&bases.get(b, K, t, W));
+      rec.result = analyze_matrix(W, opt);
+    } catch (const Error& e) {  // one matrix that cannot be analyzed does not end the run
+      rec.result.error = fmt::format("cannot be analyzed: {}", e.what());
+    }
     ck.release(t);
     bytes += static_cast<double>(t.nbytes);
     out.flops += rec.result.flops;

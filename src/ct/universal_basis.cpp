@@ -15,16 +15,19 @@ UniversalAccumulator::UniversalAccumulator(int64_t d)
   if (d < 1) throw Error(fmt::format("universal basis: row length {} must be positive", d));
 }
 
-void UniversalAccumulator::add(const MatrixView& W) {
+bool UniversalAccumulator::add(const MatrixView& W) {
   if (W.d != d_) throw Error(fmt::format("universal basis for d={}: matrix rows have {}", d_, W.d));
   linalg::GramPass g = linalg::gram_pass(W, /*row_gram=*/true);
-  if (!g.finite) throw Error("universal basis: matrix contains NaN or Inf");
+  // Not pooled (analyze reports such a matrix as not analyzable): NaN/Inf, or
+  // values whose float Gram may have overflowed (see analyze_matrix).
+  if (!g.finite || !(g.ss < 1e38)) return false;
   const double nn = static_cast<double>(W.n);
   for (int64_t i = 0; i < d_; ++i)
     for (int64_t j = 0; j < d_; ++j)
       cov_[i * d_ + j] += g.G[std::min(i, j) * d_ + std::max(i, j)] - g.colsum[i] * g.colsum[j] / nn;
   for (int64_t j = 0; j < d_; ++j) col_sum_[j] += g.colsum[j];
   rows_ += W.n;
+  return true;
 }
 
 FactoredBasis UniversalAccumulator::basis(int K) const {

@@ -15,7 +15,9 @@ namespace ctscope::ct {
 class UniversalAccumulator {
  public:
   explicit UniversalAccumulator(int64_t d);
-  void add(const linalg::MatrixView& W);
+  // False (nothing added) for a matrix with NaN/Inf or values too large for
+  // a float Gram; Error when its rows are not d long.
+  bool add(const linalg::MatrixView& W);
   FactoredBasis basis(int K) const;
   int64_t d() const { return d_; }
 
