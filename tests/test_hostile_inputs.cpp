@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <utility>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,6 +18,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
 #include "test_support.hpp"
 
@@ -253,4 +257,50 @@ TEST(HostileInputs, AMatrixBeyondFloatRangeIsSkippedAndTheRunGoesOn) {
   ASSERT_EQ(all["matrices"].size(), 1u);
   // The universal basis pools only what can be analyzed: as if b were alone.
   EXPECT_EQ(all["matrices"][0]["fits"], run(" --include b.weight")["matrices"][0]["fits"]);
+}
+
+TEST(HostileInputs, LenientCtMetadataIsRefused) {
+  TempDir tmp;
+  const std::string cfg =
+      R"({"hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2,"vocab_size":4})";
+  const std::string tensors = R"([{"name":"other","dtype":"F32","shape":[2],"fitted":false}])";
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"K", " 8"}, {"K", "8x"}, {"K", "8.5"}, {"K", "-1"}, {"seed", "-1"}, {"seed", "1e3"}}) {
+    std::map<std::string, std::string> meta{{"format", "ctscope-ct"}, {"format_version", "1"}, {"basis", "gaussian"},
+                                            {"K", "4"}, {"seed", "1"}, {"source_format", "safetensors"},
+                                            {"config", cfg}, {"tensors", tensors}};
+    meta[key] = value;
+    const fs::path p = tmp / "lenient.ct.safetensors";
+    ctscope::SafetensorsWriter w(p, {{"other", ctscope::DType::F32, {2}}}, meta);
+    const float z[2] = {0, 0};
+    w.write("other", z, sizeof z);
+    w.commit();
+    expect_one_line_error(run_cli("reconstruct " + q(p) + " -o " + q(tmp / "out")), "not a whole number");
+  }
+}
+
+TEST(HostileInputs, NonFinitePerplexityIsAnError) {
+  TempDir tmp;
+  const fs::path m = tiny_model(tmp, "nan", [](nlohmann::json&) {});
+  {  // a NaN in the first layer's q_proj
+    const auto ck = ctscope::Checkpoint::open(m);
+    const auto* t = ck.find(0, ctscope::Role::QProj);
+    ASSERT_NE(t, nullptr);
+    std::fstream f(m / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(t->offset));
+    const unsigned char nan_bf16[2] = {0xc0, 0x7f};
+    f.write(reinterpret_cast<const char*>(nan_bf16), 2);
+  }
+  const fs::path ids = write_temp("nan_ids.txt", std::string("1 5 9 13 17 21 25 29 33\n"));
+  const fs::path out = tmp / "e.json";
+  expect_one_line_error(run_cli("eval " + q(m) + " --text-ids " + q(ids) + " --ctx 8 --json " + q(out)), "not finite");
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(HostileInputs, CompressThatFitsNothingIsAnError) {
+  TempDir tmp;
+  const fs::path m = tiny_model(tmp, "k", [](nlohmann::json&) {});
+  const fs::path out = tmp / "k.ct.safetensors";
+  expect_one_line_error(run_cli("compress " + q(m) + " -o " + q(out) + " --K 100000"), "nothing to fit");
+  EXPECT_FALSE(fs::exists(out));
 }

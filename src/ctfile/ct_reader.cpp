@@ -1,5 +1,6 @@
 #include "ctfile/ct_reader.hpp"
 
+#include <charconv>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,17 @@ const std::string& metadata(const Checkpoint& ck, const char* key) {
   auto it = ck.metadata.find(key);
   if (it == ck.metadata.end()) fail(ck.path.string(), "metadata key '{}' is missing", key);
   return it->second;
+}
+
+// A metadata value that must be exactly a non-negative whole number ("8", not " 8", "8x", "8.5" or "-1").
+template <typename T>
+T whole_number(const Checkpoint& ck, const char* key) {
+  const std::string& v = metadata(ck, key);
+  T out{};
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || v[0] == '-' || ec != std::errc() || end != v.data() + v.size())
+    fail(ck.path.string(), "metadata {} '{}' is not a whole number", key, v);
+  return out;
 }
 
 nlohmann::json parse_json(const Checkpoint& ck, const char* key) {
@@ -88,13 +100,9 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
   auto b = basis_from_name(metadata(ck_, "basis"));
   if (!b) fail(where, "unknown basis '{}' in metadata", metadata(ck_, "basis"));
   basis_ = *b;
-  try {
-    K_ = std::stoi(metadata(ck_, "K"));
-    seed_ = std::stoull(metadata(ck_, "seed"));
-  } catch (const std::exception&) {
-    fail(where, "metadata K/seed are not numbers");
-  }
-  if (K_ < 1) fail(where, "metadata K={} is invalid", K_);
+  K_ = whole_number<int>(ck_, "K");
+  seed_ = whole_number<uint64_t>(ck_, "seed");
+  if (K_ < 1) fail(where, "metadata K={} is invalid (K >= 1)", K_);
   source_format_ = metadata(ck_, "source_format");
 
   const nlohmann::json cfg = parse_json(ck_, "config"), tensors = parse_json(ck_, "tensors");

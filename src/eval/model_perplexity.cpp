@@ -1,5 +1,6 @@
 #include "eval/model_perplexity.hpp"
 
+#include <cmath>
 #include <optional>
 
 #include <fmt/format.h>
@@ -31,7 +32,11 @@ ComparisonResult model_perplexity(const PerplexityRequest& r, const ProgressFn& 
   const std::vector<ChunkLogitsFn> candidates = {chunk_logits(model)};
   std::optional<ChunkLogitsFn> ref_fn;
   if (ref_model) ref_fn = chunk_logits(*ref_model);
+  // A perplexity of NaN is no measurement: stop at the first chunk that shows it.
   const auto chunk_progress = [&](int m, int64_t c, const ChunkPlan& plan, double ppl) {
+    if (!std::isfinite(ppl))
+      fail(m < 0 ? r.reference : r.model,
+           "the model's log-probabilities are not finite (NaN or Inf in its weights?): no perplexity");
     if (m == 0 && progress)
       progress(static_cast<size_t>(c + 1), static_cast<size_t>(plan.n_chunks), fmt::format("ppl {:.4f}", ppl), 0);
   };
