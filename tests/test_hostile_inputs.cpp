@@ -4,6 +4,7 @@
 // sanitizer build too, where a misaligned load or overflow aborts.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -303,4 +304,40 @@ TEST(HostileInputs, CompressThatFitsNothingIsAnError) {
   const fs::path out = tmp / "k.ct.safetensors";
   expect_one_line_error(run_cli("compress " + q(m) + " -o " + q(out) + " --K 100000"), "nothing to fit");
   EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(HostileInputs, AFullDiskIsOneLineAndLeavesNothing) {
+  // A file-size limit stands in for a full disk: a write error, not a kill.
+  TempDir tmp;
+  const fs::path out = tmp / "s";
+  const std::string cmd = "ulimit -f 100; " + std::string(CTSCOPE_BINARY) + " synth " + q(out) +
+                          " --preset tiny 2>" + q(tmp / "err");
+  const int status = std::system(("bash -c " + q(cmd)).c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const std::string err = slurp(tmp / "err");
+  EXPECT_EQ(count_lines(err), 1) << err;
+  EXPECT_NE(err.find(out.string() + "/model.safetensors: write failed"), std::string::npos) << err;  // the user's path
+  for (const auto& e : fs::directory_iterator(tmp.path)) EXPECT_NE(e.path().filename(), "s") << "partial output";
+  for (const auto& e : fs::directory_iterator(tmp.path))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST(HostileInputs, SignalsAndKillsLeaveNoTemporaries) {
+  TempDir tmp;
+  // A temporary of a process that no longer runs (pid beyond pid_max) is removed by the next run.
+  fs::create_directories(tmp / "s.tmp-99999999");
+  std::ofstream(tmp / "s.tmp-99999999" / "model.safetensors") << "partial";
+  ASSERT_EQ(run_cli("synth " + q(tmp / "s") + " --preset tiny").code, 0);
+  EXPECT_FALSE(fs::exists(tmp / "s.tmp-99999999"));
+  // SIGTERM while writing: the temporary goes with the process, the output never appears.
+  const std::string cmd = std::string(CTSCOPE_BINARY) + " synth " + q(tmp / "big") +
+                          " --preset small 2>/dev/null & pid=$!; "
+                          "for i in $(seq 200); do ls " + q(tmp.path) + " | grep -q big.tmp && break; sleep 0.02; done; "
+                          "kill -TERM $pid; wait $pid; exit $?";
+  const int status = std::system(("bash -c " + q(cmd)).c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 128 + 15) << "synth finished before the signal?";
+  for (const auto& e : fs::directory_iterator(tmp.path)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+    EXPECT_NE(e.path().filename(), "big") << "partial output";
+  }
 }

@@ -6,6 +6,7 @@
 
 #include "cli/command.hpp"
 #include "util/error.hpp"
+#include "util/temporaries.hpp"
 
 namespace ctscope::cli {
 
@@ -18,6 +19,7 @@ std::vector<CommandSpec>& registry() {
 
 int main(int argc, char** argv) {
   using namespace ctscope;
+  remove_temporaries_on_signals();
   CLI::App app{"ctscope: look inside the weights of Llama-family language models.\n"
                "Measures the Crystallization Transform (CT) analysis of Paper 68 exactly,\n"
                "beside the SVD (best possible) and random (null) baselines."};

@@ -51,10 +51,10 @@ std::string safetensors_header(const std::vector<SafetensorsEntry>& entries,
 SafetensorsWriter::SafetensorsWriter(std::filesystem::path path, std::vector<SafetensorsEntry> entries,
                                      std::map<std::string, std::string> metadata)
     : path_(std::move(path)), entries_(std::move(entries)), file_(path_) {
-  const std::string header = safetensors_header(entries_, metadata, path_.string());
+  const std::string header = safetensors_header(entries_, metadata, file_.shown());
   file_size_ = header.size();
   for (const auto& e : entries_) {
-    sizes_.push_back(safetensors_entry_bytes(e, path_.string()));
+    sizes_.push_back(safetensors_entry_bytes(e, file_.shown()));
     file_size_ += sizes_.back();
   }
   file_.write(header);
@@ -70,11 +70,11 @@ void SafetensorsWriter::skip_empty() {
 
 void SafetensorsWriter::write(std::string_view name, const void* bytes, size_t n) {
   if (n == 0) return;  // empty tensors are skipped over automatically
-  if (current_ >= entries_.size()) fail(path_.string(), "tensor '{}' written after all declared tensors", name);
+  if (current_ >= entries_.size()) fail(file_.shown(), "tensor '{}' written after all declared tensors", name);
   const auto& e = entries_[current_];
-  if (name != e.name) fail(path_.string(), "tensor '{}' written out of order (expected '{}')", name, e.name);
+  if (name != e.name) fail(file_.shown(), "tensor '{}' written out of order (expected '{}')", name, e.name);
   if (n > sizes_[current_] - done_)
-    fail(path_.string(), "tensor '{}': {} more bytes exceed its size {} ({} already written)", name, n,
+    fail(file_.shown(), "tensor '{}': {} more bytes exceed its size {} ({} already written)", name, n,
          sizes_[current_], done_);
   file_.write(bytes, n);
   done_ += n;
@@ -83,7 +83,7 @@ void SafetensorsWriter::write(std::string_view name, const void* bytes, size_t n
 
 void SafetensorsWriter::commit() {
   if (current_ < entries_.size())
-    fail(path_.string(), "tensor '{}' incomplete: {} of {} bytes written", entries_[current_].name, done_,
+    fail(file_.shown(), "tensor '{}' incomplete: {} of {} bytes written", entries_[current_].name, done_,
          sizes_[current_]);
   file_.commit();
 }

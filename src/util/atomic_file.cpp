@@ -12,11 +12,28 @@
 
 namespace ctscope {
 
-AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
-  tmp_ = path_;
-  tmp_ += ".tmp." + std::to_string(::getpid());
+namespace {
+std::filesystem::path temporary_name(const std::filesystem::path& path, const char* sep) {
+  std::filesystem::path tmp = path;
+  tmp += sep + std::to_string(::getpid());
+  return tmp;
+}
+// How the user knows a path: a file inside one of this process's temporary
+// directories ("OUT.tmp-PID/model.safetensors") is shown as "OUT/model.safetensors".
+std::string shown_path(const std::filesystem::path& path) {
+  const std::string parent = path.parent_path().filename().string(), tag = ".tmp-" + std::to_string(::getpid());
+  if (parent.size() > tag.size() && parent.compare(parent.size() - tag.size(), tag.size(), tag) == 0)
+    return (path.parent_path().parent_path() / parent.substr(0, parent.size() - tag.size()) / path.filename()).string();
+  return path.string();
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::filesystem::path path)
+    : path_(std::move(path)), shown_(shown_path(path_)), tmp_(temporary_name(path_, ".tmp.")), registration_(tmp_) {
+  remove_stale_temporaries(path_);
   f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) fail(path_.string(), "cannot write: {}", std::strerror(errno));
+  if (!f_) fail(shown_, "cannot write: {}", std::strerror(errno));
 }
 
 AtomicFile::~AtomicFile() {
@@ -29,25 +46,25 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* data, size_t n) {
   if (n == 0) return;
-  if (std::fwrite(data, 1, n, f_) != n) fail(path_.string(), "write failed: {}", std::strerror(errno));
+  if (std::fwrite(data, 1, n, f_) != n) fail(shown_, "write failed: {}", std::strerror(errno));
   written_ += n;
 }
 
 void AtomicFile::commit() {
   if (std::fflush(f_) != 0 || std::fclose(f_) != 0) {
     f_ = nullptr;
-    fail(path_.string(), "write failed: {}", std::strerror(errno));
+    fail(shown_, "write failed: {}", std::strerror(errno));
   }
   f_ = nullptr;
   std::error_code ec;
   std::filesystem::rename(tmp_, path_, ec);
-  if (ec) fail(path_.string(), "cannot rename into place: {}", ec.message());
+  if (ec) fail(shown_, "cannot rename into place: {}", ec.message());
   committed_ = true;
 }
 
-AtomicDir::AtomicDir(std::filesystem::path path) : path_(std::move(path)) {
-  tmp_ = path_;
-  tmp_ += ".tmp-" + std::to_string(::getpid());
+AtomicDir::AtomicDir(std::filesystem::path path)
+    : path_(std::move(path)), tmp_(temporary_name(path_, ".tmp-")), registration_(tmp_) {
+  remove_stale_temporaries(path_);
   std::error_code ec;
   std::filesystem::remove_all(tmp_, ec);
   if (!std::filesystem::create_directories(tmp_, ec) || ec)

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/temporaries.hpp"
+
 namespace ctscope {
 
 class AtomicFile {
@@ -25,9 +27,14 @@ class AtomicFile {
   // fsync-free flush + rename into place.
   void commit();
   const std::filesystem::path& path() const { return path_; }
+  // The path as errors name it: the final one for files inside an AtomicDir.
+  const std::string& shown() const { return shown_; }
 
  private:
-  std::filesystem::path path_, tmp_;
+  std::filesystem::path path_;
+  std::string shown_;
+  std::filesystem::path tmp_;
+  TemporaryRegistration registration_;
   std::FILE* f_ = nullptr;
   uint64_t written_ = 0;
   bool committed_ = false;
@@ -49,6 +56,7 @@ class AtomicDir {
 
  private:
   std::filesystem::path path_, tmp_;
+  TemporaryRegistration registration_;
   bool committed_ = false;
 };
 
