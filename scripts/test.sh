@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The second README command: build and run every test, then the same tests
-# under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then fuzz every reader
+# for a short while (libFuzzer). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,3 +16,6 @@ echo "== ASan + UBSan build and tests"
 BUILD_DIR=build-asan scripts/build.sh -DCTSCOPE_SANITIZE=ON -DCTSCOPE_BENCH=OFF -DCTSCOPE_PYTHON=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   CTSCOPE_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j2
+
+echo "== Fuzzing every reader (libFuzzer + ASan + UBSan, ${CTSCOPE_FUZZ_SECONDS:-20} s per target)"
+scripts/fuzz.sh "${CTSCOPE_FUZZ_SECONDS:-20}"

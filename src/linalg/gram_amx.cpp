@@ -59,8 +59,10 @@ Packed layout(Scratch& s, int64_t m, int64_t k) {
 }
 
 // GCC 12 flags its own intrinsics' _mm512_undefined_* temporaries (GCC PR 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #define CTSCOPE_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 // 16 x 16 transpose of 32-bit words (a tile as pairs of BF16): A tiles <-> VNNI B tiles.

@@ -115,7 +115,8 @@ std::pair<int64_t, int64_t> split_dim(int64_t d) {
 // flips S, and a random assignment Pin of spectrum entries to input directions.
 void write_matrix(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed, double target_pr) {
   const int64_t n = e.shape[0], d = e.shape[1];
-  const auto [a, b] = split_dim(d);
+  const auto split = split_dim(d);  // (not a structured binding: lambdas below capture a and b)
+  const int64_t a = split.first, b = split.second;
   NormalRng g(seed);
   const auto A = random_orthogonal(a, g), B = random_orthogonal(b, g);
   const auto in_perm = random_permutation(static_cast<size_t>(d), g);
