@@ -341,3 +341,21 @@ TEST(HostileInputs, SignalsAndKillsLeaveNoTemporaries) {
     EXPECT_NE(e.path().filename(), "big") << "partial output";
   }
 }
+
+TEST(HostileInputs, ZeroSizeTensorsAreAcceptedInAnyOrder) {
+  // They occupy no bytes: accepted wherever they point inside the buffer,
+  // whether their names sort before or after the tensor at the same offset.
+  for (const std::string names : {"ab", "xy"}) {
+    std::string header = "{";
+    for (char c : names)
+      header += fmt::format(R"("{}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}},)", c);
+    header += R"("m":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+    header += std::string((8 - header.size() % 8) % 8, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    const fs::path p = write_temp("zero_" + names + ".safetensors", bytes + header + std::string(8, '\0'));
+    const auto r = run_cli("inspect " + q(p) + " --json");
+    ASSERT_EQ(r.code, 0) << names << ": " << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], 3) << names;
+  }
+}

@@ -168,11 +168,19 @@ ParsedFile parse_file(const MappedFile& f, int file_index) {
     out.tensors.push_back(parse_entry(path, key, value));
   }
 
-  // Byte ranges must tile [0, buffer_len) in offset order.
+  // Byte ranges of non-empty tensors must tile [0, buffer_len) in offset order.
   std::stable_sort(out.tensors.begin(), out.tensors.end(),
                    [](const TensorInfo& a, const TensorInfo& b) { return a.offset < b.offset; });
   uint64_t expect = 0;
   for (auto& t : out.tensors) {
+    t.file = file_index;
+    if (t.nbytes == 0) {  // occupies no bytes: anywhere inside the buffer, whatever the order
+      if (t.offset > buffer_len)
+        fail(path, "tensor '{}': data_offsets [{}, {}) lie past the end of the data buffer ({} bytes)", t.name,
+             t.offset, t.offset, buffer_len);
+      t.offset += data_start;
+      continue;
+    }
     if (t.offset < expect)
       fail(path, "tensor '{}': data_offsets [{}, {}) overlap the previous tensor (ends at {})", t.name, t.offset,
            t.offset + t.nbytes, expect);
@@ -184,7 +192,6 @@ ParsedFile parse_file(const MappedFile& f, int file_index) {
       fail(path, "tensor '{}': data_offsets [{}, {}) run past the end of the data buffer ({} bytes)", t.name, t.offset,
            expect, buffer_len);
     t.offset += data_start;
-    t.file = file_index;
   }
   if (expect != buffer_len)
     fail(path, "tensors end at data offset {} but the data buffer is {} bytes (trailing bytes)", expect, buffer_len);
