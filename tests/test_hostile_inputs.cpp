@@ -359,3 +359,39 @@ TEST(HostileInputs, ZeroSizeTensorsAreAcceptedInAnyOrder) {
     EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], 3) << names;
   }
 }
+
+TEST(HostileInputs, MessagesNameTheFileAndWhatIsWrong) {
+  TempDir tmp;
+  fs::create_symlink(tmp / "loop_b", tmp / "loop_a");
+  fs::create_symlink(tmp / "loop_a", tmp / "loop_b");
+  expect_one_line_error(run_cli("inspect " + q(tmp / "loop_a")), "symbolic links");
+  // A token id from config.json must be a token (was truncated to int32 without a word).
+  const fs::path m = tiny_model(tmp, "bos", [](nlohmann::json& c) { c["bos_token_id"] = 1000000000000LL; });
+  const auto r = run_cli("inspect " + q(m));
+  expect_one_line_error(r, "'bos_token_id' 1000000000000 is outside the vocabulary");
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+}
+
+TEST(HostileInputs, ACtFileMustAccountForEveryTensor) {
+  TempDir tmp;
+  const std::string cfg =
+      R"({"hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2,"vocab_size":4})";
+  for (const auto& [tensors, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"[]", "lists no tensors"},
+           {R"([{"name":"x","dtype":"F32","shape":[2],"fitted":false},{"name":"other","dtype":"F32","shape":[2],"fitted":false}])",
+            "tensor x is missing"},
+           {R"([{"name":"y","dtype":"F32","shape":[2],"fitted":false,"alias_of":"other"},{"name":"other","dtype":"F32","shape":[2],"fitted":false}])",
+            ""}}) {
+    const fs::path p = tmp / "acc.ct.safetensors";
+    ctscope::SafetensorsWriter w(p, {{"other", ctscope::DType::F32, {2}}, {"orphan", ctscope::DType::F32, {1}}},
+                                 {{"format", "ctscope-ct"}, {"format_version", "1"}, {"basis", "gaussian"}, {"K", "4"},
+                                  {"seed", "1"}, {"source_format", "safetensors"}, {"config", cfg},
+                                  {"tensors", tensors}});
+    const float z[2] = {0, 0};
+    w.write("other", z, sizeof z);
+    w.write("orphan", z, 4);
+    w.commit();
+    expect_one_line_error(run_cli("reconstruct " + q(p) + " -o " + q(tmp / "out")),
+                          needle.empty() ? "orphan is stored but no metadata entry uses it" : needle);
+  }
+}

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -130,6 +131,24 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
     if (it == by_name.end() || !it->second->alias_of.empty())
       fail(where, "tensor {} is an alias of {}, which is not a stored tensor", e.name, e.alias_of);
   }
+  if (entries_.empty()) fail(where, "metadata lists no tensors: nothing to rebuild");
+  // Every tensor in the file is a piece of some entry: nothing stored goes unread.
+  std::set<std::string> pieces;
+  for (const auto& e : entries_) {
+    if (!e.alias_of.empty()) continue;
+    if (!e.fitted) {
+      pieces.insert(e.name);
+      continue;
+    }
+    pieces.insert(amplitudes_name(e.name));
+    if (basis_ == BasisKind::Svd) pieces.insert(basis_tensor_name(e.name));
+    if (basis_ == BasisKind::Universal) {
+      pieces.insert(universal_name(e.shape[1], "basis"));
+      pieces.insert(universal_name(e.shape[1], "offset"));
+    }
+  }
+  for (const auto& t : ck_.tensors)
+    if (!pieces.count(t.name)) fail(where, "tensor {} is stored but no metadata entry uses it", t.name);
 }
 
 const CtReader::Entry* CtReader::find(int layer, Role role) const {

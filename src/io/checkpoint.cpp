@@ -25,7 +25,8 @@ uint64_t TensorInfo::numel() const {
 
 Checkpoint Checkpoint::open(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) fail(path.string(), "no such file or directory");
+  if (!std::filesystem::exists(path, ec))  // ec: a symlink loop, a directory we may not search, ...
+    fail(path.string(), "{}", ec ? ec.message() : std::string("no such file or directory"));
   if (std::filesystem::is_directory(path, ec)) return open_hf_directory(path);
   if (!std::filesystem::is_regular_file(path, ec))
     fail(path.string(), "not a regular file (pipes, devices and directories are not read as files)");

@@ -270,7 +270,8 @@ Checkpoint open_safetensors_file(const std::filesystem::path& file) {
 Checkpoint open_hf_directory(const std::filesystem::path& dir) {
   std::error_code ec;
   const auto cfg = dir / "config.json";
-  if (!std::filesystem::exists(cfg, ec)) fail(cfg.string(), "missing (a Hugging Face model directory needs config.json)");
+  if (!std::filesystem::exists(cfg, ec))
+    fail(cfg.string(), "{}", ec ? ec.message() : std::string("missing (a Hugging Face model directory needs config.json)"));
   Checkpoint ck;
   ck.path = dir;
   ck.format = Format::Safetensors;

@@ -51,8 +51,16 @@ ModelConfig from_hf_config(const nlohmann::json& j, const std::string& where) {
   if (auto it = j.find("rms_norm_eps"); it != j.end() && it->is_number()) c.norm_eps = it->get<double>();
   if (auto it = j.find("rope_theta"); it != j.end() && it->is_number()) c.rope_theta = it->get<double>();
   if (auto it = j.find("tie_word_embeddings"); it != j.end() && it->is_boolean()) c.tie_embeddings = it->get<bool>();
-  if (auto it = j.find("bos_token_id"); it != j.end() && it->is_number_integer()) c.bos_id = it->get<int64_t>();
-  if (auto it = j.find("eos_token_id"); it != j.end() && it->is_number_integer()) c.eos_id = it->get<int64_t>();
+  // A token id must name a token (0 .. vocab_size - 1); a list (Llama 3's eos) keeps the default.
+  auto token_id = [&](const char* key, int64_t& id) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_number_integer()) return;
+    if (!it->is_number_unsigned() || it->get<uint64_t>() >= static_cast<uint64_t>(c.vocab_size))
+      fail(where, "'{}' {} is outside the vocabulary (0 .. {})", key, it->dump(), c.vocab_size - 1);
+    id = it->get<int64_t>();
+  };
+  token_id("bos_token_id", c.bos_id);
+  token_id("eos_token_id", c.eos_id);
   if (c.dim % c.n_heads != 0) fail(where, "hidden_size {} is not a multiple of num_attention_heads {}", c.dim, c.n_heads);
   if (c.n_heads % c.n_kv_heads != 0) fail(where, "num_attention_heads {} is not a multiple of num_key_value_heads {}", c.n_heads, c.n_kv_heads);
   c.rope = RopeLayout::HalfSplit;
