@@ -10,6 +10,8 @@
 #include "ct/basis_provider.hpp"
 #include "ct/stored_matrix.hpp"
 #include "ctfile/ct_format.hpp"
+#include "ctfile/ct_reader.hpp"
+#include "io/formats.hpp"
 #include "io/safetensors_writer.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
@@ -145,7 +147,15 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
     bytes += static_cast<double>(t.nbytes);
     if (progress) progress(sum.fitted_matrices, fitted.size(), t.name, bytes);
   }
-  w.commit();
+  // What ctscope writes, ctscope must read: the finished file is read back
+  // before it takes the output's name.
+  w.commit([&](const std::filesystem::path& written) {
+    try {
+      CtReader check(open_safetensors_file(written));
+    } catch (const Error& e) {
+      fail(out.string(), "not written: the file would not read back ({})", e.what());
+    }
+  });
   sum.file_bytes = std::filesystem::file_size(out);
   return sum;
 }

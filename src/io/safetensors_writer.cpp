@@ -81,11 +81,11 @@ void SafetensorsWriter::write(std::string_view name, const void* bytes, size_t n
   skip_empty();
 }
 
-void SafetensorsWriter::commit() {
+void SafetensorsWriter::commit(const std::function<void(const std::filesystem::path&)>& check) {
   if (current_ < entries_.size())
     fail(file_.shown(), "tensor '{}' incomplete: {} of {} bytes written", entries_[current_].name, done_,
          sizes_[current_]);
-  file_.commit();
+  file_.commit(check);
 }
 
 void write_hf_index(const std::filesystem::path& dir, const std::map<std::string, std::string>& weight_map,

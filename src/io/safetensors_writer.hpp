@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -35,8 +36,9 @@ class SafetensorsWriter {
   // Appends bytes of tensor `name`, which must be the tensor now due; a tensor
   // may arrive in several calls as long as the total matches its size.
   void write(std::string_view name, const void* bytes, size_t n);
-  // Checks every tensor was written in full, then renames the file into place.
-  void commit();
+  // Checks every tensor was written in full, runs `check` on the finished
+  // temporary file (AtomicFile::commit), then renames the file into place.
+  void commit(const std::function<void(const std::filesystem::path&)>& check = {});
   uint64_t bytes_written() const { return file_.bytes_written(); }
   // Size of the finished file (header + data), known before any data is written.
   uint64_t file_size() const { return file_size_; }

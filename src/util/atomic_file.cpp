@@ -27,6 +27,15 @@ std::string shown_path(const std::filesystem::path& path) {
   return path.string();
 }
 
+// The directory entry of a renamed file reaches the disk with the directory's fsync.
+void sync_directory(const std::filesystem::path& path) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path path)
@@ -50,16 +59,19 @@ void AtomicFile::write(const void* data, size_t n) {
   written_ += n;
 }
 
-void AtomicFile::commit() {
-  if (std::fflush(f_) != 0 || std::fclose(f_) != 0) {
+void AtomicFile::commit(const std::function<void(const std::filesystem::path&)>& check) {
+  // On disk before it has the final name (a crash then leaves the old file or the new, complete one).
+  if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0 || std::fclose(f_) != 0) {
     f_ = nullptr;
     fail(shown_, "write failed: {}", std::strerror(errno));
   }
   f_ = nullptr;
+  if (check) check(tmp_);  // throws: the temporary goes, the target is untouched
   std::error_code ec;
   std::filesystem::rename(tmp_, path_, ec);
   if (ec) fail(shown_, "cannot rename into place: {}", ec.message());
   committed_ = true;
+  sync_directory(path_);
 }
 
 AtomicDir::AtomicDir(std::filesystem::path path)
@@ -86,6 +98,7 @@ void AtomicDir::commit() {
   if (fs::exists(fs::symlink_status(path_, ec)) &&
       ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) == 0) {
     committed_ = true;
+    sync_directory(path_);
     fs::remove_all(tmp_, ec);  // now the old directory
     return;
   }
@@ -104,6 +117,7 @@ void AtomicDir::commit() {
     fail(path_.string(), "cannot rename into place: {}", ec.message());
   }
   committed_ = true;
+  sync_directory(path_);
   if (!old.empty()) fs::remove_all(old, ec);
 }
 

@@ -1,9 +1,10 @@
-// Outputs are written atomically: to a temporary file beside the target, renamed
-// over it on commit(). If anything throws before commit(), the temporary is
+// Outputs are written atomically: to a temporary file beside the target, fsynced
+// and renamed over it on commit(). If anything throws before commit(), the temporary is
 // removed and the target is untouched - never a partial output file.
 #pragma once
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,9 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void write(std::string_view s) { write(s.data(), s.size()); }
   uint64_t bytes_written() const { return written_; }
-  // fsync-free flush + rename into place.
-  void commit();
+  // Flush and fsync, run `check` on the finished temporary (a throw leaves the
+  // target untouched), rename into place, fsync the directory.
+  void commit(const std::function<void(const std::filesystem::path&)>& check = {});
   const std::filesystem::path& path() const { return path_; }
   // The path as errors name it: the final one for files inside an AtomicDir.
   const std::string& shown() const { return shown_; }
@@ -41,10 +43,11 @@ class AtomicFile {
 };
 
 // A directory written the same way: filled at "<path>.tmp-<pid>", swapped in
-// by commit() (an existing `path` is moved aside first and removed after, so
-// `path` is at every moment the old or the new complete directory). Removed
-// if anything throws before commit(). Whether an existing `path` may be
-// replaced is the caller's decision, made before.
+// by commit() with one renameat2(RENAME_EXCHANGE) where the filesystem has it
+// (else the old one is moved aside first), so `path` is at every moment the
+// old or the new complete directory. Removed if anything throws before
+// commit(). Whether an existing `path` may be replaced is the caller's
+// decision (check_output_dir), made before.
 class AtomicDir {
  public:
   explicit AtomicDir(std::filesystem::path path);  // throws Error naming path if the directory cannot be made
