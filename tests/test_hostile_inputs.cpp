@@ -53,6 +53,15 @@ void expect_one_line_error(const CliRun& r, const std::string& needle) {
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
 }
 
+// A safetensors file from its header JSON (padded to 8 bytes unless `pad` is
+// false) and data bytes, written by hand: the point is what a writer would refuse.
+std::string safetensors_bytes(std::string header, const std::string& data, bool pad = true) {
+  if (pad) header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return bytes + header + data;
+}
+
 }  // namespace
 
 TEST(HostileInputs, ContextLengthFromTheHeaderDoesNotSizeTheCache) {
@@ -138,14 +147,9 @@ TEST(HostileInputs, UnalignedBf16DataIsReadExactly) {
     data[static_cast<size_t>(2 * i)] = static_cast<char>((bits >> 16) & 0xff);
     data[static_cast<size_t>(2 * i + 1)] = static_cast<char>(bits >> 24);
   }
-  auto file = [&](const std::string& name, size_t pad) {
-    std::string header = R"({"w.weight":{"dtype":"BF16","shape":[48,32],"data_offsets":[0,3072]}})";
-    header += std::string(pad, ' ');
-    std::string bytes(8, '\0');
-    for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-    return write_temp(name, bytes + header + data);
-  };
-  const fs::path aligned = file("aligned.safetensors", (8 - 69 % 8) % 8), odd = file("odd.safetensors", 0);
+  const std::string header = R"({"w.weight":{"dtype":"BF16","shape":[48,32],"data_offsets":[0,3072]}})";
+  const fs::path aligned = write_temp("aligned.safetensors", safetensors_bytes(header, data)),
+                 odd = write_temp("odd.safetensors", safetensors_bytes(header, data, /*pad=*/false));
   ASSERT_EQ(fs::file_size(odd) % 2, 1u);  // 8 + 69 header bytes + data: the data starts at an odd offset
   auto analysis = [&](const fs::path& p, const std::string& env) {
     const fs::path out = tmp / (p.stem().string() + ".json");
@@ -174,10 +178,7 @@ TEST(HostileInputs, ThirtyThousandTensorsAreListed) {
     header += fmt::format(R"("t{}":{{"dtype":"F32","shape":[1],"data_offsets":[{},{}]}})", i, 4 * i, 4 * i + 4);
   }
   header += '}';
-  header += std::string((8 - header.size() % 8) % 8, ' ');
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-  const fs::path p = write_temp("many.safetensors", bytes + header + std::string(4 * n, '\0'));
+  const fs::path p = write_temp("many.safetensors", safetensors_bytes(header, std::string(4 * n, '\0')));
   const auto r = run_cli("inspect " + q(p) + " --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], n);
@@ -238,13 +239,10 @@ TEST(HostileInputs, AMatrixBeyondFloatRangeIsSkippedAndTheRunGoesOn) {
       if (m == 0 && i == 37) v = 1e20f;
       data.append(reinterpret_cast<const char*>(&v), 4);
     }
-  std::string header =
+  const std::string header =
       R"({"a.weight":{"dtype":"F32","shape":[64,16],"data_offsets":[0,4096]},)"
       R"("b.weight":{"dtype":"F32","shape":[64,16],"data_offsets":[4096,8192]}})";
-  header += std::string((8 - header.size() % 8) % 8, ' ');
-  std::string bytes(8, '\0');
-  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-  const fs::path p = write_temp("extreme.safetensors", bytes + header + data);
+  const fs::path p = write_temp("extreme.safetensors", safetensors_bytes(header, data));
   auto run = [&](const std::string& extra) {
     const fs::path out = tmp / "x.json";
     const auto r = run_cli("analyze " + q(p) + " --K 4 --basis gaussian,svd,universal -q --json " + q(out) + extra);
@@ -350,10 +348,7 @@ TEST(HostileInputs, ZeroSizeTensorsAreAcceptedInAnyOrder) {
     for (char c : names)
       header += fmt::format(R"("{}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}},)", c);
     header += R"("m":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
-    header += std::string((8 - header.size() % 8) % 8, ' ');
-    std::string bytes(8, '\0');
-    for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
-    const fs::path p = write_temp("zero_" + names + ".safetensors", bytes + header + std::string(8, '\0'));
+    const fs::path p = write_temp("zero_" + names + ".safetensors", safetensors_bytes(header, std::string(8, '\0')));
     const auto r = run_cli("inspect " + q(p) + " --json");
     ASSERT_EQ(r.code, 0) << names << ": " << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], 3) << names;
