@@ -365,6 +365,15 @@ TEST(HostileInputs, MessagesNameTheFileAndWhatIsWrong) {
   const auto r = run_cli("inspect " + q(m));
   expect_one_line_error(r, "'bos_token_id' 1000000000000 is outside the vocabulary");
   EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  // A shape of absurd rank is refused before any message quotes it (a 72 MB line once).
+  std::string shape = "[";
+  for (int i = 0; i < 100000; ++i) shape += i ? ",1" : "1";
+  const fs::path p = write_temp(
+      "rank.safetensors",
+      safetensors_bytes(R"({"t":{"dtype":"F32","shape":)" + shape + R"(],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  const auto rank = run_cli("inspect " + q(p));
+  expect_one_line_error(rank, "100000 dimensions");
+  EXPECT_LT(rank.err.size(), 300u);
 }
 
 TEST(HostileInputs, ACtFileMustAccountForEveryTensor) {

@@ -118,6 +118,10 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const n
 
   auto sh = e.find("shape");
   if (sh == e.end() || !sh->is_array()) fail(path, "tensor '{}': missing or non-array 'shape'", name);
+  // Errors quote shapes: a rank no model has is refused before anything quotes it.
+  constexpr size_t kMaxRank = 8;
+  if (sh->size() > kMaxRank)
+    fail(path, "tensor '{}': shape has {} dimensions (at most {})", name, sh->size(), kMaxRank);
   uint64_t numel = 1;
   for (const auto& d : *sh) {
     bool ok = false;
