@@ -160,6 +160,7 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
   const auto* s8 = static_cast<const uint8_t*>(src);
   const auto& tr = traits(t);
   if (n % tr.block_elems != 0) throw Error(fmt::format("{} tensor of {} elements is not whole blocks", tr.name, n));
+  if (n == 0) return;  // an empty tensor's pointers may be null (memcpy must not see them)
   switch (t) {
     case DType::F32:
       std::memcpy(dst, src, n * 4);
@@ -189,6 +190,7 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
 }
 
 void convert_from_f32(DType t, const float* src, size_t n, void* dst) {
+  if (n == 0) return;
   auto* out = static_cast<uint8_t*>(dst);
   switch (t) {
     case DType::F32:
