@@ -47,7 +47,6 @@ py::dict compress(const std::string& model, const std::string& output, int K, co
 
 py::object perplexity(const std::string& model, const std::string& text, const std::string& text_ids,
                       const std::string& tokenizer, int64_t ctx, const std::string& ref, bool progress) {
-  if (ctx < 4) throw Error("ctx: " + std::to_string(ctx) + " is too small (need at least 4)");
   const ComparisonResult res =
       without_gil([&] { return model_perplexity({model, ref, text, text_ids, tokenizer, ctx}, interruptible_progress(progress)); });
   nlohmann::json j = res.candidates.at(0).to_json();

@@ -1,6 +1,5 @@
 #include "text/bpe_tokenizer.hpp"
 
-#include <cstring>
 #include <queue>
 
 #include "io/checkpoint.hpp"

@@ -1,8 +1,6 @@
 #include "text/eval_tokens.hpp"
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "text/token_ids.hpp"
 #include "text/tokenizer.hpp"
