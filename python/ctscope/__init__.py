@@ -92,25 +92,29 @@ class AnalysisResult:
 def analyze(model: Union[PathLike, Checkpoint], K: Sequence[int] = (8, 64),
             basis: Union[str, Iterable[str]] = ("gaussian",), preset: Optional[str] = None,
             include: Optional[str] = None, exclude: Optional[str] = None, spectrum: bool = False,
-            svd: bool = True, seed: int = DEFAULT_SEED, progress: bool = True) -> AnalysisResult:
+            svd: bool = True, seed: int = DEFAULT_SEED, progress: bool = True,
+            role: Union[None, str, Iterable[str]] = None, layers: Optional[str] = None) -> AnalysisResult:
     """The CT analysis, as ``ctscope analyze``: fits of every selected weight row with K basis functions.
 
     model: a path (any format the CLI reads) or an open Checkpoint. K: the numbers of basis functions
     (sorted, each once). basis: the first is the primary; gaussian (the paper's), dct, random, svd,
-    universal. preset: None (every 2-D tensor) or "paper68". include/exclude: regexes on tensor names.
+    universal. preset: None (every 2-D tensor) or "paper68". include/exclude: regexes on tensor names
+    (the file's own or the canonical Hugging Face one). role: e.g. "q_proj,k_proj". layers: e.g. "0-5,10".
     spectrum: also the full eigenvalue spectrum. svd: compute the r2_svd baseline.
     progress: a progress bar on a terminal's stderr.
     """
     Ks = sorted(set(int(k) for k in K))
-    return AnalysisResult(_ctscope.analyze_json(model, Ks, _names(basis), preset, include, exclude, spectrum, svd,
-                                                seed, progress))
+    return AnalysisResult(_ctscope.analyze_json(model, Ks, _names(basis), preset, include, exclude,
+                                                _names(role) if role else [], layers, spectrum, svd, seed, progress))
 
 
 def compress(model: PathLike, output: PathLike, K: int = 64, basis: str = "gaussian", preset: Optional[str] = None,
              include: Optional[str] = None, exclude: Optional[str] = None, seed: int = DEFAULT_SEED,
-             progress: bool = True) -> Dict[str, Any]:
+             progress: bool = True, role: Union[None, str, Iterable[str]] = None,
+             layers: Optional[str] = None) -> Dict[str, Any]:
     """Write the CT-compressed model (a .ct.safetensors), as ``ctscope compress``; returns its summary."""
-    return _ctscope.compress(os.fspath(model), os.fspath(output), K, basis, preset, include, exclude, seed, progress)
+    return _ctscope.compress(os.fspath(model), os.fspath(output), K, basis, preset, include, exclude,
+                             _names(role) if role else [], layers, seed, progress)
 
 
 def perplexity(model: PathLike, text: Optional[PathLike] = None, *, text_ids: Optional[PathLike] = None,

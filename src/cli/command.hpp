@@ -38,7 +38,7 @@ void add_tokenizer_option(CLI::App& sub, std::string& tokenizer);
 void add_text_options(CLI::App& sub, std::string& text, std::string& text_ids, std::string& tokenizer);
 // --ctx, at least 4 (an Error while parsing otherwise); ctx holds the default.
 void add_ctx_option(CLI::App& sub, int64_t& ctx);
-// --preset, --include and --exclude into s; `verb` says what happens
+// --preset, --include, --exclude, --role and --layers into s; `verb` says what happens
 // to the selected tensors ("analyze", "fit").
 void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb);
 // --seed of the random basis.

@@ -6,6 +6,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/command.hpp"
 #include "util/error.hpp"
@@ -93,8 +94,41 @@ void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::str
                  "tensor selection preset: paper68 = the 7 projections of every layer + lm_head (default: every 2-D "
                  "tensor)")
       ->check(CLI::IsMember(ct::selection_presets()));
-  sub.add_option("--include", s.include, "only " + verb + " tensors whose name matches this regex");
-  sub.add_option("--exclude", s.exclude, "never " + verb + " tensors whose name matches this regex");
+  const std::string names =
+      " (searched in the file's own name and in the Hugging Face name `inspect` shows by role: --include q_proj "
+      "selects blk.N.attn_q.weight in a GGUF too)";
+  sub.add_option("--include", s.include, "only " + verb + " tensors whose name matches this regex" + names);
+  sub.add_option("--exclude", s.exclude,
+                 "never " + verb + " tensors whose name matches this regex (matched like --include), e.g. "
+                 "--exclude 'embed_tokens|lm_head'");
+  const CLI::Validator known_role(
+      [](const std::string& r) -> std::string {
+        const auto& known = ct::fittable_role_names();
+        if (std::find(known.begin(), known.end(), r) != known.end()) return "";
+        return fmt::format("unknown role '{}' (known: {})", r, fmt::join(known, ", "));
+      },
+      "ROLE");
+  sub.add_option("--role", s.roles,
+                 fmt::format("only {} tensors of these roles, comma-separated, e.g. --role q_proj,k_proj ({})", verb,
+                             fmt::join(ct::fittable_role_names(), ", ")))
+      ->delimiter(',')
+      ->check(known_role);
+  const CLI::Validator layer_ranges(
+      [](const std::string& text) -> std::string {
+        try {
+          ct::parse_layer_ranges(text);
+          return "";
+        } catch (const Error& e) {  // CLI11 puts "--layers: " before the message: drop our own prefix
+          const std::string what = e.what();
+          const size_t cut = what.find("': ");
+          return cut == std::string::npos ? what : what.substr(cut + 3);
+        }
+      },
+      "RANGES");
+  sub.add_option("--layers", s.layers,
+                 "only " + verb + " tensors of these transformer blocks, e.g. --layers 0-5,10,20-21 (embeddings and "
+                 "lm_head, outside the blocks, drop out)")
+      ->check(layer_ranges);
 }
 
 void add_seed_option(CLI::App& sub, uint64_t& seed) {

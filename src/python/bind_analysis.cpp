@@ -25,7 +25,8 @@ std::vector<ct::BasisKind> basis_kinds(const std::vector<std::string>& names) {
 // The JSON text `ctscope analyze --json` would write for the same settings.
 std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std::string> bases,
                          std::optional<std::string> preset, std::optional<std::string> include,
-                         std::optional<std::string> exclude, bool spectrum, bool svd, uint64_t seed, bool progress) {
+                         std::optional<std::string> exclude, std::vector<std::string> roles,
+                         std::optional<std::string> layers, bool spectrum, bool svd, uint64_t seed, bool progress) {
   std::shared_ptr<Checkpoint> ck;
   if (py::isinstance<Checkpoint>(model))
     ck = model.cast<std::shared_ptr<Checkpoint>>();
@@ -34,7 +35,7 @@ std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std:
   ct::AnalysisSettings s;
   s.Ks = std::move(Ks);
   s.bases = basis_kinds(bases);
-  s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or("")};
+  s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or(""), std::move(roles), layers.value_or("")};
   s.spectrum = spectrum;
   s.svd_baseline = svd;
   s.seed = seed;
@@ -46,7 +47,7 @@ std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std:
 
 void bind_analysis(py::module_& m) {
   m.def("analyze_json", &analyze_json, py::arg("model"), py::arg("K"), py::arg("basis"), py::arg("preset"),
-        py::arg("include"), py::arg("exclude"), py::arg("spectrum"), py::arg("svd"), py::arg("seed"),
+        py::arg("include"), py::arg("exclude"), py::arg("roles"), py::arg("layers"), py::arg("spectrum"), py::arg("svd"), py::arg("seed"),
         py::arg("progress"), "The CT analysis as the JSON text of `ctscope analyze --json` (K as given: sort it first)");
 }
 

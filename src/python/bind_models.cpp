@@ -22,11 +22,12 @@ namespace {
 
 py::dict compress(const std::string& model, const std::string& output, int K, const std::string& basis,
                   std::optional<std::string> preset, std::optional<std::string> include,
-                  std::optional<std::string> exclude, uint64_t seed, bool progress) {
+                  std::optional<std::string> exclude, std::vector<std::string> roles, std::optional<std::string> layers,
+                  uint64_t seed, bool progress) {
   ctfile::CompressSettings s;
   s.K = K;
   s.basis = basis_kind(basis);
-  s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or("")};
+  s.selection = {preset.value_or(""), include.value_or(""), exclude.value_or(""), std::move(roles), layers.value_or("")};
   s.seed = seed;
   check_writable(output);
   const ctfile::CompressSummary sum = without_gil([&] {
@@ -101,7 +102,7 @@ py::dict generate_text(const std::string& model, const std::string& prompt, std:
 
 void bind_models(py::module_& m) {
   m.def("compress", &compress, py::arg("model"), py::arg("output"), py::arg("K"), py::arg("basis"), py::arg("preset"),
-        py::arg("include"), py::arg("exclude"), py::arg("seed"), py::arg("progress"),
+        py::arg("include"), py::arg("exclude"), py::arg("roles"), py::arg("layers"), py::arg("seed"), py::arg("progress"),
         "Write the CT-compressed model (as `ctscope compress`); returns the summary");
   m.def("perplexity", &perplexity, py::arg("model"), py::arg("text"), py::arg("text_ids"), py::arg("tokenizer"),
         py::arg("ctx"), py::arg("ref"), py::arg("progress"),
