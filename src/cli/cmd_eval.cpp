@@ -6,6 +6,7 @@
 
 #include "cli/command.hpp"
 #include "eval/model_perplexity.hpp"
+#include "report/run_metadata.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -25,6 +26,8 @@ int run_eval(const Opts& o) {
   const auto res = model_perplexity({o.model, o.ref, o.text, o.text_ids, o.tokenizer, o.ctx}, bar.fn());
   const EvalResult& r = res.candidates.at(0);
   nlohmann::json j = r.to_json();
+  report::add_run_record(j, report::input_json(o.model), report::eval_inputs_json(o.text, o.text_ids, o.tokenizer, o.ref),
+                         {{"ctx", o.ctx}}, report::perplexity_units());
   if (!o.json.empty()) write_file_atomic(o.json, json_text(j, 2) + "\n");
   std::printf("ppl = %.4f +/- %.5f (%ld scored tokens, %ld chunks of %ld)\n", r.ppl, r.ppl_stderr,
               static_cast<long>(r.scored_tokens), static_cast<long>(r.chunks), static_cast<long>(r.ctx));

@@ -8,6 +8,7 @@
 #include "eval/compression_comparison.hpp"
 #include "eval/perplexity.hpp"
 #include "report/compression_report.hpp"
+#include "report/run_metadata.hpp"
 #include "text/eval_tokens.hpp"
 #include "util/atomic_file.hpp"
 #include "util/progress.hpp"
@@ -35,6 +36,20 @@ std::vector<Variant> variants_to_run(const Opts& o) {
   return v;
 }
 
+// The table as JSON, with the run's record: tool, model and text fingerprints, every setting.
+nlohmann::json result_json(const Opts& o, const Checkpoint& ck, const CompressionComparison& cmp) {
+  nlohmann::json j = report::compression_json(cmp);
+  std::vector<std::string> bases;
+  for (auto b : o.bases) bases.emplace_back(ct::basis_name(b));
+  const nlohmann::json settings = {{"K", sorted_unique(o.Ks)},      {"bases", bases},
+                                   {"seed", o.seed},                {"ctx", o.ctx},
+                                   {"max_chunks", o.max_chunks},    {"max_memory_gb", o.max_memory_gb},
+                                   {"selection", cmp.selection},    {"selection_options", report::selection_json(o.selection)}};
+  report::add_run_record(j, report::model_json(ck), report::eval_inputs_json(o.text, o.text_ids, o.tokenizer, ""),
+                         settings, report::compression_units());
+  return j;
+}
+
 int run(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);
   const Checkpoint ck = Checkpoint::open(o.model);
@@ -52,7 +67,7 @@ int run(const Opts& o) {
   const CompressionComparison cmp =
       compare_variants(ck, builder, variants_to_run(o), tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
   std::cout << report::compression_text(cmp);
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::compression_json(cmp), 2) + "\n");
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(result_json(o, ck, cmp), 2) + "\n");
   return 0;
 }
 

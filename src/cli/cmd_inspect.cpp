@@ -4,11 +4,20 @@
 #include "cli/command.hpp"
 #include "io/checkpoint.hpp"
 #include "report/checkpoint_report.hpp"
+#include "report/run_metadata.hpp"
 #include "util/atomic_file.hpp"
 #include "util/json_text.hpp"
 
 namespace ctscope::cli {
 namespace {
+
+// The checkpoint's JSON with the run's record: tool, absolute path and file fingerprints, units.
+nlohmann::json inspect_json(const Checkpoint& ck) {
+  nlohmann::json j = report::checkpoint_json(ck);
+  j.update(report::input_json(ck.path));
+  report::add_run_record(j, nullptr, nullptr, nullptr, report::inspect_units());
+  return j;
+}
 
 struct Opts {
   std::string model, json_out;
@@ -23,8 +32,8 @@ const RegisterCommand reg("inspect", "List a checkpoint's tensors (name, role, l
   sub.add_option("--json-file", o->json_out, "also write the JSON to this file");
   return [o]() {
     Checkpoint ck = Checkpoint::open(o->model);
-    if (!o->json_out.empty()) write_file_atomic(o->json_out, json_text(report::checkpoint_json(ck), 2) + "\n");
-    if (o->json_stdout) std::cout << json_text(report::checkpoint_json(ck), 2) << "\n";
+    if (!o->json_out.empty()) write_file_atomic(o->json_out, json_text(inspect_json(ck), 2) + "\n");
+    if (o->json_stdout) std::cout << json_text(inspect_json(ck), 2) << "\n";
     else std::cout << report::checkpoint_text(ck);
     return 0;
   };

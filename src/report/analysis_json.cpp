@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "report/analysis_common.hpp"
+#include "report/run_metadata.hpp"
 
 namespace ctscope::report {
 
@@ -68,10 +69,12 @@ nlohmann::json analysis_json(const ModelAnalysis& a) {
   json skipped = json::array();
   for (const auto& [name, why] : a.skipped) skipped.push_back({{"name", name}, {"reason", why}});
   return {
-      {"tool", {{"name", "ctscope"}, {"version", CTSCOPE_VERSION}}},
-      {"model", {{"path", a.model_path}, {"format", a.format}, {"total_params", a.total_params}, {"tensors", a.tensors}}},
+      {"tool", tool_json()},
+      {"model", model_json(a.model_path, a.format, a.total_params, a.tensors)},
       {"settings", {{"K", s.Ks}, {"basis", ct::basis_name(s.bases.front())}, {"bases", bases},
-                    {"selection", a.selection}, {"svd_baseline", s.svd_baseline}, {"spectrum", s.spectrum}}},
+                    {"selection", a.selection}, {"svd_baseline", s.svd_baseline}, {"spectrum", s.spectrum},
+                    {"seed", s.seed}, {"selection_options", selection_json(s.selection)}}},
+      {"units", analysis_units()},
       {"matrices", matrices},
       {"skipped", skipped},
       {"layers", layers},
