@@ -160,3 +160,14 @@ def test_compress_writes_a_file_the_module_opens(tmp_path):
     assert s["fitted_matrices"] == 36 and s["amplitude_params"] == 8 * 3512
     names = {t["name"] for t in ctscope.open(out).tensors}
     assert "layers.0.attention.wq.weight.ct_amplitudes" in names
+
+
+def test_role_and_layers_select_the_same_tensors_in_every_format():
+    want = [(1, "k_proj"), (1, "q_proj"), (2, "k_proj"), (2, "q_proj")]
+    by_role = ctscope.analyze(model("tinyllamas-stories-260k-f32.gguf"), K=[8], role="q_proj,k_proj", layers="1-2",
+                              svd=False, progress=False)
+    by_name = ctscope.analyze(model("stories260K.bin"), K=[8], include="q_proj|k_proj", layers="1-2", svd=False,
+                              progress=False)
+    for r in (by_role, by_name):
+        assert sorted((m["layer"], m["role"]) for m in r.matrices) == want
+    assert by_role.data["settings"]["selection_options"]["roles"] == ["q_proj", "k_proj"]
