@@ -154,6 +154,18 @@ TEST(CtModel, TokenizerModelEncodesLikeTheCarriedVocabulary) {
   EXPECT_EQ(sp->bos_id(), 1);
   EXPECT_EQ(sp->eos_id(), 2);
   expect_same_encoding(*bpe, *sp);
+  // Llama 2's own 32000-token vocabulary (digits split, byte fallback, many merges).
+  if (fs::exists(kModels / "llama-2-tiny-random.gguf")) {
+    const Checkpoint big = Checkpoint::open(kModels / "llama-2-tiny-random.gguf");
+    ASSERT_TRUE(big.vocab.has_value());
+    test_support::write_bytes(tmp / "llama2.model", ctfile::sentencepiece_model_bytes(*big.vocab, 1, 2, "llama2"));
+    const auto sp2 = load_sentencepiece_tokenizer(tmp / "llama2.model");
+    EXPECT_EQ(sp2->vocab_size(), 32000);
+    expect_same_encoding(*bpe_from_vocabulary(*big.vocab, "llama2", 1, 2), *sp2);
+    // Llama 2's ids: "Hello" 15043, " world" 3186, ",", then " " and one token per digit.
+    EXPECT_EQ(sp2->encode("Hello world, 123", true),
+              (std::vector<int32_t>{1, 15043, 3186, 29892, 29871, 29896, 29906, 29941}));
+  }
   // A llama2.c tokenizer.bin (spaces spelled " ", no token types) as well.
   const Vocabulary tok512 = read_llama2c_tokenizer(kModels / "tok512.bin", 512);
   test_support::write_bytes(tmp / "tok512.model", ctfile::sentencepiece_model_bytes(tok512, 1, 2, "tok512"));
