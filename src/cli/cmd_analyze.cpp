@@ -3,6 +3,7 @@
 
 #include "cli/command.hpp"
 #include "ct/model_analysis.hpp"
+#include "ctfile/ct_reader.hpp"
 #include "report/analysis_report.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
@@ -26,6 +27,8 @@ int run(const Opts& o) {
   for (const auto* p : {&o.json, &o.csv, &o.markdown})
     if (!p->empty()) check_writable(*p);
   const Checkpoint ck = Checkpoint::open(o.model);
+  ctfile::require_dense(ck, "analyze",
+                        "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
   ProgressBar bar(!o.quiet);
   const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");

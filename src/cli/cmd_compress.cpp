@@ -6,14 +6,16 @@
 #include "ctfile/ct_reader.hpp"
 #include "ctfile/ct_writer.hpp"
 #include "ctfile/reconstruct.hpp"
+#include "io/llama2c_tokenizer_file.hpp"
 #include "util/atomic_file.hpp"
+#include "util/error.hpp"
 #include "util/progress.hpp"
 
 namespace ctscope::cli {
 namespace {
 
 struct CompressOpts {
-  std::string model, out;
+  std::string model, out, tokenizer;
   ctfile::CompressSettings s;
   bool quiet = false;
 };
@@ -29,12 +31,19 @@ void print_summary(const CompressOpts& o, const ctfile::CompressSummary& sum) {
   fmt::print("real storage ratio (source bytes / file bytes): {:.2f}x  ({:.1f} MB -> {:.1f} MB)\n",
              static_cast<double>(sum.source_bytes) / static_cast<double>(sum.file_bytes),
              static_cast<double>(sum.source_bytes) / 1e6, static_cast<double>(sum.file_bytes) / 1e6);
+  if (sum.vocab_tokens)
+    fmt::print("vocabulary carried: {} tokens ({})\n", sum.vocab_tokens,
+               o.tokenizer.empty() ? "the model's own" : o.tokenizer);
+  else
+    fmt::print("no vocabulary carried: generate/eval on the file will need --tokenizer\n");
 }
 
 const RegisterCommand compress_cmd(
     "compress",
     "Write the CT-compressed model: per fitted matrix its K amplitudes per row (+ the basis where it is not implied "
-    "by K and d), every other tensor verbatim, as a .ct.safetensors file",
+    "by K and d), every other tensor verbatim, and the vocabulary (a GGUF's own, or --tokenizer), as a "
+    ".ct.safetensors file that generate/eval/inspect take as a model.\n"
+    "  e.g. ctscope compress stories260K.bin --tokenizer tok512.bin --K 8 -o m.ct.safetensors",
     40, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<CompressOpts>();
       add_model_arg(sub, o->model);
@@ -43,10 +52,21 @@ const RegisterCommand compress_cmd(
       add_basis_option(sub, "--basis", o->s.basis, "gaussian | dct | random | svd | universal")->default_str("gaussian");
       add_selection_options(sub, o->s.selection, "fit");
       add_seed_option(sub, o->s.seed);
+      sub.add_option("--tokenizer", o->tokenizer,
+                     "llama2.c tokenizer.bin to carry in the file (default: a GGUF's own vocabulary; a Hugging Face "
+                     "directory's tokenizer is not carried)");
       sub.add_flag("-q,--quiet", o->quiet, "print nothing");
       return [o]() {
         check_writable(o->out);
         const Checkpoint ck = Checkpoint::open(o->model);
+        if (!o->tokenizer.empty()) {
+          const auto ext = std::filesystem::path(o->tokenizer).extension();
+          if (ext == ".model" || ext == ".json")
+            fail(o->tokenizer, "compress carries a llama2.c tokenizer.bin only; keep this {} file beside the model",
+                 ext.string());
+          o->s.vocab = read_llama2c_tokenizer(o->tokenizer, ck.config.vocab_size);
+          o->s.vocab_source = o->tokenizer;
+        }
         ProgressBar bar(!o->quiet);
         const auto sum = ctfile::compress_checkpoint(ck, o->s, o->out, bar.fn());
         if (!o->quiet) print_summary(*o, sum);
@@ -62,7 +82,9 @@ struct ReconstructOpts {
 const RegisterCommand reconstruct_cmd(
     "reconstruct",
     "Turn a .ct.safetensors back into a dense Hugging Face checkpoint (config.json + model.safetensors in the source "
-    "dtype), loadable by any tool that loads the source model",
+    "dtype, + tokenizer.model from the vocabulary the file carries), loadable by any tool that loads the source "
+    "model; generate/eval find its tokenizer by themselves.\n"
+    "  e.g. ctscope reconstruct m.ct.safetensors -o m-dense && ctscope generate m-dense --prompt \"Once\"",
     41, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<ReconstructOpts>();
       sub.add_option("CT_FILE", o->input, "a file written by ctscope compress")->required();
@@ -70,9 +92,15 @@ const RegisterCommand reconstruct_cmd(
       sub.add_flag("--force", o->force, "replace the output directory if it exists");
       return [o]() {
         const ctfile::CtReader c(Checkpoint::open(o->input));
-        ctfile::reconstruct_checkpoint(c, o->out, o->force);
+        const auto sum = ctfile::reconstruct_checkpoint(c, o->out, o->force);
         fmt::print("wrote {} ({} tensors, {} basis K={})\n", o->out, c.entries().size(), ct::basis_name(c.basis()),
                    c.K());
+        if (sum.tokenizer)
+          fmt::print("tokenizer.model: {} tokens ({})\n", c.vocabulary()->tokens.size(), c.vocabulary()->model);
+        else if (!sum.tokenizer_note.empty())
+          fmt::print("no tokenizer.model written ({}): pass --tokenizer to generate/eval\n", sum.tokenizer_note);
+        else
+          fmt::print("no tokenizer carried in {}: pass --tokenizer to generate/eval\n", o->input);
         return 0;
       };
     });

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "ctfile/ct_reader.hpp"
 #include "eval/compression_comparison.hpp"
 #include "eval/perplexity.hpp"
 #include "report/compression_report.hpp"
@@ -53,6 +54,9 @@ nlohmann::json result_json(const Opts& o, const Checkpoint& ck, const Compressio
 int run(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);
   const Checkpoint ck = Checkpoint::open(o.model);
+  ctfile::require_dense(ck, "eval-compression",
+                        "run it on the source model, or measure this file with `ctscope eval " + o.model +
+                            " --text FILE --ref SOURCE`");
   validate_llama_config(ck.config, o.model);
   auto [tokens, where] = load_eval_tokens(ck, o.text, o.text_ids, o.tokenizer);
   const ChunkPlan plan = plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);

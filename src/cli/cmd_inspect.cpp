@@ -24,8 +24,11 @@ struct Opts {
   bool json_stdout = false;
 };
 
-const RegisterCommand reg("inspect", "List a checkpoint's tensors (name, role, layer, dtype, shape), totals and config", 10,
-                          [](CLI::App& sub) -> Action {
+const RegisterCommand reg("inspect",
+                          "List a checkpoint's tensors (name, role, layer, dtype, shape), totals and config; for a "
+                          ".ct.safetensors the source model's tensors (fitted or stored dense), config, vocabulary, "
+                          "basis and K.\n  e.g. ctscope inspect m.ct.safetensors",
+                          10, [](CLI::App& sub) -> Action {
   auto o = std::make_shared<Opts>();
   add_model_arg(sub, o->model);
   sub.add_flag("--json", o->json_stdout, "print JSON instead of the table");

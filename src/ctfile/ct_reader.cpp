@@ -8,6 +8,7 @@
 
 #include "ct/amplitudes.hpp"
 #include "ctfile/ct_format.hpp"
+#include "ctfile/ct_vocab.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ctfile {
@@ -21,6 +22,18 @@ using ct::make_fixed_basis;
 bool is_ct_file(const Checkpoint& ck) {
   auto it = ck.metadata.find("format");
   return it != ck.metadata.end() && it->second == kCtFormat;
+}
+
+void require_dense(const Checkpoint& ck, std::string_view command, std::string_view instead) {
+  if (!is_ct_file(ck)) return;
+  const auto get = [&](const char* key) {
+    auto it = ck.metadata.find(key);
+    return it == ck.metadata.end() ? std::string("?") : it->second;
+  };
+  const std::string source = get("source_path");
+  fail(ck.path.string(),
+       "a CT-compressed file ({} basis, K={}{}): its matrices are amplitudes, not weights, so `{}` does not take it; {}",
+       get("basis"), get("K"), source == "?" ? "" : ", source " + source, command, instead);
 }
 
 namespace {
@@ -104,7 +117,10 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
   K_ = whole_number<int>(ck_, "K");
   seed_ = whole_number<uint64_t>(ck_, "seed");
   if (K_ < 1) fail(where, "metadata K={} is invalid (K >= 1)", K_);
+  format_version_ = kCtFormatVersion;
   source_format_ = metadata(ck_, "source_format");
+  if (auto it = ck_.metadata.find("source_path"); it != ck_.metadata.end()) source_path_ = it->second;
+  vocab_ = read_vocab(ck_);
 
   const nlohmann::json cfg = parse_json(ck_, "config"), tensors = parse_json(ck_, "tensors");
   config_ = from_hf_config(cfg, where + " (metadata config)");
@@ -133,7 +149,7 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
   }
   if (entries_.empty()) fail(where, "metadata lists no tensors: nothing to rebuild");
   // Every tensor in the file is a piece of some entry: nothing stored goes unread.
-  std::set<std::string> pieces;
+  std::set<std::string> pieces = vocab_tensor_names(ck_);
   for (const auto& e : entries_) {
     if (!e.alias_of.empty()) continue;
     if (!e.fitted) {

@@ -6,7 +6,11 @@ namespace ctscope::ctfile {
 
 Checkpoint open_for_inference(const std::filesystem::path& path) {
   Checkpoint ck = Checkpoint::open(path);
-  if (is_ct_file(ck)) ck.config = CtReader(ck).config();
+  if (is_ct_file(ck)) {
+    const CtReader c(ck);
+    ck.config = c.config();
+    ck.vocab = c.vocabulary();  // what open_tokenizer uses when no --tokenizer is given
+  }
   return ck;
 }
 

@@ -11,7 +11,8 @@
 namespace ctscope::ctfile {
 
 // Checkpoint::open, but a .ct.safetensors gets the source model's config (from
-// its metadata) instead of one inferred from the stored shapes.
+// its metadata) instead of one inferred from the stored shapes, and the
+// vocabulary it carries (if any) as its own.
 Checkpoint open_for_inference(const std::filesystem::path& path);
 
 // The weights to run: load_llama_weights(ck), or for a .ct.safetensors the

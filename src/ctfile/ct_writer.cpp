@@ -11,6 +11,7 @@
 #include "ct/stored_matrix.hpp"
 #include "ctfile/ct_format.hpp"
 #include "ctfile/ct_reader.hpp"
+#include "ctfile/ct_vocab.hpp"
 #include "io/formats.hpp"
 #include "io/safetensors_writer.hpp"
 #include "util/atomic_file.hpp"
@@ -43,8 +44,16 @@ struct FilePlan {
   std::map<std::string, std::string> metadata;
 };
 
+// The vocabulary the file carries, with where it came from: the one the
+// caller gives, else the source's own; none: {nullptr, ""}.
+std::pair<const Vocabulary*, std::string> vocab_to_carry(const Checkpoint& ck, const CompressSettings& s) {
+  if (s.vocab) return {&*s.vocab, s.vocab_source};
+  if (ck.vocab && !ck.vocab->tokens.empty()) return {&*ck.vocab, ck.path.string()};
+  return {nullptr, ""};
+}
+
 FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::map<std::string, const TensorInfo*>& fitted,
-                   const std::map<int64_t, const FactoredBasis*>& universal) {
+                   const std::map<int64_t, const FactoredBasis*>& universal, const VocabTensors* vocab) {
   FilePlan plan;
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& [d, b] : universal) {
@@ -66,6 +75,8 @@ FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::m
     }
     tensors.push_back(std::move(jt));
   }
+  if (vocab)
+    for (auto& e : vocab->entries()) plan.entries.push_back(std::move(e));
   nlohmann::json cfg = to_hf_config(ck.config, "float32");
   cfg[kRopeLayoutKey] = ck.config.rope == RopeLayout::HalfSplit ? "half_split" : "interleaved";
   plan.metadata = {
@@ -75,10 +86,14 @@ FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::m
       {"K", std::to_string(s.K)},
       {"seed", std::to_string(s.seed)},
       {"source_format", std::string(format_name(ck.format))},
-      {"source_path", ck.path.string()},
+      {"source_path", std::filesystem::absolute(ck.path).lexically_normal().string()},
       {"config", strict_json(cfg, ck)},
       {"tensors", strict_json(tensors, ck)},
   };
+  if (const auto [v, from] = vocab_to_carry(ck, s); v) {
+    plan.metadata[kVocabModelKey] = v->model;
+    plan.metadata[kVocabSourceKey] = std::filesystem::absolute(from).lexically_normal().string();
+  }
   return plan;
 }
 
@@ -89,6 +104,7 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   std::vector<std::filesystem::path> inputs;
   for (const auto& f : ck.files) inputs.emplace_back(f->path());
   check_not_an_input(out, inputs);
+  require_dense(ck, "compress", "compress the source model instead");
   const ct::Selection sel = ct::select_tensors(ck, s.selection, s.K);
   const std::vector<const TensorInfo*> matrices = ct::tensors_to_fit(ck, sel);
   if (matrices.empty())
@@ -104,7 +120,9 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
       if (!universal.count(t->cols()))
         universal[t->cols()] = &bases.get(BasisKind::Universal, s.K, *t, ct::stored_matrix(ck, *t));
 
-  const FilePlan plan = plan_file(ck, s, fitted, universal);
+  std::optional<VocabTensors> vocab;
+  if (const auto [v, from] = vocab_to_carry(ck, s); v) vocab.emplace(*v, from);
+  const FilePlan plan = plan_file(ck, s, fitted, universal, vocab ? &*vocab : nullptr);
   SafetensorsWriter w(out, plan.entries, plan.metadata);
 
   CompressSummary sum;
@@ -146,6 +164,10 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
     ck.release(t);
     bytes += static_cast<double>(t.nbytes);
     if (progress) progress(sum.fitted_matrices, fitted.size(), t.name, bytes);
+  }
+  if (vocab) {
+    vocab->write(w);
+    sum.vocab_tokens = vocab_to_carry(ck, s).first->tokens.size();
   }
   // What ctscope writes, ctscope must read: the finished file is read back
   // before it takes the output's name.

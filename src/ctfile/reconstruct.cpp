@@ -1,6 +1,7 @@
 #include "ctfile/reconstruct.hpp"
 
 #include "ctfile/ct_format.hpp"
+#include "ctfile/tokenizer_model_file.hpp"
 #include "io/safetensors_writer.hpp"
 #include "model/rope_permute.hpp"
 #include "util/atomic_file.hpp"
@@ -8,7 +9,7 @@
 
 namespace ctscope::ctfile {
 
-void reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force) {
+ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force) {
   check_output_dir(out_dir, force);
   check_not_an_input(out_dir, {c.file().path});
   AtomicDir dir(out_dir);
@@ -44,7 +45,18 @@ void reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_
   auto j = to_hf_config(hf, torch_dtype(plan.empty() ? DType::F32 : plan.front().dtype));
   j.erase(kRopeLayoutKey);
   write_file_atomic(dir.tmp() / "config.json", j.dump(2) + "\n");
+  ReconstructSummary sum;
+  if (const auto& v = c.vocabulary()) {
+    try {
+      write_file_atomic(dir.tmp() / "tokenizer.model",
+                        sentencepiece_model_bytes(*v, cfg.bos_id, cfg.eos_id, c.file().path.string()));
+      sum.tokenizer = true;
+    } catch (const Error& e) {
+      sum.tokenizer_note = e.what();  // the weights are still worth having
+    }
+  }
   dir.commit();
+  return sum;
 }
 
 }  // namespace ctscope::ctfile

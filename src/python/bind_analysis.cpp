@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "ct/model_analysis.hpp"
+#include "ctfile/ct_reader.hpp"
 #include "python/bindings.hpp"
 #include "report/analysis_report.hpp"
 #include "util/error.hpp"
@@ -32,6 +33,7 @@ std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std:
     ck = model.cast<std::shared_ptr<Checkpoint>>();
   else
     ck = std::make_shared<Checkpoint>(Checkpoint::open(model.cast<std::filesystem::path>()));
+  ctfile::require_dense(*ck, "analyze", "analyze the source model, or reconstruct it first and analyze the result");
   ct::AnalysisSettings s;
   s.Ks = std::move(Ks);
   s.bases = basis_kinds(bases);

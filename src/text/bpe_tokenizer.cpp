@@ -126,12 +126,13 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::filesystem::path& f
 
 std::unique_ptr<Tokenizer> bpe_from_vocabulary(const Vocabulary& v, const std::string& where, int32_t bos,
                                                int32_t eos) {
-  if (!v.model.empty() && v.model != "llama")
+  // "llama2.c": a tokenizer.bin carried in a .ct.safetensors (spaces are " ").
+  if (!v.model.empty() && v.model != "llama" && v.model != "llama2.c")
     fail(where, "tokenizer model '{}' is not supported (only 'llama' SentencePiece-style BPE); pass --tokenizer",
          v.model);
   if (v.scores.size() != v.tokens.size())
     fail(where, "vocabulary has {} tokens but {} scores", v.tokens.size(), v.scores.size());
-  return std::make_unique<BpeTokenizer>(v.tokens, v.scores, "\u2581", bos, eos);
+  return std::make_unique<BpeTokenizer>(v.tokens, v.scores, v.model == "llama2.c" ? " " : "\u2581", bos, eos);
 }
 
 }  // namespace ctscope

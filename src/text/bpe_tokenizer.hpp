@@ -39,7 +39,8 @@ class BpeTokenizer : public Tokenizer {
 // llama2.c tokenizer.bin (io/llama2c_tokenizer_file.hpp) as a tokenizer.
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::filesystem::path& file, int64_t vocab_size);
 
-// The vocabulary embedded in a GGUF file (tokenizer.ggml.model "llama").
+// The vocabulary embedded in a GGUF file (tokenizer.ggml.model "llama"), or a
+// llama2.c one (model "llama2.c") carried in a .ct.safetensors.
 std::unique_ptr<Tokenizer> bpe_from_vocabulary(const Vocabulary& v, const std::string& where, int32_t bos,
                                                int32_t eos);
 
