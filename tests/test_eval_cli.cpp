@@ -82,7 +82,10 @@ TEST(ForwardCli, GenerateGreedyMatchesReference) {
 
 TEST(ForwardCli, GenerateErrorsAreOneLine) {
   REQUIRE_MODELS();
-  expect_one_line_error(run_cli("generate " + q(kModels / "stories260K.bin") + " --prompt hi"), "--tokenizer");
+  // stories260K.bin alone (the shared folder has tok512.bin beside it, which is found).
+  const ctscope::test_support::TempDir lone("lone_model");
+  fs::create_symlink(kModels / "stories260K.bin", lone / "stories260K.bin");
+  expect_one_line_error(run_cli("generate " + q(lone / "stories260K.bin") + " --prompt hi"), "--tokenizer");
   expect_one_line_error(run_cli("generate " + q(kModels / "llama-2-tiny-random.gguf") + " --tokenizer " +
                                 q(kModels / "tok512.bin") + " --prompt hi"),
                         "512");
@@ -131,7 +134,9 @@ TEST(PerplexityCli, EvalErrorsAreOneLineWithoutOutput) {
   expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 4 --ref " +
                                 q(kModels / "llama-2-tiny-random.gguf")),
                         "vocabulary");
-  expect_one_line_error(run_cli("eval " + q(kModels / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
+  const ctscope::test_support::TempDir lone("lone_model");  // no tokenizer beside the model
+  fs::create_symlink(kModels / "stories260K.bin", lone / "stories260K.bin");
+  expect_one_line_error(run_cli("eval " + q(lone / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
   expect_one_line_error(run_cli("eval " + model), "--text");
   expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 3 --json " + q(out)), "--ctx: 3 is too small");
   expect_one_line_error(run_cli("eval-compression " + model + " --text " + q(text) + " --ctx 2"), "--ctx: 2 is too small");

@@ -60,13 +60,17 @@ CLI::Option* add_basis_option(CLI::App& sub, const std::string& flag, ct::BasisK
 }
 
 void add_model_arg(CLI::App& sub, std::string& model) {
-  sub.add_option("MODEL", model, "checkpoint: HF directory, .safetensors, .gguf or llama2.c .bin")->required();
+  sub.add_option("MODEL", model,
+                 "checkpoint: HF directory, .safetensors, .gguf, llama2.c .bin, a Hugging Face hub cache folder "
+                 "(models--ORG--NAME) or a repo id in that cache (e.g. TinyLlama/TinyLlama-1.1B-Chat-v1.0)")
+      ->required();
 }
 
 void add_tokenizer_option(CLI::App& sub, std::string& tokenizer) {
   sub.add_option("--tokenizer", tokenizer,
-                 "tokenizer.bin (llama2.c) or tokenizer.model (SentencePiece); default: the GGUF's own vocabulary, "
-                 "or tokenizer.model in the HF directory");
+                 "tokenizer.json (Hugging Face), tokenizer.model (SentencePiece) or llama2.c tokenizer.bin, e.g. "
+                 "--tokenizer tok512.bin; default: the GGUF's own vocabulary, else tokenizer.json or tokenizer.model "
+                 "beside a safetensors model, else tokenizer.bin or tok<vocab>.bin beside a llama2.c .bin");
 }
 
 void add_text_options(CLI::App& sub, std::string& text, std::string& text_ids, std::string& tokenizer) {

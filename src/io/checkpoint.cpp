@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "io/formats.hpp"
+#include "io/model_path.hpp"
 #include "util/error.hpp"
 
 namespace ctscope {
@@ -23,7 +24,8 @@ uint64_t TensorInfo::numel() const {
   return n;
 }
 
-Checkpoint Checkpoint::open(const std::filesystem::path& path) {
+Checkpoint Checkpoint::open(const std::filesystem::path& given) {
+  const std::filesystem::path path = resolve_model_path(given);  // a hub cache folder or repo id: its snapshot
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))  // ec: a symlink loop, a directory we may not search, ...
     fail(path.string(), "{}", ec ? ec.message() : std::string("no such file or directory"));

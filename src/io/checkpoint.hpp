@@ -50,7 +50,7 @@ struct Vocabulary {
 };
 
 struct Checkpoint {
-  std::filesystem::path path;  // what the user gave
+  std::filesystem::path path;  // what the user gave, or the hub snapshot it resolved to (io/model_path.hpp)
   Format format = Format::Safetensors;
   ModelConfig config;
   std::vector<TensorInfo> tensors;
@@ -64,7 +64,8 @@ struct Checkpoint {
   std::map<std::string, std::string> metadata;
 
   // Opens a directory (config.json + model.safetensors or sharded with
-  // model.safetensors.index.json), a .safetensors, a .gguf or a llama2.c .bin.
+  // model.safetensors.index.json), a .safetensors, a .gguf or a llama2.c .bin;
+  // or a Hugging Face hub cache folder / repo id (resolve_model_path).
   // Throws Error naming the file and the problem on any malformed input.
   static Checkpoint open(const std::filesystem::path& path);
 

@@ -1,6 +1,6 @@
-// Text <-> token ids for the models we run. One small interface over the three
+// Text <-> token ids for the models we run. One small interface over the
 // vocabularies we meet: llama2.c tokenizer.bin, the vocabulary inside GGUF files,
-// and SentencePiece tokenizer.model (Hugging Face directories).
+// SentencePiece tokenizer.model and Hugging Face tokenizer.json.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -29,10 +29,13 @@ class Tokenizer {
 // `piece` with every occurrence of `space` (SentencePiece's U+2581) made a plain space.
 std::string with_plain_spaces(std::string_view piece, std::string_view space = "\u2581");
 
-// The tokenizer for a model: `explicit_path` if given (a SentencePiece .model, or
-// else a llama2.c tokenizer.bin), else the GGUF file's own vocabulary, else
-// tokenizer.model in the Hugging Face directory; else an Error asking for
-// --tokenizer. Its vocabulary size must equal the model's (Error otherwise).
+// The tokenizer for a model: `explicit_path` if given (a tokenizer.json, a
+// SentencePiece .model, or else a llama2.c tokenizer.bin), else the GGUF file's
+// own vocabulary, else a file beside the model (tokenizer.json, tokenizer.model
+// for safetensors; tokenizer.bin, tok<vocab_size>.bin, tokenizer.model for a
+// llama2.c .bin); else an Error naming where it looked and asking for
+// --tokenizer. Its vocabulary size must equal the model's (a tokenizer.json may
+// be smaller: padded embeddings); Error otherwise.
 std::unique_ptr<Tokenizer> open_tokenizer(const Checkpoint& ck,
                                           const std::optional<std::filesystem::path>& explicit_path);
 
