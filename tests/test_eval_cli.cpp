@@ -73,8 +73,8 @@ TEST(ForwardCli, GenerateGreedyMatchesReference) {
               " --prompt '' -n 79");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, c[0]["text"].get<std::string>() + "\n");
-  // GGUF with its own vocabulary, a text prompt.
-  r = run_cli("generate " + q(kModels / "tinyllamas-stories-260k-f32.gguf") + " --prompt 'Once upon a time' -n 63 --ids");
+  // GGUF with its own vocabulary, a text prompt: BOS + 4 prompt tokens, -n 59 new ones (llama.cpp's -n).
+  r = run_cli("generate " + q(kModels / "tinyllamas-stories-260k-f32.gguf") + " --prompt 'Once upon a time' -n 59 --ids");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, join_ids(c[1]["ids"].get<std::vector<int>>()) + "\n");
   fs::remove(ids);
@@ -151,7 +151,7 @@ TEST(ForwardCli, HuggingFaceDirectoryTokenizerAndConfigErrors) {
   ASSERT_EQ(r.code, 0) << r.err;
   const fs::path ids = tmp("hf_ids.txt");
   std::ofstream(ids) << "1 5 7\n";
-  // BF16 safetensors run end to end; 10 positions -> 11 ids unless it stops early.
+  // BF16 safetensors run end to end; 3 prompt ids + 10 new ones unless it stops early.
   r = run_cli("generate " + q(dir) + " --prompt-ids " + q(ids) + " -n 10 --ids");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("1 5 7", 0), 0u) << r.out;

@@ -9,6 +9,8 @@
 #include "runtime/llama_model.hpp"
 #include "runtime/llama_weights.hpp"
 #include "eval/perplexity.hpp"
+#include "text/eval_tokens.hpp"
+#include "text/tokenizer.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
 #include "test_support.hpp"
@@ -161,4 +163,90 @@ TEST(Perplexity, RealModelAgainstItself) {
   EXPECT_NEAR(*r.kl_mean, 0.0, 1e-9);
   EXPECT_EQ(*r.top1_agreement, 1.0);
   EXPECT_NEAR(res.reference->ppl, r.ppl, 1e-9);
+}
+
+// The unigram floor, computed here the plain way: the targets of llama.cpp's
+// rule listed position by position, their frequencies, the mean of -log p.
+TEST(PerplexityFloors, UnigramMatchesAnIndependentComputationAndUniformIsV) {
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 53; ++i) tokens.push_back(static_cast<int32_t>((i * i + 3 * i) % 7));  // 53: a remainder is dropped
+  const int64_t ctx = 12, V = 11;
+  std::vector<int32_t> targets;
+  for (int64_t c = 0; c < 53 / ctx; ++c)
+    for (int64_t j = ctx / 2; j <= ctx - 2; ++j) targets.push_back(tokens[static_cast<size_t>(c * ctx + j + 1)]);
+  double nll = 0;
+  for (int32_t t : targets) {
+    const auto n = std::count(targets.begin(), targets.end(), t);
+    nll -= std::log(static_cast<double>(n) / static_cast<double>(targets.size()));
+  }
+  const double want = std::exp(nll / static_cast<double>(targets.size()));
+
+  const PerplexityFloors f = perplexity_floors(tokens, ctx, V);
+  EXPECT_EQ(f.uniform_ppl, 11.0);  // exactly V, not exp(log V)
+  EXPECT_EQ(f.unigram.scored_tokens, static_cast<int64_t>(targets.size()));
+  EXPECT_EQ(f.unigram.chunks, 4);
+  EXPECT_NEAR(f.unigram.ppl, want, 1e-12 * want);
+  EXPECT_LT(f.unigram.ppl, 7.0);  // never above the number of distinct targets
+  // evaluate_perplexity carries the same floors.
+  std::vector<float> buf;
+  ChunkLogitsFn uniform = [&](std::span<const int32_t> chunk, int64_t first) {
+    buf.assign((chunk.size() - static_cast<size_t>(first)) * static_cast<size_t>(V), 0.5f);
+    return std::span<const float>(buf);
+  };
+  const auto res = evaluate_perplexity(tokens, ctx, 1, V, {uniform});
+  EXPECT_EQ(res.floors.uniform_ppl, 11.0);
+  EXPECT_EQ(res.floors.unigram.ppl, f.unigram.ppl);
+  EXPECT_NEAR(res.candidates[0].ppl, 11.0, 1e-9);  // uniform logits score the uniform floor
+  const auto j = f.to_json();
+  EXPECT_EQ(j["uniform_ppl"], 11.0);
+  EXPECT_EQ(j["unigram_ppl"], f.unigram.ppl);
+}
+
+TEST(PerplexityFloors, VerdictInWords) {
+  PerplexityFloors f;
+  f.uniform_ppl = 512;
+  f.unigram.ppl = 80;
+  EXPECT_EQ(floor_verdict(1660, f), "worse than a uniform guess");
+  EXPECT_EQ(floor_verdict(174, f), "worse than the text's unigram frequencies");
+  EXPECT_EQ(floor_verdict(3.6, f), "");
+  EXPECT_EQ(floor_verdict(512, f), "worse than the text's unigram frequencies");  // equal to V is not worse than it
+}
+
+TEST(PerplexityNotes, ContextBeyondTrainingAndShortTextAreSaid) {
+  EXPECT_TRUE(evaluation_notes(4096, 512, 512).empty());
+  auto n = evaluation_notes(4096, 1024, 512);
+  ASSERT_EQ(n.size(), 1u);
+  EXPECT_NE(n[0].find("trained on only 512 context tokens (--ctx 1024 specified)"), std::string::npos) << n[0];
+  n = evaluation_notes(1500, 1024, 512);
+  ASSERT_EQ(n.size(), 2u);
+  EXPECT_NE(n[1].find("1500 tokens is fewer than 2 x ctx = 2048: llama-perplexity would refuse"), std::string::npos)
+      << n[1];
+}
+
+// llama-perplexity's -f drops one trailing '\n' (spec "Evaluation"): a file
+// with one gives the tokens of the same file without it; with two, only one goes.
+TEST(EvalTokens, TextFilesLoseOneTrailingNewline) {
+  EXPECT_EQ(without_one_trailing_newline("a b\n"), "a b");
+  EXPECT_EQ(without_one_trailing_newline("a b\n\n"), "a b\n");
+  EXPECT_EQ(without_one_trailing_newline("a b\r\n"), "a b\r");  // as llama.cpp: only '\n'
+  EXPECT_EQ(without_one_trailing_newline("\n"), "");
+  EXPECT_EQ(without_one_trailing_newline(""), "");
+  CTSCOPE_REQUIRE_MODEL("stories260K.bin");
+  const fs::path& models = ctscope::test_support::kModels;
+  const Checkpoint ck = Checkpoint::open(models / "stories260K.bin");
+  const std::string tok = (models / "tok512.bin").string();
+  const fs::path dir = ctscope::test_support::process_tmp().path;
+  const std::string body = "Once upon a time, there was a cat.\nIt sat.";
+  auto tokens_of = [&](const std::string& name, const std::string& text) {
+    ctscope::test_support::write_bytes(dir / name, text);
+    return load_eval_tokens(ck, (dir / name).string(), "", tok).ids;
+  };
+  const auto none = tokens_of("nl0.txt", body), one = tokens_of("nl1.txt", body + "\n"),
+             two = tokens_of("nl2.txt", body + "\n\n");
+  EXPECT_EQ(one, none);
+  // Two newlines lose one: the tokens of the text with one newline, as the tokenizer makes them.
+  const auto tokenizer = open_tokenizer(ck, fs::path(tok));
+  EXPECT_EQ(two, tokenizer->encode(body + "\n", /*add_bos=*/true));
+  EXPECT_NE(two, none);
+  EXPECT_EQ(none, tokenizer->encode(body, /*add_bos=*/true));
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import _ctscope
@@ -122,23 +123,31 @@ def perplexity(model: PathLike, text: Optional[PathLike] = None, *, text_ids: Op
                progress: bool = False) -> Dict[str, Any]:
     """Perplexity of a model on a text file by llama.cpp's rule, as ``ctscope eval --json``.
 
-    With ref (a model with the same vocabulary): kl_mean, kl_p99 (nats) and top1_agreement against it,
-    and the reference's own numbers under "reference".
+    A text file loses one trailing newline before tokenizing, as llama-perplexity's -f does. Besides ppl:
+    "floors" (uniform_ppl = the vocabulary size, unigram_ppl = the scored tokens' own frequencies under the
+    same rule), model_context, text_tokens and "notes" (a ctx beyond the model's context is run, as llama.cpp
+    does, with a warning also raised as a Python ``UserWarning``). With ref (a model with the same
+    vocabulary): kl_mean, kl_p99 (nats) and top1_agreement against it, and the reference's own numbers
+    under "reference".
     """
     def path(p: Optional[PathLike]) -> str:
         return "" if p is None else os.fspath(p)
-    return _ctscope.perplexity(os.fspath(model), path(text), path(text_ids), path(tokenizer), ctx, path(ref),
-                               progress)
+    r = _ctscope.perplexity(os.fspath(model), path(text), path(text_ids), path(tokenizer), ctx, path(ref), progress)
+    for note in r["notes"]:
+        if note.startswith("warning"):
+            warnings.warn(note, stacklevel=2)
+    return r
 
 
 def generate(model: PathLike, prompt: str = "", *, prompt_ids: Optional[Sequence[int]] = None,
-             tokenizer: Optional[PathLike] = None, steps: int = 256, temperature: float = 0.0, top_p: float = 0.9,
+             tokenizer: Optional[PathLike] = None, n: int = 256, temperature: float = 0.0, top_p: float = 0.9,
              seed: int = 0) -> Dict[str, Any]:
     """Run the model on a prompt, as ``ctscope generate`` (greedy by default).
 
-    steps counts positions including the prompt, like llama2.c's run.c. Returns ids (prompt included),
-    text (decoded, prompt included) and the number of tokens generated.
+    n counts new tokens, like llama.cpp's -n (fewer when the model ends the text); a prompt and n that do not
+    fit the model's context raise ctscope.Error. Returns ids (prompt included), text (decoded, prompt included)
+    and the number of tokens generated.
     """
     ids = None if prompt_ids is None else [int(i) for i in prompt_ids]
-    return _ctscope.generate(os.fspath(model), prompt, ids, "" if tokenizer is None else os.fspath(tokenizer), steps,
+    return _ctscope.generate(os.fspath(model), prompt, ids, "" if tokenizer is None else os.fspath(tokenizer), n,
                              temperature, top_p, seed)

@@ -149,9 +149,39 @@ def test_generate_matches_the_independent_greedy_reference():
     ref = json.loads(model("stories260K.greedy.json").read_text())
     case = ref["cases"][0]
     r = ctscope.generate(model(case["model"]), prompt_ids=case["prompt_ids"], tokenizer=model(case["tokenizer"]),
-                         steps=case["steps_positions"])
+                         n=len(case["ids"]) - len(case["prompt_ids"]))  # n counts new tokens, as llama.cpp's -n
     assert r["ids"] == case["ids"]
+    assert r["generated"] == len(case["ids"]) - len(case["prompt_ids"])
     assert r["text"].startswith("Once upon a time")
+
+
+def test_generate_follows_the_cli_rules_on_n():
+    path, tok = model("stories260K.bin"), model("tok512.bin")
+    r = ctscope.generate(path, "Once upon a time", tokenizer=tok, n=60)
+    assert len(r["ids"]) == 5 + 60 and r["generated"] == 60
+    with pytest.raises(ctscope.Error, match=r"do not fit the model's context of 512 \(at most -n 508\)"):
+        ctscope.generate(path, "Once upon a time", tokenizer=tok, n=100000)
+
+
+def test_perplexity_drops_one_trailing_newline_and_reports_floors(tmp_path):
+    path, tok = model("stories260K.bin"), model("tok512.bin")
+    body = "Once upon a time, there was a little girl named Lily. She loved to play outside. " * 6
+    results = []
+    for i, ending in enumerate(["", "\n", "\n\n"]):
+        text = tmp_path / f"t{i}.txt"
+        text.write_bytes((body + ending).encode())
+        results.append(ctscope.perplexity(path, text, tokenizer=tok, ctx=32))
+    assert results[0]["text_tokens"] == results[1]["text_tokens"]  # one trailing newline is dropped, as llama.cpp
+    assert results[2]["text_tokens"] == results[0]["text_tokens"] + 1  # of two, one stays
+    assert results[0]["ppl"] == results[1]["ppl"]
+    floors = results[0]["floors"]
+    assert floors["uniform_ppl"] == 512.0
+    assert 1.0 < floors["unigram_ppl"] < 512.0
+    long_text = tmp_path / "long.txt"
+    long_text.write_text(body * 5)  # > 600 tokens
+    with pytest.warns(UserWarning, match="trained on only 512 context tokens"):
+        r = ctscope.perplexity(path, long_text, tokenizer=tok, ctx=600)
+    assert r["chunks"] == 1 and r["model_context"] == 512
 
 
 def test_compress_writes_a_file_the_module_opens(tmp_path):

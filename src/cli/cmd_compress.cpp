@@ -1,5 +1,7 @@
 // ctscope compress / reconstruct: build the CT-compressed model the paper
 // describes, and turn it back into a dense checkpoint any tool can load.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
@@ -9,6 +11,7 @@
 #include "io/llama2c_tokenizer_file.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
+#include "util/format.hpp"
 #include "util/progress.hpp"
 
 namespace ctscope::cli {
@@ -21,13 +24,27 @@ struct CompressOpts {
 };
 
 void print_summary(const CompressOpts& o, const ctfile::CompressSummary& sum) {
-  fmt::print("wrote {} ({} basis, K={}): {} matrices fitted, pooled R^2 {:.4f}\n", o.out, ct::basis_name(o.s.basis),
-             o.s.K, sum.fitted_matrices, sum.pooled_r2());
+  fmt::print("wrote {} ({} basis, K={}): {} fitted ({} rows, {} parameters), pooled R^2 {:.4f}\n", o.out,
+             ct::basis_name(o.s.basis), o.s.K, plural(static_cast<int64_t>(sum.fitted_matrices), "matrix", "matrices"),
+             with_commas(sum.fitted_rows), with_commas(sum.fitted_params), sum.pooled_r2());
+  // Spec "Coverage": what stays dense at this K, and why, grouped by reason.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
+  for (const auto& [name, why] : sum.skipped) {
+    auto it = std::find_if(by_reason.begin(), by_reason.end(), [&](const auto& g) { return g.first == why; });
+    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {why, {}});
+    it->second.push_back(name);
+  }
+  for (const auto& g : by_reason) {
+    std::string names;
+    for (size_t i = 0; i < g.second.size() && i < 4; ++i) names += std::string(i ? ", " : "") + g.second[i];
+    if (g.second.size() > 4) names += fmt::format(" and {} more", g.second.size() - 4);
+    fmt::print("  not fitted, stored as in the source: {} ({}): {}\n",
+               plural(static_cast<int64_t>(g.second.size()), "tensor"), g.first, names);
+  }
   fmt::print("parameters: {} in the source, {} stored ({} amplitudes)\n", sum.total_params, sum.stored_params,
              sum.amplitude_params);
   fmt::print("paper-style ratio (total params / amplitudes): {:.1f}x\n",
-             sum.amplitude_params ? static_cast<double>(sum.total_params) / static_cast<double>(sum.amplitude_params)
-                                  : 0.0);
+             static_cast<double>(sum.total_params) / static_cast<double>(sum.amplitude_params));
   fmt::print("real storage ratio (source bytes / file bytes): {:.2f}x  ({:.1f} MB -> {:.1f} MB)\n",
              static_cast<double>(sum.source_bytes) / static_cast<double>(sum.file_bytes),
              static_cast<double>(sum.source_bytes) / 1e6, static_cast<double>(sum.file_bytes) / 1e6);
@@ -48,7 +65,9 @@ const RegisterCommand compress_cmd(
       auto o = std::make_shared<CompressOpts>();
       add_model_arg(sub, o->model);
       sub.add_option("-o,--output", o->out, "output file, e.g. model.ct.safetensors")->required();
-      sub.add_option("--K", o->s.K, "basis functions per row")->capture_default_str()->check(CLI::PositiveNumber);
+      sub.add_option("--K", o->s.K,
+                     "basis functions per row; a selected matrix with rows shorter than K is stored dense (listed), "
+                     "and an error says so when none is long enough")->capture_default_str()->check(CLI::PositiveNumber);
       add_basis_option(sub, "--basis", o->s.basis, "gaussian | dct | random | svd | universal")->default_str("gaussian");
       add_selection_options(sub, o->s.selection, "fit");
       add_seed_option(sub, o->s.seed);

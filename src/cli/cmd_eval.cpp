@@ -9,6 +9,7 @@
 #include "report/run_metadata.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
+#include "util/format.hpp"
 #include "util/progress.hpp"
 #include "util/json_text.hpp"
 
@@ -23,17 +24,24 @@ struct Opts {
 int run_eval(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);  // before the long run
   ProgressBar bar(true, ProgressBar::Piped::LogLines);
-  const auto res = model_perplexity({o.model, o.ref, o.text, o.text_ids, o.tokenizer, o.ctx}, bar.fn());
-  const EvalResult& r = res.candidates.at(0);
-  nlohmann::json j = r.to_json();
+  const PerplexityRun run = model_perplexity({o.model, o.ref, o.text, o.text_ids, o.tokenizer, o.ctx}, bar.fn());
+  const EvalResult& r = run.result.candidates.at(0);
+  const PerplexityFloors& f = run.result.floors;
+  nlohmann::json j = run.to_json();
   report::add_run_record(j, report::input_json(o.model), report::eval_inputs_json(o.text, o.text_ids, o.tokenizer, o.ref),
                          {{"ctx", o.ctx}}, report::perplexity_units());
   if (!o.json.empty()) write_file_atomic(o.json, json_text(j, 2) + "\n");
-  std::printf("ppl = %.4f +/- %.5f (%ld scored tokens, %ld chunks of %ld)\n", r.ppl, r.ppl_stderr,
-              static_cast<long>(r.scored_tokens), static_cast<long>(r.chunks), static_cast<long>(r.ctx));
-  if (res.reference)
+  std::printf("ppl = %.4f +/- %.5f (%s, %s of %ld)\n", r.ppl, r.ppl_stderr,
+              plural(r.scored_tokens, "scored token").c_str(), plural(r.chunks, "chunk").c_str(),
+              static_cast<long>(r.ctx));
+  const std::string verdict = floor_verdict(r.ppl, f);
+  std::printf("floors: uniform guess %.0f (the vocabulary), unigram frequencies of the scored tokens %.4f%s\n",
+              f.uniform_ppl, f.unigram.ppl, verdict.empty() ? "" : ("; the model is " + verdict).c_str());
+  if (run.result.reference)
     std::printf("reference ppl = %.4f +/- %.5f; KL(ref || model) mean %.6f, p99 %.6f; top-1 agreement %.4f\n",
-                res.reference->ppl, res.reference->ppl_stderr, *r.kl_mean, *r.kl_p99, *r.top1_agreement);
+                run.result.reference->ppl, run.result.reference->ppl_stderr, *r.kl_mean, *r.kl_p99, *r.top1_agreement);
+  // With the numbers they qualify (stdout), so that a saved report keeps them.
+  for (const auto& n : run.notes) std::printf("%s\n", n.c_str());
   return 0;
 }
 
@@ -46,7 +54,8 @@ const RegisterCommand reg(
       add_ctx_option(sub, o->ctx);
       sub.add_option("--ref", o->ref, "reference model (same vocabulary): report KL(ref || model) and top-1 agreement");
       sub.add_option("--json", o->json,
-                     "write {ppl, ppl_stderr, scored_tokens, chunks, ctx[, kl_mean, kl_p99, top1_agreement]} here");
+                     "write {ppl, ppl_stderr, scored_tokens, chunks, ctx, floors: {uniform_ppl, unigram_ppl}, "
+                     "model_context, text_tokens, notes[, kl_mean, kl_p99, top1_agreement, reference]} here");
       return [o]() { return run_eval(*o); };
     });
 

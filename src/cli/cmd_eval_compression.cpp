@@ -10,8 +10,11 @@
 #include "eval/perplexity.hpp"
 #include "report/compression_report.hpp"
 #include "report/run_metadata.hpp"
+#include "runtime/llama_model.hpp"
 #include "text/eval_tokens.hpp"
 #include "util/atomic_file.hpp"
+#include "util/error.hpp"
+#include "util/format.hpp"
 #include "util/progress.hpp"
 #include "util/json_text.hpp"
 
@@ -29,11 +32,17 @@ struct Opts {
   double max_memory_gb = 8;
 };
 
-// The original first (the reference), then int8, then every (K, basis).
-std::vector<Variant> variants_to_run(const Opts& o) {
+// The original first (the reference), then int8, then every (K, basis) for
+// each K that fits at least one selected matrix; the others go to *unrun.
+std::vector<Variant> variants_to_run(const Opts& o, const VariantBuilder& builder, std::vector<int>* unrun) {
   std::vector<Variant> v = {{Variant::Kind::Original, {}, 0}, {Variant::Kind::Int8RowAbsmax, {}, 0}};
-  for (int K : sorted_unique(o.Ks))
+  for (int K : sorted_unique(o.Ks)) {
+    if (builder.coverage(K).matrices == 0) {
+      unrun->push_back(K);
+      continue;
+    }
     for (auto b : o.bases) v.push_back({Variant::Kind::Ct, b, K});
+  }
   return v;
 }
 
@@ -51,6 +60,12 @@ nlohmann::json result_json(const Opts& o, const Checkpoint& ck, const Compressio
   return j;
 }
 
+int64_t longest_row(const VariantBuilder& builder) {
+  int64_t d = 0;
+  for (const auto* t : builder.selection().matrices) d = std::max(d, t->cols());
+  return d;
+}
+
 int run(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);
   const Checkpoint ck = Checkpoint::open(o.model);
@@ -60,16 +75,27 @@ int run(const Opts& o) {
   validate_llama_config(ck.config, o.model);
   auto [tokens, where] = load_eval_tokens(ck, o.text, o.text_ids, o.tokenizer);
   const ChunkPlan plan = plan_chunks(static_cast<int64_t>(tokens.size()), o.ctx, where);
+  const auto notes = evaluation_notes(static_cast<int64_t>(tokens.size()), o.ctx, LlamaModel::context_of(ck.config));
   if (o.max_chunks > 0 && plan.n_chunks > o.max_chunks) tokens.resize(static_cast<size_t>(o.max_chunks * o.ctx));
 
-  VariantBuilder builder(ck, o.selection, *std::max_element(o.Ks.begin(), o.Ks.end()), o.seed);
-  std::fprintf(stderr, "selection: %s (%zu matrices); %zu tokens in %ld chunks of %ld\n",
-               builder.selection().description.c_str(), builder.selection().matrices.size(), tokens.size(),
-               static_cast<long>(tokens.size() / static_cast<size_t>(o.ctx)), static_cast<long>(o.ctx));
+  VariantBuilder builder(ck, o.selection, o.seed);
+  std::vector<int> unrun;
+  const auto variants = variants_to_run(o, builder, &unrun);
+  if (unrun.size() == sorted_unique(o.Ks).size())  // spec "Coverage": a run that fits nothing is an error
+    fail(o.model, "nothing to fit: no selected matrix has rows of d >= K for any K of --K (the longest rows have d = {})",
+         longest_row(builder));
+  std::fprintf(stderr, "selection: %s (%s); %s in %s of %ld\n", builder.selection().description.c_str(),
+               plural(static_cast<int64_t>(builder.matrices()), "matrix", "matrices").c_str(),
+               plural(static_cast<int64_t>(tokens.size()), "token").c_str(),
+               plural(static_cast<int64_t>(tokens.size()) / o.ctx, "chunk").c_str(), static_cast<long>(o.ctx));
+  for (int K : unrun)
+    std::fprintf(stderr, "K=%d: no selected matrix has rows of d >= %d (the longest have d = %ld): no variant at this K\n",
+                 K, K, static_cast<long>(longest_row(builder)));
 
   ProgressBar bar(true);
-  const CompressionComparison cmp =
-      compare_variants(ck, builder, variants_to_run(o), tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
+  CompressionComparison cmp = compare_variants(ck, builder, variants, tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
+  cmp.unrun_K = unrun;
+  cmp.notes = notes;
   std::cout << report::compression_text(cmp);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(result_json(o, ck, cmp), 2) + "\n");
   return 0;
@@ -83,7 +109,9 @@ const RegisterCommand reg(
       auto o = std::make_shared<Opts>();
       add_model_arg(sub, o->model);
       add_text_options(sub, o->text, o->text_ids, o->tokenizer);
-      add_k_list_option(sub, o->Ks, "comma-separated K values");
+      add_k_list_option(sub, o->Ks,
+                        "comma-separated K values; a matrix with rows shorter than K stays dense at that K only "
+                        "(listed), and a K that fits no matrix runs no variant (an error if no K fits any)");
       add_basis_list_option(sub, "--bases", o->bases, "comma-separated bases to compare")
           ->default_str("gaussian,dct,svd,universal");
       add_selection_options(sub, o->selection, "fit");

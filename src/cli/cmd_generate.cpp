@@ -14,6 +14,7 @@
 #include "text/tokenizer.hpp"
 #include "io/checkpoint.hpp"
 #include "util/error.hpp"
+#include "util/format.hpp"
 #include "util/resource_usage.hpp"
 
 namespace ctscope::cli {
@@ -22,7 +23,7 @@ namespace {
 struct Opts {
   std::string model, tokenizer, prompt, prompt_ids;
   bool has_prompt = false, ids = false;
-  int64_t steps = 256;
+  int64_t n_new = 256;
   float temperature = 0.0f, top_p = 0.9f;
   uint64_t seed = 0;
 };
@@ -44,7 +45,7 @@ int run_generate(const Opts& o) {
   } else {
     ids = tok->encode(o.prompt, /*add_bos=*/true);
   }
-  const size_t total = generation_length(weights->config, ids.size(), o.steps, o.model);
+  const size_t total = generation_length(weights->config, ids.size(), o.n_new, o.model);
   LlamaModel model(weights, static_cast<int64_t>(std::max<size_t>(total - 1, 1)));
   const int32_t bos = static_cast<int32_t>(ck.config.bos_id), eos = static_cast<int32_t>(ck.config.eos_id);
   Sampler sampler(o.temperature, o.top_p, o.seed);
@@ -58,7 +59,9 @@ int run_generate(const Opts& o) {
   const size_t generated = generate(model, sampler, ids, total, bos, eos, emit);
   std::fputs("\n", stdout);
   const double s = clock.seconds();
-  std::fprintf(stderr, "generated %zu tokens, %.1f tok/s\n", generated, s > 0 ? static_cast<double>(generated) / s : 0.0);
+  std::fprintf(stderr, "generated %s, %.1f tok/s%s\n", plural(static_cast<int64_t>(generated), "token").c_str(),
+               s > 0 ? static_cast<double>(generated) / s : 0.0,
+               static_cast<int64_t>(generated) < o.n_new ? " (the model ended the text)" : "");
   return 0;
 }
 
@@ -73,9 +76,10 @@ const RegisterCommand reg(
                                 "file of prompt token ids (one per line, or a JSON array), used as given "
                                 "(include BOS)");
       p->excludes(pi);
-      sub.add_option("-n,--steps", o->steps,
-                     "number of positions including the prompt, like llama2.c run.c's steps (at most the model's "
-                     "context); default 256");
+      sub.add_option("-n,--n-predict", o->n_new,
+                     "number of new tokens to generate, as llama.cpp's -n (the prompt is not counted); the prompt "
+                     "and them must fit the model's context, else an error says how many fit. Fewer when the model "
+                     "ends the text (EOS/BOS). Default 256. Example: -n 60");
       sub.add_option("--temperature", o->temperature, "0 = greedy (default); else sample softmax(logits/T)");
       sub.add_option("--top-p", o->top_p, "nucleus sampling threshold when temperature > 0 (default 0.9)");
       sub.add_option("--seed", o->seed, "random seed for sampling (default 0)");

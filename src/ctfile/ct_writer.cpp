@@ -126,6 +126,7 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   SafetensorsWriter w(out, plan.entries, plan.metadata);
 
   CompressSummary sum;
+  sum.skipped = sel.skipped;
   sum.total_params = ck.total_params();
   sum.source_bytes = ck.total_bytes();
   std::vector<ct::FittedShape> shapes;
@@ -160,6 +161,7 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
       w.write(basis_tensor_name(t.name), B.data(), B.size() * 4);
     }
     sum.fitted_params += t.numel();
+    sum.fitted_rows += static_cast<uint64_t>(t.rows());
     ++sum.fitted_matrices;
     ck.release(t);
     bytes += static_cast<double>(t.nbytes);

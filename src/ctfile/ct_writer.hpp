@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ct/basis.hpp"
 #include "ct/tensor_selection.hpp"
@@ -28,8 +30,9 @@ struct CompressSettings {
 struct CompressSummary {
   uint64_t source_bytes = 0, file_bytes = 0;
   uint64_t total_params = 0, stored_params = 0, amplitude_params = 0, fitted_params = 0;
-  uint64_t fitted_matrices = 0;
+  uint64_t fitted_matrices = 0, fitted_rows = 0;
   uint64_t vocab_tokens = 0;  // of the carried vocabulary; 0: none carried
+  std::vector<std::pair<std::string, std::string>> skipped;  // selected tensors stored dense: (name, reason)
   double sse = 0, sst = 0;  // pooled over fitted matrices
   double pooled_r2() const { return sst > 0 ? 1 - sse / sst : 0; }
 };

@@ -21,8 +21,12 @@ CompressionComparison compare_variants(const Checkpoint& ck, VariantBuilder& bui
   out.text = text_name;
   out.selection = builder.selection().description;
   out.ctx = s.ctx;
-  out.fitted_matrices = builder.selection().matrices.size();
+  out.fitted_matrices = builder.matrices();
+  out.skipped = builder.selection().skipped;
   out.source_bytes = ck.total_bytes();
+  for (const auto& v : variants)
+    if (v.kind == Variant::Kind::Ct && (out.coverage.empty() || out.coverage.back().K != v.K))
+      out.coverage.push_back(builder.coverage(v.K));
 
   auto ref_weights = std::make_shared<const LlamaWeights>(load_llama_weights(ck));
   LlamaModel ref_model(ref_weights, s.ctx);
@@ -37,7 +41,7 @@ CompressionComparison compare_variants(const Checkpoint& ck, VariantBuilder& bui
     for (size_t i = start; i < std::min(variants.size(), start + group); ++i) {
       if (progress) progress(0, 1, "building " + variants[i].label(), 0);
       auto vw = builder.build(variants[i]);
-      rows.push_back({variants[i], vw.stored_params, vw.stored_bytes, vw.pooled_r2(), {}});
+      rows.push_back({variants[i], vw.matrices, vw.rows, vw.stored_params, vw.stored_bytes, vw.pooled_r2(), {}});
       models.push_back(std::make_unique<LlamaModel>(std::make_shared<const LlamaWeights>(std::move(vw.weights)), s.ctx));
       fns.push_back(chunk_logits(*models.back()));
     }
@@ -50,11 +54,12 @@ CompressionComparison compare_variants(const Checkpoint& ck, VariantBuilder& bui
         text_name);
     for (size_t k = 0; k < res.candidates.size(); ++k) rows[rows.size() - res.candidates.size() + k].eval = res.candidates[k];
     if (start == 1) {
-      CompressionRow orig{variants[0], ck.total_params(), ck.total_bytes(), 1.0, *res.reference};
+      CompressionRow orig{variants[0], 0, 0, ck.total_params(), ck.total_bytes(), 1.0, *res.reference};
       orig.eval.kl_mean = 0;
       orig.eval.kl_p99 = 0;
       orig.eval.top1_agreement = 1;
       rows.insert(rows.begin(), orig);
+      out.floors = res.floors;
     }
   }
   return out;

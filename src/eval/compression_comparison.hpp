@@ -14,6 +14,7 @@ namespace ctscope {
 
 struct CompressionRow {
   Variant variant;
+  uint64_t matrices = 0, rows = 0;  // the matrices (and their rows) the variant rewrites; all for the original
   uint64_t stored_params = 0, stored_bytes = 0;
   double pooled_r2 = 1;
   EvalResult eval;
@@ -22,9 +23,14 @@ struct CompressionRow {
 struct CompressionComparison {
   std::string model, text, selection;
   int64_t ctx = 0;
-  size_t fitted_matrices = 0;
+  size_t fitted_matrices = 0;  // selected matrices (each K fits those with d >= K)
+  std::vector<std::pair<std::string, std::string>> skipped;  // tensors not selected as matrices, with the reason
   uint64_t source_bytes = 0;
   std::vector<CompressionRow> rows;  // variants[0] (the original, the reference) first
+  std::vector<KCoverage> coverage;   // per K run, what it fits and what it leaves dense
+  std::vector<int> unrun_K;          // requested K that fit no selected matrix (no variants run)
+  PerplexityFloors floors;           // uniform and unigram, on the same chunks
+  std::vector<std::string> notes;    // evaluation_notes
 };
 
 struct ComparisonSettings {

@@ -12,7 +12,17 @@
 
 namespace ctscope {
 
-ComparisonResult model_perplexity(const PerplexityRequest& r, const ProgressFn& progress) {
+nlohmann::json PerplexityRun::to_json() const {
+  nlohmann::json j = result.candidates.at(0).to_json();
+  j["floors"] = result.floors.to_json();
+  j["model_context"] = model_context;
+  j["text_tokens"] = n_tokens;
+  j["notes"] = notes;
+  if (result.reference) j["reference"] = result.reference->to_json();
+  return j;
+}
+
+PerplexityRun model_perplexity(const PerplexityRequest& r, const ProgressFn& progress) {
   const Checkpoint ck = ctfile::open_for_inference(r.model);
   validate_llama_config(ck.config, r.model);
   std::optional<Checkpoint> ref_ck;
@@ -25,6 +35,10 @@ ComparisonResult model_perplexity(const PerplexityRequest& r, const ProgressFn& 
   }
   auto [tokens, where] = load_eval_tokens(ck, r.text, r.text_ids, r.tokenizer);
   plan_chunks(static_cast<int64_t>(tokens.size()), r.ctx, where);  // too short: fail before loading weights
+  PerplexityRun run;
+  run.n_tokens = static_cast<int64_t>(tokens.size());
+  run.model_context = LlamaModel::context_of(ck.config);
+  run.notes = evaluation_notes(run.n_tokens, r.ctx, run.model_context);
   LlamaModel model(std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck)), r.ctx);
   std::optional<LlamaModel> ref_model;
   if (ref_ck)
@@ -40,8 +54,9 @@ ComparisonResult model_perplexity(const PerplexityRequest& r, const ProgressFn& 
     if (m == 0 && progress)
       progress(static_cast<size_t>(c + 1), static_cast<size_t>(plan.n_chunks), fmt::format("ppl {:.4f}", ppl), 0);
   };
-  return evaluate_perplexity(tokens, r.ctx, static_cast<int32_t>(ck.config.bos_id), ck.config.vocab_size, candidates,
-                             ref_fn ? &*ref_fn : nullptr, chunk_progress, where);
+  run.result = evaluate_perplexity(tokens, r.ctx, static_cast<int32_t>(ck.config.bos_id), ck.config.vocab_size,
+                                   candidates, ref_fn ? &*ref_fn : nullptr, chunk_progress, where);
+  return run;
 }
 
 }  // namespace ctscope

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "eval/perplexity.hpp"
 #include "util/progress.hpp"
@@ -16,8 +17,19 @@ struct PerplexityRequest {
   int64_t ctx = 512;
 };
 
+struct PerplexityRun {
+  ComparisonResult result;
+  int64_t n_tokens = 0;       // the whole text, BOS included
+  int64_t model_context = 0;  // the context the model was trained for (LlamaModel::context_of)
+  std::vector<std::string> notes;  // evaluation_notes: shown with the numbers
+  // What `eval --json` writes (and Python's perplexity returns): the model's
+  // EvalResult, "floors", "model_context", "text_tokens", "notes", and with a
+  // reference its own numbers under "reference".
+  nlohmann::json to_json() const;
+};
+
 // Errors (one line naming the file) come before any weights are loaded.
 // progress: after each chunk, with the running perplexity.
-ComparisonResult model_perplexity(const PerplexityRequest& r, const ProgressFn& progress = {});
+PerplexityRun model_perplexity(const PerplexityRequest& r, const ProgressFn& progress = {});
 
 }  // namespace ctscope

@@ -5,6 +5,7 @@
 
 #include "runtime/llama_model.hpp"
 #include "util/error.hpp"
+#include "util/format.hpp"
 
 namespace ctscope {
 namespace {
@@ -87,6 +88,54 @@ nlohmann::json EvalResult::to_json() const {
   return j;
 }
 
+nlohmann::json PerplexityFloors::to_json() const {
+  return {{"uniform_ppl", uniform_ppl},
+          {"unigram_ppl", unigram.ppl},
+          {"unigram_ppl_stderr", unigram.ppl_stderr},
+          {"unigram_from", "frequencies of the scored target tokens"}};
+}
+
+PerplexityFloors perplexity_floors(std::span<const int32_t> tokens, int64_t ctx, int64_t vocab,
+                                   const std::string& where) {
+  const ChunkPlan plan = plan_chunks(static_cast<int64_t>(tokens.size()), ctx, where);
+  // The targets the models are scored on: token i*ctx + j + 1 for j = first .. ctx-2.
+  std::vector<int32_t> targets;
+  for (int64_t c = 0; c < plan.n_chunks; ++c)
+    for (int64_t j = plan.first; j <= ctx - 2; ++j) targets.push_back(tokens[static_cast<size_t>(c * ctx + j + 1)]);
+  std::vector<int64_t> count(static_cast<size_t>(vocab), 0);
+  for (int32_t t : targets) {
+    if (t < 0 || t >= vocab) fail(where, "token id {} is outside the vocabulary of {}", t, vocab);
+    ++count[static_cast<size_t>(t)];
+  }
+  NllAccumulator acc;
+  const auto n = static_cast<double>(targets.size());
+  for (int32_t t : targets) acc.add(-std::log(static_cast<double>(count[static_cast<size_t>(t)]) / n));
+  PerplexityFloors f;
+  f.vocab = vocab;
+  f.uniform_ppl = static_cast<double>(vocab);  // exp(log V) would round; the floor is V by definition
+  f.unigram = acc.result(plan);
+  return f;
+}
+
+std::string floor_verdict(double ppl, const PerplexityFloors& f) {
+  if (ppl > f.uniform_ppl) return "worse than a uniform guess";
+  if (ppl > f.unigram.ppl) return "worse than the text's unigram frequencies";
+  return "";
+}
+
+std::vector<std::string> evaluation_notes(int64_t n_tokens, int64_t ctx, int64_t model_context) {
+  std::vector<std::string> notes;
+  if (model_context > 0 && ctx > model_context)
+    notes.push_back(fmt::format(
+        "warning: the model was trained on only {} context tokens (--ctx {} specified): positions past {} are "
+        "extrapolated, as llama.cpp does after the same warning",
+        model_context, ctx, model_context));
+  if (n_tokens < 2 * ctx)
+    notes.push_back(fmt::format("note: {} is fewer than 2 x ctx = {}: llama-perplexity would refuse this text",
+                                plural(n_tokens, "token"), 2 * ctx));
+  return notes;
+}
+
 ComparisonResult evaluate_perplexity(std::span<const int32_t> tokens, int64_t ctx, int32_t bos, int64_t vocab,
                                      const std::vector<ChunkLogitsFn>& candidates, const ChunkLogitsFn* reference,
                                      const ChunkProgressFn& progress, const std::string& where) {
@@ -135,6 +184,7 @@ ComparisonResult evaluate_perplexity(std::span<const int32_t> tokens, int64_t ct
   ComparisonResult out;
   for (const auto& a : acc) out.candidates.push_back(a.result(plan));
   if (reference) out.reference = ref_acc.result(plan);
+  out.floors = perplexity_floors(tokens, ctx, vocab, where);
   return out;
 }
 

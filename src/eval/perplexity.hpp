@@ -62,9 +62,36 @@ class NllAccumulator {
 // chunk index (0-based), the plan, and the running perplexity.
 using ChunkProgressFn = std::function<void(int model, int64_t chunk, const ChunkPlan&, double running_ppl)>;
 
+// The floors every perplexity is read against: a model worse than them has
+// learned less than nothing about the text.
+struct PerplexityFloors {
+  int64_t vocab = 0;
+  double uniform_ppl = 0;  // a uniform guess over the vocabulary: exactly V
+  // The unigram distribution of the text, scored by the same rule: p(t) =
+  // frequency of t among the scored target tokens (the same chunks and
+  // positions as the models). Fitted on exactly what it scores, it is the
+  // lowest perplexity any context-free predictor reaches there.
+  EvalResult unigram;
+  nlohmann::json to_json() const;
+};
+PerplexityFloors perplexity_floors(std::span<const int32_t> tokens, int64_t ctx, int64_t vocab,
+                                   const std::string& where = "text");
+
+// A perplexity against the floors, in words: "worse than a uniform guess" above
+// V, "worse than the text's unigram frequencies" above the unigram's (which is
+// never above V), "" when it beats both.
+std::string floor_verdict(double ppl, const PerplexityFloors& f);
+
+// Sentences a reader of the numbers must see (spec "Evaluation"): a ctx beyond
+// the context the model was trained for (llama.cpp warns and runs past it, and
+// so does ctscope), and a text of fewer than 2 * ctx tokens, which
+// llama-perplexity refuses. Empty when neither applies.
+std::vector<std::string> evaluation_notes(int64_t n_tokens, int64_t ctx, int64_t model_context);
+
 struct ComparisonResult {
   std::vector<EvalResult> candidates;
   std::optional<EvalResult> reference;  // the reference's own perplexity
+  PerplexityFloors floors;
 };
 
 // Tokenized text (BOS first) -> perplexity of each candidate, and with a reference

@@ -48,16 +48,16 @@ py::dict compress(const std::string& model, const std::string& output, int K, co
 
 py::object perplexity(const std::string& model, const std::string& text, const std::string& text_ids,
                       const std::string& tokenizer, int64_t ctx, const std::string& ref, bool progress) {
-  const ComparisonResult res =
+  const PerplexityRun run =
       without_gil([&] { return model_perplexity({model, ref, text, text_ids, tokenizer, ctx}, interruptible_progress(progress)); });
-  nlohmann::json j = res.candidates.at(0).to_json();
-  if (res.reference) j["reference"] = res.reference->to_json();
+  const nlohmann::json j = run.to_json();
   return to_python(j);
 }
 
-// As `ctscope generate`: steps counts positions including the prompt (llama2.c's run.c).
+// As `ctscope generate`: n counts new tokens (llama.cpp's -n); more than fit the
+// model's context is an error, as in the CLI.
 py::dict generate_text(const std::string& model, const std::string& prompt, std::optional<std::vector<int32_t>> prompt_ids,
-                       const std::string& tokenizer, int64_t steps, float temperature, float top_p, uint64_t seed) {
+                       const std::string& tokenizer, int64_t n, float temperature, float top_p, uint64_t seed) {
   if (!(temperature >= 0 && temperature < INFINITY) || !(top_p >= 0 && top_p <= 1))
     throw Error("generate: temperature must be finite and >= 0, top_p in [0, 1]");
   std::vector<int32_t> ids;
@@ -83,7 +83,7 @@ py::dict generate_text(const std::string& model, const std::string& prompt, std:
     } else {
       ids = tok->encode(prompt, /*add_bos=*/true);
     }
-    const size_t total = generation_length(weights->config, ids.size(), steps, model);
+    const size_t total = generation_length(weights->config, ids.size(), n, model);
     LlamaModel lm(weights, static_cast<int64_t>(std::max<size_t>(total - 1, 1)));
     Sampler sampler(temperature, top_p, seed);
     generated = generate(lm, sampler, ids, total, static_cast<int32_t>(ck.config.bos_id),
@@ -108,7 +108,7 @@ void bind_models(py::module_& m) {
         py::arg("ctx"), py::arg("ref"), py::arg("progress"),
         "Perplexity by llama.cpp's rule (as `ctscope eval --json`), with KL and top-1 agreement against ref");
   m.def("generate", &generate_text, py::arg("model"), py::arg("prompt"), py::arg("prompt_ids"), py::arg("tokenizer"),
-        py::arg("steps"), py::arg("temperature"), py::arg("top_p"), py::arg("seed"),
+        py::arg("n"), py::arg("temperature"), py::arg("top_p"), py::arg("seed"),
         "Run the model on a prompt (as `ctscope generate`): dict with ids, text, generated");
 }
 

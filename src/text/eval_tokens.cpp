@@ -9,6 +9,11 @@
 
 namespace ctscope {
 
+std::string_view without_one_trailing_newline(std::string_view text) {
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  return text;
+}
+
 EvalTokens load_eval_tokens(const Checkpoint& ck, const std::string& text_file, const std::string& ids_file,
                             const std::string& tokenizer_path) {
   if (text_file.empty() == ids_file.empty()) throw Error("give exactly one of --text FILE or --text-ids FILE");
@@ -22,7 +27,7 @@ EvalTokens load_eval_tokens(const Checkpoint& ck, const std::string& text_file, 
   t.where = text_file;
   const auto text = MappedFile::open(text_file);  // a regular file: its size bounds what is read
   auto tok = open_tokenizer(ck, tokenizer_path.empty() ? std::nullopt : std::optional<std::filesystem::path>(tokenizer_path));
-  t.ids = tok->encode(text->text(), /*add_bos=*/true);
+  t.ids = tok->encode(without_one_trailing_newline(text->text()), /*add_bos=*/true);
   return t;
 }
 

@@ -24,4 +24,10 @@ inline std::string shape_str(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
+// (1, "chunk") -> "1 chunk", (2, "chunk") -> "2 chunks", (3, "matrix",
+// "matrices") -> "3 matrices": counts in sentences.
+inline std::string plural(int64_t n, const std::string& one, const std::string& many = "") {
+  return std::to_string(n) + " " + (n == 1 ? one : many.empty() ? one + "s" : many);
+}
+
 }  // namespace ctscope
