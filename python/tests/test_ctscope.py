@@ -160,3 +160,17 @@ def test_compress_writes_a_file_the_module_opens(tmp_path):
     assert s["fitted_matrices"] == 36 and s["amplitude_params"] == 8 * 3512
     names = {t["name"] for t in ctscope.open(out).tensors}
     assert "layers.0.attention.wq.weight.ct_amplitudes" in names
+
+
+def test_analyze_defaults_bounds_and_nulls():
+    """Issue 9: K relative to the model, each fit under its own bound, amplitude PR beside its null."""
+    r = ctscope.analyze(model("stories260K.bin"), basis="gaussian,universal", progress=False)
+    assert r.summary["default_K"]["d"] == 64
+    assert r.data["settings"]["K"] == [1, 2]
+    for m in r.matrices:
+        for f in m["fits"]:
+            assert f["r2"] <= f["r2_bound"] + 1e-6
+            assert f["trivial"] is False
+            assert f["amplitude_pr_ratio"] == pytest.approx(f["amplitude_pr"] / f["amplitude_pr_null"])
+    with pytest.raises(ctscope.Error, match="nothing fitted"):
+        ctscope.analyze(model("llama-2-tiny-random.gguf"), K=[64], progress=False)
