@@ -147,8 +147,8 @@ TEST(Analysis, NanTensorIsReportedAndTheRunContinues) {
   auto a = ct::analyze_model(Checkpoint::open(copy), ct::AnalysisSettings{});
   fs::remove(copy);
   bool reported = false;
-  for (const auto& [name, why] : a.skipped)
-    if (name == wq->name) reported = why.find("NaN") != std::string::npos;
+  for (const auto& sk : a.skipped)
+    if (sk.name == wq->name) reported = sk.reason.find("NaN") != std::string::npos;
   EXPECT_TRUE(reported);
   EXPECT_EQ(a.matrices.size(), 5u * 7);  // every other matrix still analyzed
 }
@@ -161,7 +161,7 @@ TEST(Analysis, CliReportJsonCsvAndUsageErrors) {
   auto r = run_cli("analyze " + bin.string() + " --K 8,64 --json " + (dir / "a.json").string() + " --csv " +
                    (dir / "a.csv").string() + " --markdown " + (dir / "a.md").string());
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("best K-dim basis (SVD)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("best linear K-dim (SVD)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("random directions"), std::string::npos);
   auto j = nlohmann::json::parse(std::ifstream(dir / "a.json"));
   for (const char* key : {"tool", "model", "settings", "matrices", "layers", "summary", "timing"})
@@ -196,12 +196,22 @@ TEST(Analysis, SparklineAndVerdict) {
   EXPECT_EQ(report::sparkline({0, 1}), "▁█");
   ct::FitAggregate f;
   f.K = 64;
-  f.sst = 100;
-  f.sse = 97;
-  f.sse_svd = 75;
-  f.sse_null = 97;
+  ct::FitResult r;
+  r.K = 64;
+  r.sse = 97;
+  r.r2 = 0.03;
+  r.r2_svd = r.r2_bound = 0.25;
+  r.r2_null = 0.03;
+  r.amplitude_pr = 4;
+  r.amplitude_pr_null = 4;
+  ct::MatrixResult m;
+  m.n = 10;
+  m.d = 100;
+  m.sst = 100;
+  f.add(r, m);
   auto v = report::verdict(f);
   EXPECT_NE(v.find("3.0% of the variance"), std::string::npos) << v;
   EXPECT_NE(v.find("25.0%"), std::string::npos) << v;
   EXPECT_NE(v.find("no better than random"), std::string::npos) << v;
+  EXPECT_NE(v.find("no sign of low-dimensional amplitudes"), std::string::npos) << v;  // PR = its null
 }

@@ -64,7 +64,7 @@ class AnalysisResult:
 
     @property
     def skipped(self) -> List[Dict[str, Any]]:
-        """Tensors not fitted, each with the reason."""
+        """Tensors not fitted, each with the reason (and the K, when left out at that K only)."""
         return self.data["skipped"]
 
     def to_json(self) -> str:
@@ -82,7 +82,9 @@ class AnalysisResult:
                              "cols": m["shape"][1], "params": m["params"], "weight_pr": m["weight_pr"],
                              "stable_rank": m["stable_rank"], "sst": m["sst"], "basis": f["basis"], "K": f["K"],
                              "sse": f["sse"], "r2": f["r2"], "r2_svd": f["r2_svd"], "r2_null": f["r2_null"],
-                             "amplitude_pr": f["amplitude_pr"], "amplitude_n95": f["amplitude_n95"]})
+                             "amplitude_pr": f["amplitude_pr"], "amplitude_n95": f["amplitude_n95"],
+                             "r2_bound": f["r2_bound"], "amplitude_pr_null": f["amplitude_pr_null"],
+                             "amplitude_pr_ratio": f["amplitude_pr_ratio"], "trivial": f["trivial"]})
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:
@@ -90,7 +92,7 @@ class AnalysisResult:
         return f"<ctscope.AnalysisResult {self.data['model']['path']}: {s['matrices']} matrices, {s['rows']} rows>"
 
 
-def analyze(model: Union[PathLike, Checkpoint], K: Sequence[int] = (8, 64),
+def analyze(model: Union[PathLike, Checkpoint], K: Optional[Sequence[int]] = None,
             basis: Union[str, Iterable[str]] = ("gaussian",), preset: Optional[str] = None,
             include: Optional[str] = None, exclude: Optional[str] = None, spectrum: bool = False,
             svd: bool = True, seed: int = DEFAULT_SEED, progress: bool = True,
@@ -98,13 +100,15 @@ def analyze(model: Union[PathLike, Checkpoint], K: Sequence[int] = (8, 64),
     """The CT analysis, as ``ctscope analyze``: fits of every selected weight row with K basis functions.
 
     model: a path (any format the CLI reads) or an open Checkpoint. K: the numbers of basis functions
-    (sorted, each once). basis: the first is the primary; gaussian (the paper's), dct, random, svd,
-    universal. preset: None (every 2-D tensor) or "paper68". include/exclude: regexes on tensor names
+    (sorted, each once); None: relative to the model as the CLI's default (d/256 and d/32 rounded down to
+    powers of two, d = the row length of most selected rows; summary["default_K"] says which).
+    basis: the first is the primary; gaussian (the paper's), dct, random, svd, universal.
+    preset: None (every 2-D tensor) or "paper68". include/exclude: regexes on tensor names
     (the file's own or the canonical Hugging Face one). role: e.g. "q_proj,k_proj". layers: e.g. "0-5,10".
     spectrum: also the full eigenvalue spectrum. svd: compute the r2_svd baseline.
     progress: a progress bar on a terminal's stderr.
     """
-    Ks = sorted(set(int(k) for k in K))
+    Ks = sorted(set(int(k) for k in K)) if K is not None else []
     return AnalysisResult(_ctscope.analyze_json(model, Ks, _names(basis), preset, include, exclude,
                                                 _names(role) if role else [], layers, spectrum, svd, seed, progress))
 

@@ -201,3 +201,17 @@ def test_role_and_layers_select_the_same_tensors_in_every_format():
     for r in (by_role, by_name):
         assert sorted((m["layer"], m["role"]) for m in r.matrices) == want
     assert by_role.data["settings"]["selection_options"]["roles"] == ["q_proj", "k_proj"]
+
+
+def test_analyze_defaults_bounds_and_nulls():
+    """Issue 9: K relative to the model, each fit under its own bound, amplitude PR beside its null."""
+    r = ctscope.analyze(model("stories260K.bin"), basis="gaussian,universal", progress=False)
+    assert r.summary["default_K"]["d"] == 64
+    assert r.data["settings"]["K"] == [1, 2]
+    for m in r.matrices:
+        for f in m["fits"]:
+            assert f["r2"] <= f["r2_bound"] + 1e-6
+            assert f["trivial"] is False
+            assert f["amplitude_pr_ratio"] == pytest.approx(f["amplitude_pr"] / f["amplitude_pr_null"])
+    with pytest.raises(ctscope.Error, match="nothing fitted"):
+        ctscope.analyze(model("llama-2-tiny-random.gguf"), K=[64], progress=False)

@@ -17,6 +17,7 @@ struct Opts {
   std::string model, json, csv, markdown;
   bool no_svd = false, quiet = false;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
+  report::ReportOptions view;
 };
 
 int run(const Opts& o) {
@@ -33,8 +34,8 @@ int run(const Opts& o) {
   const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
-  if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a));
-  if (!o.quiet) std::cout << report::analysis_text(a);
+  if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
+  if (!o.quiet) std::cout << report::analysis_text(a, o.view);
   return 0;
 }
 
@@ -45,7 +46,13 @@ const RegisterCommand reg(
     20, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
       add_model_arg(sub, o->model);
-      add_k_list_option(sub, o->s.Ks, "comma-separated numbers of basis functions per row");
+      add_k_list_option(sub, o->s.Ks,
+                        "comma-separated numbers of basis functions per row, e.g. --K 8,64. Default: relative to "
+                        "the model, d/256 and d/32 rounded down to powers of two, with d the row length of most "
+                        "selected rows (TinyLlama, d = 2048: 8,64, the paper's; stories260K, d = 64: 1,2). A matrix "
+                        "with d < K is left out at that K only; one with K >= d is fitted exactly (trivial) and "
+                        "left out of the verdicts")
+          ->default_str("d/256,d/32");
       add_basis_list_option(sub, "--basis", o->s.bases,
                             "comma-separated bases, the first is the primary: gaussian (the paper's), dct, random "
                             "(null model, measured), svd (per-matrix optimum), universal (one shared basis per row "
@@ -60,6 +67,16 @@ const RegisterCommand reg(
       sub.add_option("--csv", o->csv, "write one row per matrix, basis and K to FILE");
       sub.add_option("--markdown", o->markdown, "write a Markdown report to FILE");
       sub.add_flag("-q,--quiet", o->quiet, "no progress bar and no terminal report");
+      sub.add_flag("--per-matrix", o->view.per_matrix,
+                   "also a table of every matrix (shape, weight PR, stable rank, R² per basis and K), in the "
+                   "terminal and --markdown; e.g. --per-matrix --sort r2 --top 10");
+      sub.add_option("--sort", o->view.sort, "order of the --per-matrix table: order (as in the file), r2 (primary "
+                                             "basis, largest K, best first), weight_pr (largest first), name")
+          ->check(CLI::IsMember(report::per_matrix_sort_keys()))
+          ->capture_default_str();
+      sub.add_option("--top", o->view.top, "show only the first N rows of the --per-matrix table (0: all)")
+          ->check(CLI::NonNegativeNumber)
+          ->capture_default_str();
       return [o]() { return run(*o); };
     });
 

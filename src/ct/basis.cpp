@@ -65,6 +65,24 @@ std::vector<double> random_basis(int K, int64_t d, uint64_t seed) {
   return B;
 }
 
+double white_noise_amplitude_pr(const std::vector<double>& R, int K) {
+  // R^-1 is upper triangular; M = R^-1 R^-T, tr M = |R^-1|_F^2, tr M^2 = |M|_F^2.
+  std::vector<double> Rinv(R);
+  if (LAPACKE_dtrtri(LAPACK_ROW_MAJOR, 'U', 'N', K, Rinv.data(), K) != 0)
+    throw Error(fmt::format("white-noise amplitude PR: singular R (K={})", K));
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < i; ++j) Rinv[i * K + j] = 0.0;  // dtrtri leaves the lower triangle as it was
+  double tr = 0, tr2 = 0;
+  for (int i = 0; i < K; ++i)
+    for (int j = i; j < K; ++j) {
+      double mij = 0;  // (R^-1 R^-T)_ij = sum_k Rinv[i,k] Rinv[j,k], k >= max(i, j) = j
+      for (int k = j; k < K; ++k) mij += Rinv[i * K + k] * Rinv[j * K + k];
+      if (i == j) tr += mij;
+      tr2 += (i == j ? 1.0 : 2.0) * mij * mij;
+    }
+  return tr2 > 0 ? tr * tr / tr2 : 0.0;
+}
+
 FactoredBasis factor_basis(BasisKind kind, int K, int64_t d, std::vector<double> B, std::vector<double> offset) {
   const auto name = basis_name(kind);
   check_shape(name, K, d);
@@ -107,6 +125,7 @@ FactoredBasis factor_basis(BasisKind kind, int K, int64_t d, std::vector<double>
     }
   f.B = std::move(B);
   f.offset = std::move(offset);
+  f.amplitude_pr_null = white_noise_amplitude_pr(f.R, K);
   return f;
 }
 

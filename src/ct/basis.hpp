@@ -29,7 +29,14 @@ struct FactoredBasis {
   std::vector<float> Qf;       // same, float32, for the GEMMs
   std::vector<double> R;       // K x K upper triangular, B^T = Q R
   std::vector<double> offset;  // universal basis: the pooled mean row (d); empty otherwise
+  // The amplitude PR of white noise through this basis: rows with covariance I
+  // give amplitudes with covariance M = (B B^T)^-1 = R^-1 R^-T, whose PR is
+  // (tr M)^2 / tr(M^2) (= K for orthonormal rows). The baseline of amplitude_pr.
+  double amplitude_pr_null = 0;
 };
+
+// (tr M)^2 / tr(M^2) for M = R^-1 R^-T, R: K x K upper triangular (row-major), in double.
+double white_noise_amplitude_pr(const std::vector<double>& R, int K);
 
 // QR-factor B (K x d) in double. Throws ctscope::Error if B is rank deficient
 // (e.g. K > d), naming kind, K and d.

@@ -168,10 +168,13 @@ std::vector<double> centered_gram(const GramPass& g, const Centering& cen) {
   return Mc;
 }
 
-// The full spectrum of Mc and the numbers that need it.
-Spectrum full_spectrum(std::vector<double> Mc, int64_t m) {
+// The full spectrum of Mc and the numbers that need it. Mc is PSD: negative
+// eigenvalues within round-off (kSpectrumRoundoff of tr Mc) are shown as 0.
+Spectrum full_spectrum(std::vector<double> Mc, int64_t m, double trace) {
   Spectrum sp;
   sp.eigenvalues = sym_eigvals_desc(std::move(Mc), m);
+  for (double& l : sp.eigenvalues)
+    if (l < 0 && -l <= kSpectrumRoundoff * trace) l = 0;
   double pr_unused = 0;
   pr_and_n95(sp.eigenvalues, pr_unused, sp.weight_n95);
   double s1 = 0, s2 = 0;
@@ -219,13 +222,17 @@ int stacked_width(const std::vector<const FactoredBasis*>& bases, int64_t d) {
 }
 
 // One FitResult per basis, from its block of the stacked projections P (kq x kq)
-// and acol; r2_svd from the top-K eigenvalue sums. Adds the flops to r.
+// and acol; r2_svd from the top-K eigenvalue sums of the Gram, r2_bound of an
+// affine basis from those of the centered Gram (in te.top_sums_c, one per
+// affine basis in order); an r2 above its bound by round-off is clamped to
+// it. Adds the flops to r.
 std::vector<FitResult> fit_results(const MatrixAnalysisOptions& opt, const std::vector<double>& P,
                                    const std::vector<double>& acol, const GramPass& g, const TopEigen& te,
-                                   MatrixResult& r, int64_t n, int64_t d) {
+                                   MatrixResult& r, double trc, int64_t n, int64_t d) {
   const auto kq = static_cast<int>(acol.size());
   std::vector<FitResult> fits;
   int c0 = 0;
+  size_t affine_i = 0;
   for (size_t bi = 0; bi < opt.bases.size(); ++bi) {
     const FactoredBasis& b = *opt.bases[bi];
     const int K = b.K;
@@ -241,8 +248,17 @@ std::vector<FitResult> fit_results(const MatrixAnalysisOptions& opt, const std::
     fr.r2 = 1.0 - bf.sse / r.sst;
     fr.r2_null = static_cast<double>(K) / static_cast<double>(d);
     fr.amplitude_pr = bf.amplitude_pr;
+    fr.amplitude_pr_null = b.amplitude_pr_null;
     fr.amplitude_n95 = bf.amplitude_n95;
-    if (opt.svd_baseline) fr.r2_svd = 1.0 - std::max(0.0, g.ss - te.top_sums[bi]) / r.sst;
+    fr.trivial = K >= d;
+    if (opt.svd_baseline) {
+      fr.r2_svd = 1.0 - std::max(0.0, g.ss - te.top_sums[bi]) / r.sst;
+      fr.r2_bound = is_affine(b.kind) ? 1.0 - std::max(0.0, trc - te.top_sums_c[affine_i++]) / r.sst : fr.r2_svd;
+      if (fr.r2 > fr.r2_bound && fr.r2 - fr.r2_bound <= kBoundRoundoff) {
+        fr.r2 = fr.r2_bound;
+        fr.sse = (1.0 - fr.r2) * r.sst;
+      }
+    }
     fits.push_back(fr);
     c0 += K;
   }
@@ -299,14 +315,17 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
   r.flops += 4.0 * mm * mm;
   r.weight_pr = ct.trc2 > 0 ? ct.trc * ct.trc / ct.trc2 : 0.0;
   std::vector<int> Ks;
-  if (opt.svd_baseline)
-    for (const auto* b : opt.bases) Ks.push_back(b->K);
   TopEigenOptions eo;
+  if (opt.svd_baseline)
+    for (const auto* b : opt.bases) {
+      Ks.push_back(b->K);
+      if (is_affine(b->kind)) eo.Ks_centered.push_back(b->K);
+    }
   eo.tol_abs = opt.svd_tol * r.sst;  // on each top-K sum = on r2_svd
   TopEigen te = top_eigen(g.G, [&] { return centered_gram(g, ct.cen); }, g.m, Ks, ct.cen, eo, tl_eigen_work);
   r.flops += te.flops;
   if (opt.spectrum) {
-    r.spectrum = full_spectrum(centered_gram(g, ct.cen), g.m);
+    r.spectrum = full_spectrum(centered_gram(g, ct.cen), g.m, ct.trc);
     r.flops += (4.0 / 3.0) * mm * mm * mm;
     te.lmax_c = r.spectrum->eigenvalues.front();
   }
@@ -318,7 +337,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
   // 3. Every basis's fit from the stacked projections.
   std::vector<double> P, acol;
   stacked_projections(g, Qall, d, kq, y_in_pass, P, acol, r.flops);
-  r.fits = fit_results(opt, P, acol, g, te, r, n, d);
+  r.fits = fit_results(opt, P, acol, g, te, r, ct.trc, n, d);
   r.fit_s = stage.seconds();
   return r;
 }

@@ -11,51 +11,114 @@
 
 namespace ctscope::ct {
 
-void FitAggregate::add(const FitResult& f, double sst_matrix) {
-  if (matrices == 0) {
+DefaultKs default_Ks(const std::vector<const TensorInfo*>& matrices) {
+  std::map<int64_t, int64_t> rows_by_d;
+  for (const auto* t : matrices) rows_by_d[t->cols()] += t->rows();
+  DefaultKs out;
+  int64_t most = -1;
+  for (const auto& [d, rows] : rows_by_d)
+    if (rows > most) {  // ties: the shorter d (map order), so K stays below it
+      most = rows;
+      out.d = d;
+    }
+  if (out.d == 0) return out;
+  auto pow2_floor = [](int64_t x) {
+    int64_t p = 1;
+    while (2 * p <= x) p *= 2;
+    return static_cast<int>(p);
+  };
+  out.Ks = {pow2_floor(out.d / 256), pow2_floor(out.d / 32)};
+  out.Ks.erase(std::unique(out.Ks.begin(), out.Ks.end()), out.Ks.end());
+  return out;
+}
+
+void FitPool::add(const FitResult& f, double sst_matrix) {
+  sse += f.sse;
+  sst += sst_matrix;
+  sse_svd += (1 - f.r2_svd) * sst_matrix;
+  sse_bound += (1 - f.r2_bound) * sst_matrix;
+  sse_null += (1 - f.r2_null) * sst_matrix;
+  r2_sum += f.r2;
+  amplitude_pr_sum += f.amplitude_pr;
+  amplitude_pr_null_sum += f.amplitude_pr_null;
+  amplitude_pr_ratio_sum += f.amplitude_pr_ratio();
+  ++matrices;
+}
+
+void FitAggregate::add(const FitResult& f, const MatrixResult& m) {
+  if (!f.fitted) return;
+  if (all.matrices == 0) {
     amplitude_n95_min = amplitude_n95_max = f.amplitude_n95;
   } else {
     amplitude_n95_min = std::min(amplitude_n95_min, f.amplitude_n95);
     amplitude_n95_max = std::max(amplitude_n95_max, f.amplitude_n95);
   }
-  sse += f.sse;
-  sst += sst_matrix;
-  sse_svd += (1 - f.r2_svd) * sst_matrix;
-  sse_null += (1 - f.r2_null) * sst_matrix;
-  r2_sum += f.r2;
-  amplitude_pr_sum += f.amplitude_pr;
-  ++matrices;
+  all.add(f, m.sst);
+  if (!f.trivial) nontrivial.add(f, m.sst);
+  rows += static_cast<uint64_t>(m.n);
+  params += static_cast<uint64_t>(m.n * m.d);
 }
 
 namespace {
 
-// Streams every selected matrix through analyze_matrix: out.matrices, the
-// matrices that could not be analyzed in out.skipped, flops and bytes.
+// The fits of one matrix in the full basis-major order: those analyze_matrix
+// made (K <= d) and a placeholder (fitted = false) for every K > d.
+std::vector<FitResult> with_placeholders(const AnalysisSettings& s, int64_t d, std::vector<FitResult> made) {
+  std::vector<FitResult> fits;
+  size_t next = 0;
+  for (BasisKind b : s.bases)
+    for (int K : s.Ks) {
+      if (K <= d) {
+        fits.push_back(made.at(next++));
+      } else {
+        FitResult f;
+        f.basis = b;
+        f.K = K;
+        f.fitted = false;
+        fits.push_back(f);
+      }
+    }
+  return fits;
+}
+
+// Streams every selected matrix through analyze_matrix at every K <= its d:
+// out.matrices, the matrices (or K) that could not be analyzed in out.skipped,
+// flops and bytes.
 void analyze_matrices(const Checkpoint& ck, const AnalysisSettings& s, const Selection& sel, ModelAnalysis& out,
                       const ProgressFn& progress) {
   BasisProvider bases(ck, sel.matrices, s.seed);
   double bytes = 0;
   for (size_t i = 0; i < sel.matrices.size(); ++i) {
     const TensorInfo& t = *sel.matrices[i];
-    const linalg::MatrixView W = stored_matrix(ck, t);
-    MatrixRecord rec{t.name, t.layer, t.role, t.dtype, {}};
-    try {
-      MatrixAnalysisOptions opt;
-      opt.svd_baseline = s.svd_baseline;
-      opt.spectrum = s.spectrum;
-      for (BasisKind b : s.bases)
-        for (int K : s.Ks) opt.bases.push_back(&bases.get(b, K, t, W));
-      rec.result = analyze_matrix(W, opt);
-    } catch (const Error& e) {  // one matrix that cannot be analyzed does not end the run
-      rec.result.error = fmt::format("cannot be analyzed: {}", e.what());
+    const int64_t d = t.cols();
+    bool any_K = false;
+    for (int K : s.Ks) {
+      if (K > d) out.skipped.push_back({t.name, fmt::format("row length d={} < K={}", d, K), K});
+      any_K = any_K || K <= d;
     }
-    ck.release(t);
-    bytes += static_cast<double>(t.nbytes);
-    out.flops += rec.result.flops;
-    if (!rec.result.error.empty()) {
-      out.skipped.emplace_back(t.name, rec.result.error);
-    } else {
-      out.matrices.push_back(std::move(rec));
+    if (any_K) {
+      const linalg::MatrixView W = stored_matrix(ck, t);
+      MatrixRecord rec{t.name, t.layer, t.role, t.dtype, {}};
+      try {
+        MatrixAnalysisOptions opt;
+        opt.svd_baseline = s.svd_baseline;
+        opt.spectrum = s.spectrum;
+        for (BasisKind b : s.bases)
+          for (int K : s.Ks)
+            if (K <= d) opt.bases.push_back(&bases.get(b, K, t, W));
+        rec.result = analyze_matrix(W, opt);
+        if (rec.result.error.empty()) rec.result.fits = with_placeholders(s, d, std::move(rec.result.fits));
+      } catch (const Error& e) {  // one matrix that cannot be analyzed does not end the run
+        rec.result.error = fmt::format("cannot be analyzed: {}", e.what());
+      }
+      ck.release(t);
+      bytes += static_cast<double>(t.nbytes);
+      out.flops += rec.result.flops;
+      if (!rec.result.error.empty()) {
+        out.skipped.push_back({t.name, rec.result.error, 0});
+      } else {
+        out.matrices.push_back(std::move(rec));
+      }
     }
     if (progress) progress(i + 1, sel.matrices.size(), t.name, bytes);
   }
@@ -78,7 +141,8 @@ void aggregate(const AnalysisSettings& s, ModelAnalysis& out) {
   auto add_to = [&](GroupSummary& g, const MatrixRecord& r) {
     ++g.matrices;
     g.weight_pr_sum += r.result.weight_pr;
-    for (size_t k = 0; k < g.fits.size(); ++k) g.fits[k].add(r.result.fits[k], r.result.sst);
+    g.stable_rank_sum += r.result.stable_rank;
+    for (size_t k = 0; k < g.fits.size(); ++k) g.fits[k].add(r.result.fits[k], r.result);
   };
   std::map<int, GroupSummary> layers;
   std::map<Role, GroupSummary> roles;
@@ -100,32 +164,52 @@ void aggregate(const AnalysisSettings& s, ModelAnalysis& out) {
   for (auto& [r, g] : roles) out.roles.push_back(std::move(g));
 }
 
-// The three compression ratios of every (basis, K), from ct_storage.
+// The three compression ratios of every (basis, K), from ct_storage over the
+// matrices fitted at that K.
 void account(ModelAnalysis& out) {
-  std::vector<FittedShape> fitted;
-  for (const auto& r : out.matrices) fitted.push_back({r.result.n, r.result.d});
   const double total = static_cast<double>(out.total_params);
-  for (const auto& f : out.model.fits) {
+  for (size_t i = 0; i < out.model.fits.size(); ++i) {
+    const FitAggregate& f = out.model.fits[i];
+    std::vector<FittedShape> fitted;
+    for (const auto& r : out.matrices)
+      if (r.result.fits[i].fitted) fitted.push_back({r.result.n, r.result.d});
     const CtStorage st = ct_storage(f.basis, f.K, fitted, out.total_params);
     Accounting a;
     a.basis = f.basis;
     a.K = f.K;
+    a.rows = f.rows;
+    a.analyzed_params = f.params;
     a.amplitude_params = st.amplitude_params;
     a.basis_params = st.basis_params;
     if (a.amplitude_params > 0) {
       a.compression_paper = total / static_cast<double>(a.amplitude_params);
-      a.compression_analyzed = static_cast<double>(out.analyzed_params) / static_cast<double>(a.amplitude_params);
+      a.compression_analyzed = static_cast<double>(f.params) / static_cast<double>(a.amplitude_params);
       a.compression_storage = total / static_cast<double>(st.params());
     }
     out.accounting.push_back(a);
   }
 }
 
+// Why a run fitted nothing, in one line.
+std::string nothing_fitted(const ModelAnalysis& out, const Selection& sel) {
+  if (sel.matrices.empty())
+    return fmt::format("no matrix to fit in the selection ({}; {} tensors left out)", sel.description,
+                       sel.skipped.size());
+  int64_t dmax = 0;
+  for (const auto* t : sel.matrices) dmax = std::max(dmax, t->cols());
+  const int kmin = out.settings.Ks.front();
+  if (dmax < kmin)
+    return fmt::format("nothing fitted: every selected row is shorter than every K (longest row d={}, smallest K={})",
+                       dmax, kmin);
+  return fmt::format("nothing fitted: none of the {} selected matrices could be analyzed (first: {}: {})",
+                     sel.matrices.size(), out.skipped.empty() ? "" : out.skipped.back().name,
+                     out.skipped.empty() ? "" : out.skipped.back().reason);
+}
+
 }  // namespace
 
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress) {
   const Stopwatch clock;
-  if (s.Ks.empty()) throw Error("--K: no K given");
   if (s.bases.empty()) throw Error("--basis: no basis given");
   ModelAnalysis out;
   out.model_path = ck.path.string();
@@ -133,12 +217,24 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   out.total_params = ck.total_params();
   out.tensors = ck.tensors.size();
   out.settings = s;
-  const Selection sel = select_tensors(ck, s.selection, *std::max_element(s.Ks.begin(), s.Ks.end()));
+  // Rows shorter than a K are left out at that K only (analyze_matrices).
+  const Selection sel = select_tensors(ck, s.selection, 1);
   out.selection = sel.description;
-  out.skipped = sel.skipped;
+  for (const auto& [name, why] : sel.skipped) out.skipped.push_back({name, why, 0});
+  if (out.settings.Ks.empty()) {
+    out.default_Ks = default_Ks(sel.matrices);
+    out.settings.Ks = out.default_Ks.Ks;
+  }
+  std::sort(out.settings.Ks.begin(), out.settings.Ks.end());
+  out.settings.Ks.erase(std::unique(out.settings.Ks.begin(), out.settings.Ks.end()), out.settings.Ks.end());
+  if (out.settings.Ks.empty() || out.settings.Ks.front() < 1) {
+    if (sel.matrices.empty()) fail(out.model_path, "{}", nothing_fitted(out, sel));
+    throw Error("--K: every K must be at least 1");
+  }
 
-  analyze_matrices(ck, s, sel, out, progress);
-  aggregate(s, out);
+  analyze_matrices(ck, out.settings, sel, out, progress);
+  if (out.matrices.empty()) fail(out.model_path, "{}", nothing_fitted(out, sel));
+  aggregate(out.settings, out);
   account(out);
   out.wall_s = clock.seconds();
   out.peak_rss_mb = peak_rss_mb();

@@ -16,7 +16,7 @@
 namespace ctscope::ct {
 
 struct AnalysisSettings {
-  std::vector<int> Ks{8, 64};
+  std::vector<int> Ks;  // empty: default_Ks() of the selection
   std::vector<BasisKind> bases{BasisKind::Gaussian};  // first is the primary; others shown beside it
   TensorSelection selection;
   bool svd_baseline = true;
@@ -24,42 +24,79 @@ struct AnalysisSettings {
   uint64_t seed = 0x5eed;                             // random basis
 };
 
+// The K values used when none are given: d/256 and d/32 (Paper 68's 8 and 64
+// at d = 2048), each rounded down to a power of two and at least 1, where d is
+// the row length shared by the most selected rows (TinyLlama: 2048, of every
+// projection but down_proj and of lm_head; down_proj's 5632 is fitted at the
+// same K). Relative to the model, so that K < d for most matrices.
+struct DefaultKs {
+  std::vector<int> Ks;
+  int64_t d = 0;  // the row length they derive from
+};
+DefaultKs default_Ks(const std::vector<const TensorInfo*>& matrices);
+
 struct MatrixRecord {
   std::string name;
   int layer = -1;
   Role role = Role::Other;
   DType dtype = DType::F32;
-  MatrixResult result;  // fits ordered basis-major: for b in bases, for K in Ks
+  MatrixResult result;  // fits ordered basis-major: for b in bases, for K in Ks; fitted = false where d < K
 };
 
-// Pooled numbers over a set of matrices for one (basis, K).
-struct FitAggregate {
-  BasisKind basis = BasisKind::Gaussian;
+// A tensor left out of the run (K = 0) or out of one K only (d < K).
+struct SkippedTensor {
+  std::string name, reason;
   int K = 0;
-  double sse = 0, sst = 0, sse_svd = 0, sse_null = 0;  // sums over matrices
-  double r2_sum = 0, amplitude_pr_sum = 0;
-  int amplitude_n95_min = 0, amplitude_n95_max = 0;
+};
+
+// Pooled sums over a set of fits; `r2_bound` is each fit's own class optimum.
+struct FitPool {
+  double sse = 0, sst = 0, sse_svd = 0, sse_bound = 0, sse_null = 0;
+  double r2_sum = 0, amplitude_pr_sum = 0, amplitude_pr_null_sum = 0, amplitude_pr_ratio_sum = 0;
   int64_t matrices = 0;
   double pooled_r2() const { return sst > 0 ? 1 - sse / sst : 0; }
   double pooled_r2_svd() const { return sst > 0 ? 1 - sse_svd / sst : 0; }
+  double pooled_r2_bound() const { return sst > 0 ? 1 - sse_bound / sst : 0; }
   double pooled_r2_null() const { return sst > 0 ? 1 - sse_null / sst : 0; }
-  double mean_r2() const { return matrices ? r2_sum / static_cast<double>(matrices) : 0; }
-  double mean_amplitude_pr() const { return matrices ? amplitude_pr_sum / static_cast<double>(matrices) : 0; }
+  double mean(double sum) const { return matrices ? sum / static_cast<double>(matrices) : 0; }
   void add(const FitResult& f, double sst_matrix);
+};
+
+// Pooled numbers over a set of matrices for one (basis, K): over every fitted
+// matrix (`all`) and over the non-trivial ones (K < d), which verdicts use.
+struct FitAggregate {
+  BasisKind basis = BasisKind::Gaussian;
+  int K = 0;
+  FitPool all, nontrivial;
+  int amplitude_n95_min = 0, amplitude_n95_max = 0;
+  uint64_t rows = 0, params = 0;  // of the fitted matrices (the accounting's rows and analyzed_params at this K)
+  int64_t matrices() const { return all.matrices; }
+  int64_t trivial() const { return all.matrices - nontrivial.matrices; }
+  double pooled_r2() const { return all.pooled_r2(); }
+  double pooled_r2_svd() const { return all.pooled_r2_svd(); }
+  double pooled_r2_bound() const { return all.pooled_r2_bound(); }
+  double pooled_r2_null() const { return all.pooled_r2_null(); }
+  double mean_r2() const { return all.mean(all.r2_sum); }
+  double mean_amplitude_pr() const { return all.mean(all.amplitude_pr_sum); }
+  double mean_amplitude_pr_null() const { return all.mean(all.amplitude_pr_null_sum); }
+  double mean_amplitude_pr_ratio() const { return all.mean(all.amplitude_pr_ratio_sum); }
+  void add(const FitResult& f, const MatrixResult& m);
 };
 
 struct GroupSummary {  // a layer or a role
   int layer = -1;
   Role role = Role::Other;
   int64_t matrices = 0;
-  double weight_pr_sum = 0;
+  double weight_pr_sum = 0, stable_rank_sum = 0;
   double mean_weight_pr() const { return matrices ? weight_pr_sum / static_cast<double>(matrices) : 0; }
+  double mean_stable_rank() const { return matrices ? stable_rank_sum / static_cast<double>(matrices) : 0; }
   std::vector<FitAggregate> fits;  // same order as MatrixRecord::result.fits
 };
 
 struct Accounting {
   BasisKind basis = BasisKind::Gaussian;
   int K = 0;
+  uint64_t rows = 0, analyzed_params = 0;  // fitted at this K
   uint64_t amplitude_params = 0, basis_params = 0;
   double compression_paper = 0, compression_analyzed = 0, compression_storage = 0;
 };
@@ -67,18 +104,21 @@ struct Accounting {
 struct ModelAnalysis {
   std::string model_path, format;
   uint64_t total_params = 0, tensors = 0;
-  AnalysisSettings settings;
+  AnalysisSettings settings;  // Ks as used (the defaults filled in)
+  DefaultKs default_Ks;       // d = 0 when --K was given
   std::string selection;
-  std::vector<MatrixRecord> matrices;
-  std::vector<std::pair<std::string, std::string>> skipped;
+  std::vector<MatrixRecord> matrices;  // fitted at one K at least
+  std::vector<SkippedTensor> skipped;
   std::vector<GroupSummary> layers, roles;
   GroupSummary model;  // every analyzed matrix
-  uint64_t rows = 0, analyzed_params = 0;
+  uint64_t rows = 0, analyzed_params = 0;  // of every analyzed matrix (each K's own: FitAggregate, Accounting)
   std::vector<Accounting> accounting;  // same order as fits
   double wall_s = 0, peak_rss_mb = 0, flops = 0, bytes_read = 0;
 };
 
 // progress: after each matrix, with its name and the bytes streamed so far.
+// Throws Error when nothing is fitted at any K (no matrix selected, or every
+// row shorter than every K).
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress = {});
 
 }  // namespace ctscope::ct

@@ -220,15 +220,15 @@ struct Lanczos {
     }
   }
 
-  // Largest Ritz value of Mc = M + gamma u u^T - u w^T - w u^T on span(V[:, 0:s]).
-  double centered_lmax(int s, const Centering& c) {
+  // Ritz values (descending) of Mc = M + gamma u u^T - u w^T - w u^T on span(V[:, 0:s]).
+  std::vector<double> centered_ritz(int s, const Centering& c) {
     std::vector<double> Tc(static_cast<size_t>(s) * s);
     for (int j = 0; j < s; ++j)
       for (int i = 0; i < s; ++i)
         Tc[static_cast<size_t>(j) * s + i] =
             T[static_cast<size_t>(j) * ldt + i] + c.gamma * a[i] * a[j] - a[i] * cw[j] - cw[i] * a[j];
     flops += 6.0 * s * static_cast<double>(s) * b;
-    return sym_eigvals_desc(std::move(Tc), s).front();  // dense: the centering breaks the band
+    return sym_eigvals_desc(std::move(Tc), s);  // dense: the centering breaks the band
   }
 
   // The next block from Z, orthonormalized (V[:, lo:s]^T Z is the local pass's projection).
@@ -273,6 +273,8 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   TopEigen r;
   int kmax = 1;
   for (int K : Ks) kmax = std::max(kmax, K);
+  for (int K : opt.Ks_centered) kmax = std::max(kmax, K);
+  const bool want_c = !opt.Ks_centered.empty();
   const double mm = static_cast<double>(m);
 
   // LAPACK on the whole matrix (~0.5 s at m = 2048: the last resort).
@@ -281,8 +283,15 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   auto exact = [&] {
     r.exact = true;
     r.top_sums = prefix_sums(sym_eigvals_desc(M, m), Ks);
-    r.lmax_c = lmax_done ? lmax : sym_eigvals_desc(make_Mc(), m).front();
-    r.flops += (lmax_done ? 1 : 2) * (4.0 / 3.0) * mm * mm * mm;
+    const bool need_c = want_c || !lmax_done;
+    if (need_c) {
+      const std::vector<double> lc = sym_eigvals_desc(make_Mc(), m);
+      r.top_sums_c = prefix_sums(lc, opt.Ks_centered);
+      r.lmax_c = lc.front();
+    } else {
+      r.lmax_c = lmax;
+    }
+    r.flops += (need_c ? 2 : 1) * (4.0 / 3.0) * mm * mm * mm;
     r.subspace = static_cast<int>(m);
     return r;
   };
@@ -328,16 +337,24 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     // (the remaining-error estimate stays conservative for longer steps).
     if (s >= kmax + b && (s <= 256 || 4 * s >= 5 * last_check || s + b > smax)) {
       last_check = s;
-      if (!lmax_done) {  // Mc's top value, until it settles
-        lmax = lz.centered_lmax(s, c);
-        lmax_done = prev_lmax > 0 && lmax - prev_lmax <= opt.tol_rel_lmax * std::abs(lmax);
-        prev_lmax = lmax;
+      std::vector<double> sums_c;
+      if (!lmax_done || want_c) {  // Mc's top value until it settles; its top sums when asked
+        const std::vector<double> ritz_c = lz.centered_ritz(s, c);
+        sums_c = prefix_sums(ritz_c, opt.Ks_centered);
+        if (!lmax_done) {
+          lmax = ritz_c.front();
+          lmax_done = prev_lmax > 0 && lmax - prev_lmax <= opt.tol_rel_lmax * std::abs(lmax);
+          prev_lmax = lmax;
+        }
       }
       const auto sums = prefix_sums(band_ritz_values(lz.T, lz.ldt, s, b), Ks);
       lz.flops += 6.0 * s * static_cast<double>(s) * b;
-      const bool sums_settled = test.settled(sums);
+      std::vector<double> all_sums = sums;  // Ritz sums of M and of Mc both only grow
+      all_sums.insert(all_sums.end(), sums_c.begin(), sums_c.end());
+      const bool sums_settled = test.settled(all_sums);
       if (lmax_done && sums_settled) {
         r.top_sums = sums;
+        r.top_sums_c = sums_c;
         r.lmax_c = lmax;
         return finish(r);
       }

@@ -18,7 +18,8 @@ struct Centering {
 };
 
 struct TopEigen {
-  std::vector<double> top_sums;  // per requested K: sum of the K largest eigenvalues of M
+  std::vector<double> top_sums;    // per requested K: sum of the K largest eigenvalues of M
+  std::vector<double> top_sums_c;  // per TopEigenOptions::Ks_centered: the same for Mc
   double lmax_c = 0;             // largest eigenvalue of Mc
   double flops = 0;
   bool exact = false;            // LAPACK path (small m, or Lanczos did not settle)
@@ -30,6 +31,9 @@ struct TopEigenOptions {
   int block = 0;              // 0: 16
   double tol_abs = 0;         // on each top sum (estimated remaining error)
   double tol_rel_lmax = 1e-6; // on the last step of lambda_max(Mc)
+  // Also the sums of the K largest eigenvalues of Mc for these K (the affine
+  // bound of a fit with an offset row), to the same tol_abs.
+  std::vector<int> Ks_centered;
 };
 
 // M: m x m row-major, upper triangle used. make_Mc builds Mc explicitly (only

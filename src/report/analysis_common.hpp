@@ -23,4 +23,14 @@ inline std::string group_label(const ct::GroupSummary& g) {
   return g.layer >= 0 ? fmt::format("L{}", g.layer) : std::string(role_name(g.role));
 }
 
+// "K = 8, 64 (default: ...)": which K were fitted and, for the defaults, where they come from.
+inline std::string k_line(const ct::ModelAnalysis& a) {
+  std::string ks;
+  for (int K : a.settings.Ks) ks += (ks.empty() ? "" : ", ") + std::to_string(K);
+  if (a.default_Ks.d == 0) return "K = " + ks + ".";
+  return fmt::format("K = {} (default: d/256 and d/32 rounded down to powers of two, d = {} the row length of most "
+                     "selected rows; choose with --K).",
+                     ks, a.default_Ks.d);
+}
+
 }  // namespace ctscope::report
