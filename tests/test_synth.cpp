@@ -212,7 +212,7 @@ TEST(SynthCli, SynthThenInspectJson) {
   TempDir d;
   auto s = run("synth " + (d.path / "ck").string() + " --preset tiny --seed 4", d.path);
   ASSERT_EQ(s.rc, 0) << s.err;
-  auto i = run("inspect --json " + (d.path / "ck").string(), d.path);
+  auto i = run("inspect --json - " + (d.path / "ck").string(), d.path);
   ASSERT_EQ(i.rc, 0) << i.err;
   auto j = nlohmann::json::parse(i.out);
   EXPECT_EQ(j["tensors"].get<int>(), 39);

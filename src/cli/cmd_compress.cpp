@@ -16,6 +16,7 @@ struct CompressOpts {
   std::string model, out;
   ctfile::CompressSettings s;
   bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 void print_summary(const CompressOpts& o, const ctfile::CompressSummary& sum) {
@@ -38,16 +39,22 @@ const RegisterCommand compress_cmd(
     40, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<CompressOpts>();
       add_model_arg(sub, o->model);
-      sub.add_option("-o,--output", o->out, "output file, e.g. model.ct.safetensors")->required();
-      sub.add_option("--K", o->s.K, "basis functions per row")->capture_default_str()->check(CLI::PositiveNumber);
+      add_output_option(sub, "-o,--output", o->out,
+                        "output file, e.g. model.ct.safetensors ('-': stdout, when it is not a terminal)",
+                        OutputKind::ModelFile)
+          ->required();
+      add_k_option(sub, o->s.K, "basis functions per row (one K per file)");
       add_basis_option(sub, "--basis", o->s.basis, "gaussian | dct | random | svd | universal")->default_str("gaussian");
       add_selection_options(sub, o->s.selection, "fit");
       add_seed_option(sub, o->s.seed);
-      sub.add_flag("-q,--quiet", o->quiet, "print nothing");
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      sub.footer(examples({"ctscope compress model.gguf -o model.ct.safetensors --K 64 --basis dct",
+                           "ctscope compress ./TinyLlama --preset paper68 --K 8 -o - | ssh host 'cat > tl.ct'"}));
       return [o]() {
         check_writable(o->out);
         const Checkpoint ck = Checkpoint::open(o->model);
-        ProgressBar bar(!o->quiet);
+        ProgressBar bar(progress_mode(o->progress, o->quiet));
         const auto sum = ctfile::compress_checkpoint(ck, o->s, o->out, bar.fn());
         if (!o->quiet) print_summary(*o, sum);
         return 0;
@@ -56,7 +63,8 @@ const RegisterCommand compress_cmd(
 
 struct ReconstructOpts {
   std::string input, out;
-  bool force = false;
+  bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 const RegisterCommand reconstruct_cmd(
@@ -66,13 +74,22 @@ const RegisterCommand reconstruct_cmd(
     41, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<ReconstructOpts>();
       sub.add_option("CT_FILE", o->input, "a file written by ctscope compress")->required();
-      sub.add_option("-o,--output", o->out, "output directory")->required();
-      sub.add_flag("--force", o->force, "replace the output directory if it exists");
+      add_output_option(sub, "-o,--output", o->out,
+                        "output directory: new, or an earlier checkpoint directory (or an empty one) to replace",
+                        OutputKind::Directory)
+          ->required();
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      add_legacy_force_flag(sub);
+      sub.footer(examples({"ctscope reconstruct model.ct.safetensors -o model-ct8/",
+                           "ctscope eval model-ct8/ --text wiki.test.raw"}));
       return [o]() {
         const ctfile::CtReader c(Checkpoint::open(o->input));
-        ctfile::reconstruct_checkpoint(c, o->out, o->force);
-        fmt::print("wrote {} ({} tensors, {} basis K={})\n", o->out, c.entries().size(), ct::basis_name(c.basis()),
-                   c.K());
+        ProgressBar bar(progress_mode(o->progress, o->quiet));
+        ctfile::reconstruct_checkpoint(c, o->out, /*force=*/true, bar.fn());
+        if (!o->quiet)
+          fmt::print("wrote {} ({} tensors, {} basis K={})\n", o->out, c.entries().size(), ct::basis_name(c.basis()),
+                     c.K());
         return 0;
       };
     });

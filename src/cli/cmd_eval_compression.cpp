@@ -25,6 +25,8 @@ struct Opts {
   uint64_t seed = 0x5eed;
   int64_t ctx = 512, max_chunks = 0;
   double max_memory_gb = 8;
+  bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 // The original first (the reference), then int8, then every (K, basis).
@@ -44,14 +46,15 @@ int run(const Opts& o) {
   if (o.max_chunks > 0 && plan.n_chunks > o.max_chunks) tokens.resize(static_cast<size_t>(o.max_chunks * o.ctx));
 
   VariantBuilder builder(ck, o.selection, *std::max_element(o.Ks.begin(), o.Ks.end()), o.seed);
-  std::fprintf(stderr, "selection: %s (%zu matrices); %zu tokens in %ld chunks of %ld\n",
-               builder.selection().description.c_str(), builder.selection().matrices.size(), tokens.size(),
-               static_cast<long>(tokens.size() / static_cast<size_t>(o.ctx)), static_cast<long>(o.ctx));
+  if (!o.quiet)
+    std::fprintf(stderr, "selection: %s (%zu matrices); %zu tokens in %ld chunks of %ld\n",
+                 builder.selection().description.c_str(), builder.selection().matrices.size(), tokens.size(),
+                 static_cast<long>(tokens.size() / static_cast<size_t>(o.ctx)), static_cast<long>(o.ctx));
 
-  ProgressBar bar(true);
+  ProgressBar bar(progress_mode(o.progress, o.quiet));
   const CompressionComparison cmp =
       compare_variants(ck, builder, variants_to_run(o), tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
-  std::cout << report::compression_text(cmp);
+  if (!o.quiet) std::cout << report::compression_text(cmp);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::compression_json(cmp), 2) + "\n");
   return 0;
 }
@@ -65,15 +68,22 @@ const RegisterCommand reg(
       add_model_arg(sub, o->model);
       add_text_options(sub, o->text, o->text_ids, o->tokenizer);
       add_k_list_option(sub, o->Ks, "comma-separated K values");
-      add_basis_list_option(sub, "--bases", o->bases, "comma-separated bases to compare")
+      add_basis_list_option(sub, "--basis", o->bases,
+                            "comma-separated bases to compare: gaussian, dct, random, svd, universal")
           ->default_str("gaussian,dct,svd,universal");
+      add_basis_list_option(sub, "--bases", o->bases, "")->group("");  // the name before 0.2, hidden
       add_selection_options(sub, o->selection, "fit");
       add_seed_option(sub, o->seed);
       add_ctx_option(sub, o->ctx);
       sub.add_option("--max-chunks", o->max_chunks, "score at most this many chunks (0 = all)")->capture_default_str();
       sub.add_option("--max-memory-gb", o->max_memory_gb, "memory budget for candidate models evaluated together")
           ->capture_default_str();
-      sub.add_option("--json", o->json, "write the table as JSON to FILE");
+      add_output_option(sub, "--json", o->json, "write the table as JSON to FILE ('-': stdout)");
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      sub.footer(examples({"ctscope eval-compression stories260K.bin --tokenizer tok512.bin --text tinystories.txt "
+                           "--K 8,64 --basis gaussian,svd",
+                           "ctscope eval-compression model.gguf --text wiki.test.raw --max-chunks 20 --json c.json"}));
       return [o]() { return run(*o); };
     });
 
