@@ -156,7 +156,8 @@ TEST(CliConventions, KErrorsNameTheOptionAndTheAcceptedValues) {
   REQUIRE_STORIES();
   const std::string m = q(kModels / "stories260K.bin");
   expect_one_line_error(run_cli("compress " + m + " -o /tmp/never.ct --K 8,64"), "--K: '8,64': one K here");
-  expect_one_line_error(run_cli("compress " + m + " -o /tmp/never.ct --K 0"), "--K: 0 is out of range (K must be 1..100000)");
+  expect_one_line_error(run_cli("compress " + m + " -o /tmp/never.ct --K 0"),
+                        "--K: 0 is out of range (K must be 1..100000)");
   expect_one_line_error(run_cli("compress " + m + " -o /tmp/never.ct --K x"), "1..100000");
   expect_one_line_error(run_cli("analyze " + m + " --K 8,0"), "--K: 0 is out of range");
   EXPECT_FALSE(fs::exists("/tmp/never.ct"));
@@ -170,7 +171,7 @@ TEST(CliConventions, SameOptionsInEveryCommand) {
     EXPECT_EQ(r.out.find(CTSCOPE_BINARY), std::string::npos) << c << ": not the binary's path";
     EXPECT_NE(r.out.find("-q,--quiet"), std::string::npos) << c;
     EXPECT_NE(r.out.find("Examples:"), std::string::npos) << c;
-    EXPECT_EQ(r.out.find("--force"), std::string::npos) << c << ": --force is no more (hidden where old scripts use it)";
+    EXPECT_EQ(r.out.find("--force"), std::string::npos) << c << ": no --force (hidden where old scripts use it)";
     EXPECT_EQ(run_cli(c + " --help").out, r.out) << c;
   }
   for (const auto& c : kLongCommands)

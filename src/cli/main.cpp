@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   // Every usage error is one line, like every other input error.
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
     const auto parsed = a->get_subcommands();
-    const std::string help = parsed.empty() ? std::string("ctscope --help") : std::string("ctscope ") + parsed.front()->get_name() + " --help";
+    const std::string help =
+        std::string("ctscope ") + (parsed.empty() ? std::string() : parsed.front()->get_name() + " ") + "--help";
     return std::string("ctscope: error: ") + e.what() + " (see " + help + ")\n";
   });
   auto& reg = cli::registry();

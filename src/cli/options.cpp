@@ -124,7 +124,8 @@ CLI::Option* add_k_option(CLI::App& sub, int& K, const std::string& help) {
   const CLI::Validator one_k(
       [](const std::string& s) -> std::string {
         if (s.find(',') != std::string::npos)
-          return std::string("'") + s + "': one K here, a number in 1..100000 (each K is a file of its own: run once per K)";
+          return std::string("'") + s +
+                 "': one K here, a number in 1..100000 (each K is a file of its own: run once per K)";
         return k_value_error(s);
       },
       "K");
