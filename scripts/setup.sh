@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 mkdir -p out
-./build/ctscope synth out/demo-small --preset small --force
+./build/ctscope synth out/demo-small --preset small
 ./build/ctscope analyze out/demo-small --json out/demo-small.analysis.json
 echo
 echo "ctscope is built at ./build/ctscope; the analysis above is in out/demo-small.analysis.json."

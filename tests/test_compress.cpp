@@ -168,7 +168,7 @@ TEST(Compress, EvalCompressionTableAgreesWithEvalAndIsOrdered) {
   const std::string text = std::string(CTSCOPE_SOURCE_DIR) + "/tests/data/story.txt";
   const std::string common = " --tokenizer " + (kModels / "tok512.bin").string() + " --text " + text + " --ctx 128";
   int code = 0;
-  run("eval-compression " + bin.string() + common + " --K 8,64 --bases gaussian,svd --json " +
+  run("eval-compression " + bin.string() + common + " --K 8,64 --basis gaussian,svd --json " +
           (tmp.path / "ec.json").string(), &code);
   ASSERT_EQ(code, 0);
   run("eval " + bin.string() + common + " --json " + (tmp.path / "e.json").string(), &code);

@@ -86,7 +86,7 @@ TEST(CtModel, GgufCompressCarriesItsVocabularyAndInspectShowsTheModel) {
   EXPECT_NE(r.out.find("output.weight"), std::string::npos);
   EXPECT_NE(r.out.find("alias (= token_embd.weight)"), std::string::npos) << r.out;
 
-  r = run_cli("inspect " + ctf + " --json");
+  r = run_cli("inspect " + ctf + " --json -");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["config"]["dim"], 64);
@@ -112,7 +112,7 @@ TEST(CtModel, GgufCompressCarriesItsVocabularyAndInspectShowsTheModel) {
     }
   }
   // An ordinary checkpoint keeps inspect's key layout, without "ct".
-  r = run_cli("inspect " + gguf + " --json");
+  r = run_cli("inspect " + gguf + " --json -");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto g = nlohmann::json::parse(r.out);
   EXPECT_FALSE(g.contains("ct"));
@@ -192,7 +192,7 @@ TEST(CtModel, Llama2cTokenizerGivenToCompressIsCarried) {
   const auto bin = (kModels / "stories260K.bin").string(), tok = (kModels / "tok512.bin").string();
   const auto ctf = (tmp / "m.ct.safetensors").string(), bare = (tmp / "bare.ct.safetensors").string();
   ASSERT_EQ(run_cli("compress " + bin + " --tokenizer " + tok + " --K 8 -q -o " + ctf).code, 0);
-  auto r = run_cli("inspect " + ctf + " --json");
+  auto r = run_cli("inspect " + ctf + " --json -");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ct"]["vocabulary"]["model"], "llama2.c");

@@ -104,7 +104,7 @@ TEST(EvalCompressionCli, TinyModelFitsEachMatrixAtTheKItAllows) {
   const fs::path ids = ids_file("tiny_ids.txt", 40), out = tmp("tiny_ec.json");
   const std::string common = "eval-compression " + q(kTiny) + " --text-ids " + q(ids) + " --ctx 16 --seed 3";
   // d = 8 everywhere but ffn_down (d = 32): K = 16 fits ffn_down only, K = 64 fits nothing.
-  auto r = run_cli(common + " --K 8,16,64 --bases dct,svd --json " + q(out));
+  auto r = run_cli(common + " --K 8,16,64 --basis dct,svd --json " + q(out));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("K=64: no selected matrix has rows of d >= 64 (the longest have d = 32)"), std::string::npos)
       << r.err;

@@ -555,7 +555,7 @@ TEST(Gguf, NonUtf8TensorNameIsShownNotFatal) {
   Writer w = llama(3);
   w.tensor(std::string("blk.0.bad\xff\xfe.weight"), {32}, kF32, f32_data(32, 1.f));
   const fs::path p = write_temp("non_utf8.gguf", w.build());
-  const auto r = test_support::run_cli("inspect " + p.string() + " --json");
+  const auto r = test_support::run_cli("inspect " + p.string() + " --json -");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   bool found = false;

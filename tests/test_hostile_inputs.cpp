@@ -179,7 +179,7 @@ TEST(HostileInputs, ThirtyThousandTensorsAreListed) {
   }
   header += '}';
   const fs::path p = write_temp("many.safetensors", safetensors_bytes(header, std::string(4 * n, '\0')));
-  const auto r = run_cli("inspect " + q(p) + " --json");
+  const auto r = run_cli("inspect " + q(p) + " --json -");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], n);
 }
@@ -210,17 +210,20 @@ TEST(HostileInputs, OutputsNeverDestroyInputsOrForeignDirectories) {
 
   const fs::path ct = m / "m.ct.safetensors";
   ASSERT_EQ(run_cli("compress " + q(m) + " -o " + q(ct) + " --K 4 -q").code, 0);
-  // --force replaces a checkpoint directory ctscope could have written, nothing else.
+  // An output directory is replaced when it is a checkpoint directory ctscope
+  // could have written, never anything else (the old --force is accepted and changes nothing).
   const fs::path foreign = tmp / "foreign";
   fs::create_directories(foreign);
   std::ofstream(foreign / "precious.txt") << "keep me";
+  expect_one_line_error(run_cli("reconstruct " + q(ct) + " -o " + q(foreign)), "refusing to replace");
   expect_one_line_error(run_cli("reconstruct " + q(ct) + " -o " + q(foreign) + " --force"), "refusing to replace");
   EXPECT_EQ(slurp(foreign / "precious.txt"), "keep me");
   // ...and never the directory that holds its own input.
-  expect_one_line_error(run_cli("reconstruct " + q(ct) + " -o " + q(m) + " --force"), "refusing to write over");
+  expect_one_line_error(run_cli("reconstruct " + q(ct) + " -o " + q(m)), "refusing to write over");
   EXPECT_TRUE(fs::exists(ct));
   // A real replacement swaps in one step and leaves no temporary beside it.
   const fs::path out = tmp / "rec";
+  ASSERT_EQ(run_cli("reconstruct " + q(ct) + " -o " + q(out)).code, 0);
   ASSERT_EQ(run_cli("reconstruct " + q(ct) + " -o " + q(out)).code, 0);
   ASSERT_EQ(run_cli("reconstruct " + q(ct) + " -o " + q(out) + " --force").code, 0);
   EXPECT_TRUE(fs::exists(out / "model.safetensors"));
@@ -349,7 +352,7 @@ TEST(HostileInputs, ZeroSizeTensorsAreAcceptedInAnyOrder) {
       header += fmt::format(R"("{}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}},)", c);
     header += R"("m":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
     const fs::path p = write_temp("zero_" + names + ".safetensors", safetensors_bytes(header, std::string(8, '\0')));
-    const auto r = run_cli("inspect " + q(p) + " --json");
+    const auto r = run_cli("inspect " + q(p) + " --json -");
     ASSERT_EQ(r.code, 0) << names << ": " << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"], 3) << names;
   }

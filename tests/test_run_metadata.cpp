@@ -149,7 +149,7 @@ TEST(RunMetadata, InspectJsonFingerprintChangesWithTheFile) {
   fs::copy_file(kModels / "stories260K.bin", copy);
   fs::permissions(copy, fs::perms::owner_read | fs::perms::owner_write);
   auto inspect = [&](const std::string& name) {
-    auto r = run_cli("inspect " + copy.string() + " --json-file " + (tmp / name).string());
+    auto r = run_cli("inspect " + copy.string() + " --json " + (tmp / name).string());
     EXPECT_EQ(r.code, 0) << r.err;
     return read_json(tmp / name);
   };
@@ -191,7 +191,7 @@ TEST(RunMetadata, EvalAndEvalCompressionJsonNameModelTokenizerAndText) {
   EXPECT_NE(j["units"]["kl_mean"].get<std::string>().find("nats"), std::string::npos);
   EXPECT_NE(j["units"]["ppl"].get<std::string>().find("nats"), std::string::npos);
 
-  r = run_cli("eval-compression " + model.string() + common + " --K 8 --bases gaussian --seed 77 --max-chunks 1 "
+  r = run_cli("eval-compression " + model.string() + common + " --K 8 --basis gaussian --seed 77 --max-chunks 1 "
               "--json " + (tmp / "ec.json").string());
   ASSERT_EQ(r.code, 0) << r.err;
   j = read_json(tmp / "ec.json");

@@ -212,16 +212,17 @@ TEST(SynthCli, SynthThenInspectJson) {
   TempDir d;
   auto s = run("synth " + (d.path / "ck").string() + " --preset tiny --seed 4", d.path);
   ASSERT_EQ(s.rc, 0) << s.err;
-  auto i = run("inspect --json " + (d.path / "ck").string(), d.path);
+  auto i = run("inspect --json - " + (d.path / "ck").string(), d.path);
   ASSERT_EQ(i.rc, 0) << i.err;
   auto j = nlohmann::json::parse(i.out);
   EXPECT_EQ(j["tensors"].get<int>(), 39);
   EXPECT_EQ(j["total_params"].get<uint64_t>(), 214'592u);
   EXPECT_EQ(j["format"], "safetensors");
   EXPECT_EQ(j["config"]["n_layers"], 4);
-  auto again = run("synth " + (d.path / "ck").string() + " --preset tiny", d.path);
-  EXPECT_EQ(again.rc, 2);
-  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  // An existing checkpoint directory is replaced, as every output is (no --force).
+  auto again = run("synth " + (d.path / "ck").string() + " --preset tiny --seed 5", d.path);
+  EXPECT_EQ(again.rc, 0) << again.err;
+  EXPECT_EQ(Checkpoint::open(d.path / "ck").metadata.at("seed"), "5");
   auto bad = run("synth " + (d.path / "x").string() + " --preset nope", d.path);
   EXPECT_EQ(bad.rc, 2);
   EXPECT_FALSE(fs::exists(d.path / "x"));

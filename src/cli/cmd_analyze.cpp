@@ -16,6 +16,7 @@ namespace {
 struct Opts {
   std::string model, json, csv, markdown;
   bool no_svd = false, quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
   report::ReportOptions view;
 };
@@ -30,7 +31,7 @@ int run(const Opts& o) {
   const Checkpoint ck = Checkpoint::open(o.model);
   ctfile::require_dense(ck, "analyze",
                         "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
-  ProgressBar bar(!o.quiet);
+  ProgressBar bar(progress_mode(o.progress, o.quiet));
   const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
@@ -63,10 +64,9 @@ const RegisterCommand reg(
                    "also the full eigenvalue spectrum of every matrix (weight n95, PR over singular values); slower");
       sub.add_flag("--no-svd", o->no_svd, "skip the r2_svd baseline (faster)");
       add_seed_option(sub, o->s.seed);
-      sub.add_option("--json", o->json, "write the result as JSON (schema in the spec) to FILE");
-      sub.add_option("--csv", o->csv, "write one row per matrix, basis and K to FILE");
-      sub.add_option("--markdown", o->markdown, "write a Markdown report to FILE");
-      sub.add_flag("-q,--quiet", o->quiet, "no progress bar and no terminal report");
+      add_output_option(sub, "--json", o->json, "write the result as JSON (schema in the spec) to FILE ('-': stdout)");
+      add_output_option(sub, "--csv", o->csv, "write one row per matrix, basis and K to FILE ('-': stdout)");
+      add_output_option(sub, "--markdown", o->markdown, "write a Markdown report to FILE ('-': stdout)");
       sub.add_flag("--per-matrix", o->view.per_matrix,
                    "also a table of every matrix (shape, weight PR, stable rank, R² per basis and K), in the "
                    "terminal and --markdown; e.g. --per-matrix --sort r2 --top 10");
@@ -77,6 +77,10 @@ const RegisterCommand reg(
       sub.add_option("--top", o->view.top, "show only the first N rows of the --per-matrix table (0: all)")
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",
+                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t"}));
       return [o]() { return run(*o); };
     });
 

@@ -21,6 +21,7 @@ struct CompressOpts {
   std::string model, out, tokenizer;
   ctfile::CompressSettings s;
   bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 void print_summary(const CompressOpts& o, const ctfile::CompressSummary& sum) {
@@ -64,17 +65,23 @@ const RegisterCommand compress_cmd(
     40, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<CompressOpts>();
       add_model_arg(sub, o->model);
-      sub.add_option("-o,--output", o->out, "output file, e.g. model.ct.safetensors")->required();
-      sub.add_option("--K", o->s.K,
-                     "basis functions per row; a selected matrix with rows shorter than K is stored dense (listed), "
-                     "and an error says so when none is long enough")->capture_default_str()->check(CLI::PositiveNumber);
+      add_output_option(sub, "-o,--output", o->out,
+                        "output file, e.g. model.ct.safetensors ('-': stdout, when it is not a terminal)",
+                        OutputKind::ModelFile)
+          ->required();
+      add_k_option(sub, o->s.K,
+                   "basis functions per row (one K per file); a selected matrix with rows shorter than K is stored "
+                   "dense (listed), and an error says so when none is long enough");
       add_basis_option(sub, "--basis", o->s.basis, "gaussian | dct | random | svd | universal")->default_str("gaussian");
       add_selection_options(sub, o->s.selection, "fit");
       add_seed_option(sub, o->s.seed);
       sub.add_option("--tokenizer", o->tokenizer,
                      "llama2.c tokenizer.bin to carry in the file (default: a GGUF's own vocabulary; a Hugging Face "
                      "directory's tokenizer is not carried)");
-      sub.add_flag("-q,--quiet", o->quiet, "print nothing");
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      sub.footer(examples({"ctscope compress model.gguf -o model.ct.safetensors --K 64 --basis dct",
+                           "ctscope compress ./TinyLlama --preset paper68 --K 8 -o - | ssh host 'cat > tl.ct'"}));
       return [o]() {
         check_writable(o->out);
         const Checkpoint ck = Checkpoint::open(o->model);
@@ -86,7 +93,7 @@ const RegisterCommand compress_cmd(
           o->s.vocab = read_llama2c_tokenizer(o->tokenizer, ck.config.vocab_size);
           o->s.vocab_source = o->tokenizer;
         }
-        ProgressBar bar(!o->quiet);
+        ProgressBar bar(progress_mode(o->progress, o->quiet));
         const auto sum = ctfile::compress_checkpoint(ck, o->s, o->out, bar.fn());
         if (!o->quiet) print_summary(*o, sum);
         return 0;
@@ -95,7 +102,8 @@ const RegisterCommand compress_cmd(
 
 struct ReconstructOpts {
   std::string input, out;
-  bool force = false;
+  bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 const RegisterCommand reconstruct_cmd(
@@ -107,11 +115,20 @@ const RegisterCommand reconstruct_cmd(
     41, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<ReconstructOpts>();
       sub.add_option("CT_FILE", o->input, "a file written by ctscope compress")->required();
-      sub.add_option("-o,--output", o->out, "output directory")->required();
-      sub.add_flag("--force", o->force, "replace the output directory if it exists");
+      add_output_option(sub, "-o,--output", o->out,
+                        "output directory: new, or an earlier checkpoint directory (or an empty one) to replace",
+                        OutputKind::Directory)
+          ->required();
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      add_legacy_force_flag(sub);
+      sub.footer(examples({"ctscope reconstruct model.ct.safetensors -o model-ct8/",
+                           "ctscope eval model-ct8/ --text wiki.test.raw"}));
       return [o]() {
         const ctfile::CtReader c(Checkpoint::open(o->input));
-        const auto sum = ctfile::reconstruct_checkpoint(c, o->out, o->force);
+        ProgressBar bar(progress_mode(o->progress, o->quiet));
+        const auto sum = ctfile::reconstruct_checkpoint(c, o->out, /*force=*/true, bar.fn());
+        if (o->quiet) return 0;
         fmt::print("wrote {} ({} tensors, {} basis K={})\n", o->out, c.entries().size(), ct::basis_name(c.basis()),
                    c.K());
         if (sum.tokenizer)

@@ -19,11 +19,13 @@ namespace {
 struct Opts {
   std::string model, text, text_ids, tokenizer, ref, json;
   int64_t ctx = 512;
+  bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 int run_eval(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);  // before the long run
-  ProgressBar bar(true, ProgressBar::Piped::LogLines);
+  ProgressBar bar(progress_mode(o.progress, o.quiet));
   const PerplexityRun run = model_perplexity({o.model, o.ref, o.text, o.text_ids, o.tokenizer, o.ctx}, bar.fn());
   const EvalResult& r = run.result.candidates.at(0);
   const PerplexityFloors& f = run.result.floors;
@@ -31,6 +33,7 @@ int run_eval(const Opts& o) {
   report::add_run_record(j, report::input_json(o.model), report::eval_inputs_json(o.text, o.text_ids, o.tokenizer, o.ref),
                          {{"ctx", o.ctx}}, report::perplexity_units());
   if (!o.json.empty()) write_file_atomic(o.json, json_text(j, 2) + "\n");
+  if (o.quiet) return 0;
   std::printf("ppl = %.4f +/- %.5f (%s, %s of %ld)\n", r.ppl, r.ppl_stderr,
               plural(r.scored_tokens, "scored token").c_str(), plural(r.chunks, "chunk").c_str(),
               static_cast<long>(r.ctx));
@@ -53,9 +56,13 @@ const RegisterCommand reg(
       add_text_options(sub, o->text, o->text_ids, o->tokenizer);
       add_ctx_option(sub, o->ctx);
       sub.add_option("--ref", o->ref, "reference model (same vocabulary): report KL(ref || model) and top-1 agreement");
-      sub.add_option("--json", o->json,
-                     "write {ppl, ppl_stderr, scored_tokens, chunks, ctx, floors: {uniform_ppl, unigram_ppl}, "
-                     "model_context, text_tokens, notes[, kl_mean, kl_p99, top1_agreement, reference]} here");
+      add_output_option(sub, "--json", o->json,
+                        "write {ppl, ppl_stderr, scored_tokens, chunks, ctx, floors: {uniform_ppl, unigram_ppl}, "
+                     "model_context, text_tokens, notes[, kl_mean, kl_p99, top1_agreement, reference]} to FILE ('-': stdout)");
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      sub.footer(examples({"ctscope eval stories260K.bin --tokenizer tok512.bin --text tinystories.txt --ctx 256",
+                           "ctscope eval model.ct.safetensors --ref model.gguf --text wiki.test.raw --json -"}));
       return [o]() { return run_eval(*o); };
     });
 

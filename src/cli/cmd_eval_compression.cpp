@@ -30,6 +30,8 @@ struct Opts {
   uint64_t seed = 0x5eed;
   int64_t ctx = 512, max_chunks = 0;
   double max_memory_gb = 8;
+  bool quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 // The original first (the reference), then int8, then every (K, basis) for
@@ -84,7 +86,8 @@ int run(const Opts& o) {
   if (unrun.size() == sorted_unique(o.Ks).size())  // spec "Coverage": a run that fits nothing is an error
     fail(o.model, "nothing to fit: no selected matrix has rows of d >= K for any K of --K (the longest rows have d = {})",
          longest_row(builder));
-  std::fprintf(stderr, "selection: %s (%s); %s in %s of %ld\n", builder.selection().description.c_str(),
+  if (!o.quiet)
+    std::fprintf(stderr, "selection: %s (%s); %s in %s of %ld\n", builder.selection().description.c_str(),
                plural(static_cast<int64_t>(builder.matrices()), "matrix", "matrices").c_str(),
                plural(static_cast<int64_t>(tokens.size()), "token").c_str(),
                plural(static_cast<int64_t>(tokens.size()) / o.ctx, "chunk").c_str(), static_cast<long>(o.ctx));
@@ -92,11 +95,11 @@ int run(const Opts& o) {
     std::fprintf(stderr, "K=%d: no selected matrix has rows of d >= %d (the longest have d = %ld): no variant at this K\n",
                  K, K, static_cast<long>(longest_row(builder)));
 
-  ProgressBar bar(true);
+  ProgressBar bar(progress_mode(o.progress, o.quiet));
   CompressionComparison cmp = compare_variants(ck, builder, variants, tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());
   cmp.unrun_K = unrun;
   cmp.notes = notes;
-  std::cout << report::compression_text(cmp);
+  if (!o.quiet) std::cout << report::compression_text(cmp);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(result_json(o, ck, cmp), 2) + "\n");
   return 0;
 }
@@ -112,15 +115,22 @@ const RegisterCommand reg(
       add_k_list_option(sub, o->Ks,
                         "comma-separated K values; a matrix with rows shorter than K stays dense at that K only "
                         "(listed), and a K that fits no matrix runs no variant (an error if no K fits any)");
-      add_basis_list_option(sub, "--bases", o->bases, "comma-separated bases to compare")
+      add_basis_list_option(sub, "--basis", o->bases,
+                            "comma-separated bases to compare: gaussian, dct, random, svd, universal")
           ->default_str("gaussian,dct,svd,universal");
+      add_basis_list_option(sub, "--bases", o->bases, "")->group("");  // the name before 0.2, hidden
       add_selection_options(sub, o->selection, "fit");
       add_seed_option(sub, o->seed);
       add_ctx_option(sub, o->ctx);
       sub.add_option("--max-chunks", o->max_chunks, "score at most this many chunks (0 = all)")->capture_default_str();
       sub.add_option("--max-memory-gb", o->max_memory_gb, "memory budget for candidate models evaluated together")
           ->capture_default_str();
-      sub.add_option("--json", o->json, "write the table as JSON to FILE");
+      add_output_option(sub, "--json", o->json, "write the table as JSON to FILE ('-': stdout)");
+      add_quiet_option(sub, o->quiet);
+      add_progress_option(sub, o->progress);
+      sub.footer(examples({"ctscope eval-compression stories260K.bin --tokenizer tok512.bin --text tinystories.txt "
+                           "--K 8,64 --basis gaussian,svd",
+                           "ctscope eval-compression model.gguf --text wiki.test.raw --max-chunks 20 --json c.json"}));
       return [o]() { return run(*o); };
     });
 

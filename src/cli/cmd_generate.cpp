@@ -22,7 +22,7 @@ namespace {
 
 struct Opts {
   std::string model, tokenizer, prompt, prompt_ids;
-  bool has_prompt = false, ids = false;
+  bool has_prompt = false, ids = false, quiet = false;
   int64_t n_new = 256;
   float temperature = 0.0f, top_p = 0.9f;
   uint64_t seed = 0;
@@ -59,9 +59,10 @@ int run_generate(const Opts& o) {
   const size_t generated = generate(model, sampler, ids, total, bos, eos, emit);
   std::fputs("\n", stdout);
   const double s = clock.seconds();
-  std::fprintf(stderr, "generated %s, %.1f tok/s%s\n", plural(static_cast<int64_t>(generated), "token").c_str(),
-               s > 0 ? static_cast<double>(generated) / s : 0.0,
-               static_cast<int64_t>(generated) < o.n_new ? " (the model ended the text)" : "");
+  if (!o.quiet)
+    std::fprintf(stderr, "generated %s, %.1f tok/s%s\n", plural(static_cast<int64_t>(generated), "token").c_str(),
+                 s > 0 ? static_cast<double>(generated) / s : 0.0,
+                 static_cast<int64_t>(generated) < o.n_new ? " (the model ended the text)" : "");
   return 0;
 }
 
@@ -84,6 +85,9 @@ const RegisterCommand reg(
       sub.add_option("--top-p", o->top_p, "nucleus sampling threshold when temperature > 0 (default 0.9)");
       sub.add_option("--seed", o->seed, "random seed for sampling (default 0)");
       sub.add_flag("--ids", o->ids, "print token ids (space separated, prompt included) instead of text");
+      add_quiet_option(sub, o->quiet)->description("print only the text (no speed line on stderr)");
+      sub.footer(examples({"ctscope generate stories260K.bin --tokenizer tok512.bin --prompt 'Once upon a time'",
+                           "ctscope generate model.gguf --prompt 'The capital of France is' -n 20 --temperature 0.8"}));
       return [o, p]() {
         o->has_prompt = p->count() > 0;
         return run_generate(*o);

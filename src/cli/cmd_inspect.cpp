@@ -20,8 +20,8 @@ nlohmann::json inspect_json(const Checkpoint& ck) {
 }
 
 struct Opts {
-  std::string model, json_out;
-  bool json_stdout = false;
+  std::string model, json;
+  bool quiet = false;
 };
 
 const RegisterCommand reg("inspect",
@@ -31,13 +31,15 @@ const RegisterCommand reg("inspect",
                           10, [](CLI::App& sub) -> Action {
   auto o = std::make_shared<Opts>();
   add_model_arg(sub, o->model);
-  sub.add_flag("--json", o->json_stdout, "print JSON instead of the table");
-  sub.add_option("--json-file", o->json_out, "also write the JSON to this file");
+  add_output_option(sub, "--json", o->json,
+                    "write the tensors, totals and config as JSON to FILE ('-': stdout, instead of the table)");
+  add_quiet_option(sub, o->quiet);
+  sub.footer(examples({"ctscope inspect model.gguf", "ctscope inspect ./Llama-3.2-1B --json - | jq .totals"}));
   return [o]() {
     Checkpoint ck = Checkpoint::open(o->model);
-    if (!o->json_out.empty()) write_file_atomic(o->json_out, json_text(inspect_json(ck), 2) + "\n");
-    if (o->json_stdout) std::cout << json_text(inspect_json(ck), 2) << "\n";
-    else std::cout << report::checkpoint_text(ck);
+    if (!o->json.empty()) write_file_atomic(o->json, json_text(inspect_json(ck), 2) + "\n");
+    // With --json - the JSON is what stdout is for; the table would only repeat it on stderr.
+    if (!o->quiet && !is_stdout_name(o->json)) std::cout << report::checkpoint_text(ck);
     return 0;
   };
 });

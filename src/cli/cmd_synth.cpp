@@ -23,13 +23,16 @@ struct Opts {
   std::string out, preset;
   DType dtype = DType::BF16;
   uint64_t seed = 0, shard_size = 0;
-  bool force = false, list = false;
+  bool list = false, quiet = false;
+  ProgressMode progress = ProgressMode::Auto;
 };
 
 const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkpoint (HF layout) from a preset", 90,
                           [](CLI::App& sub) -> Action {
   auto o = std::make_shared<Opts>();
-  sub.add_option("OUT", o->out, "output directory (must not exist unless --force)");
+  add_output_arg(sub, "OUT", o->out,
+                 "output directory: new, or an earlier checkpoint directory (or an empty one) to replace",
+                 OutputKind::Directory);
   std::vector<std::string> presets;
   for (const auto& p : synth_presets()) presets.push_back(p.name);
   sub.add_option("--preset", o->preset, "model shapes (see --list)")->check(CLI::IsMember(presets));
@@ -39,9 +42,11 @@ const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkp
   sub.add_option("--seed", o->seed, "random seed (same seed, same bytes)");
   sub.add_option("--shard-size", o->shard_size, "write shards of at most this many bytes + model.safetensors.index.json")
       ->check(CLI::PositiveNumber);
-  sub.add_flag("--force", o->force, "replace an existing checkpoint directory");
   sub.add_flag("--list", o->list, "list the presets and exit");
-  sub.footer(preset_list());
+  add_quiet_option(sub, o->quiet);
+  add_progress_option(sub, o->progress);
+  add_legacy_force_flag(sub);
+  sub.footer(preset_list() + examples({"ctscope synth out/small --preset small", "ctscope analyze out/small"}));
   return [o]() {
     if (o->list) {
       std::cout << preset_list();
@@ -54,12 +59,13 @@ const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkp
     so.dtype = o->dtype;
     so.seed = o->seed;
     so.shard_size = o->shard_size;
-    so.force = o->force;
-    ProgressBar bar(true);
+    so.force = true;  // an existing checkpoint directory is replaced, as every output is
+    ProgressBar bar(progress_mode(o->progress, o->quiet));
     so.progress = bar.fn();
     auto r = synth_checkpoint(o->out, so);
-    fmt::print("wrote {}: {} tensors, {} parameters, {} bytes in {} file{}\n", o->out, r.tensors, r.params, r.bytes,
-               r.shards, r.shards == 1 ? "" : "s");
+    if (!o->quiet)
+      fmt::print("wrote {}: {} tensors, {} parameters, {} bytes in {} file{}\n", o->out, r.tensors, r.params, r.bytes,
+                 r.shards, r.shards == 1 ? "" : "s");
     return 0;
   };
 });

@@ -10,6 +10,7 @@
 #include "ct/basis.hpp"
 #include "ct/tensor_selection.hpp"
 #include "io/dtype.hpp"
+#include "util/progress.hpp"
 
 namespace ctscope::cli {
 
@@ -32,6 +33,40 @@ struct RegisterCommand {
 };
 
 // Options several commands share (src/cli/options.cpp), each worded once.
+//
+// The conventions every command keeps (README, "Command-line conventions"):
+// an output option names a file, replaced atomically, or "-" for standard
+// output; -q/--quiet leaves only errors and the outputs asked for; long
+// commands take --progress auto|bar|lines|none.
+
+// What an output option writes, which settles what "-" may mean: text goes to
+// standard output; a model file too, but never to a terminal; a directory never.
+enum class OutputKind { Text, ModelFile, Directory };
+// An output option (--json FILE, --csv FILE, -o FILE, ...) bound to `path`,
+// registered so that prepare_outputs checks it before the command runs.
+CLI::Option* add_output_option(CLI::App& sub, const std::string& flags, std::string& path, const std::string& help,
+                               OutputKind kind = OutputKind::Text);
+// The same for a positional (synth OUT).
+CLI::Option* add_output_arg(CLI::App& sub, const std::string& name, std::string& path, const std::string& help,
+                            OutputKind kind);
+// Before the parsed command `sub` runs: every output it was given can be
+// written (an Error naming it otherwise, before any long run), at most one is
+// standard output, and when one is, everything else the command prints moves
+// from stdout to stderr (reserve_stdout_for_output), so stdout holds that output alone.
+void prepare_outputs(const CLI::App& sub);
+
+// -q/--quiet: nothing on the terminal but errors: no progress, notes or report.
+CLI::Option* add_quiet_option(CLI::App& sub, bool& quiet);
+// --progress auto|bar|lines|none, for the commands that run long.
+CLI::Option* add_progress_option(CLI::App& sub, ProgressMode& mode);
+// The mode a command's ProgressBar gets: none under -q, else as asked.
+inline ProgressMode progress_mode(ProgressMode asked, bool quiet) { return quiet ? ProgressMode::None : asked; }
+// --force of older versions (synth, reconstruct): accepted and ignored, hidden,
+// since an output is now always replaced (atomically, never an input).
+void add_legacy_force_flag(CLI::App& sub);
+// "Example:" lines for the end of a command's --help.
+std::string examples(std::initializer_list<std::string> lines);
+
 void add_model_arg(CLI::App& sub, std::string& model);  // the required positional MODEL
 void add_tokenizer_option(CLI::App& sub, std::string& tokenizer);
 // --text or --text-ids (not both) and --tokenizer: the tokens eval-like commands score.
@@ -45,6 +80,8 @@ void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::str
 void add_seed_option(CLI::App& sub, uint64_t& seed);
 // --K as a comma-separated list ("8,64"), each in 1..100000; the default is Ks's value.
 CLI::Option* add_k_list_option(CLI::App& sub, std::vector<int>& Ks, const std::string& help);
+// --K as one number in 1..100000 (compress): a list is refused with a line that says so.
+CLI::Option* add_k_option(CLI::App& sub, int& K, const std::string& help);
 // A comma-separated list of basis names ("gaussian,dct"), in the given order.
 CLI::Option* add_basis_list_option(CLI::App& sub, const std::string& flag, std::vector<ct::BasisKind>& bases,
                                    const std::string& help);

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <string_view>
 
 #include "cli/command.hpp"
 #include "util/error.hpp"
 #include "util/temporaries.hpp"
+#include "util/version.hpp"
 
 namespace ctscope::cli {
 
@@ -15,6 +17,51 @@ std::vector<CommandSpec>& registry() {
   return r;
 }
 
+namespace {
+
+// What every command shares, shown at the end of `ctscope --help`.
+constexpr const char* kConventions =
+    "\nConventions (every command):\n"
+    "  outputs    --json FILE, --csv FILE, -o FILE...: FILE is replaced atomically (a symlink's target is);\n"
+    "             '-' is standard output (the report then goes to stderr); a FIFO or /dev/null is written\n"
+    "             as is; an output that is one of the inputs is refused\n"
+    "  -q         only errors and the outputs you name; --progress auto|bar|lines|none on long commands\n"
+    "  help       ctscope help COMMAND (= ctscope COMMAND --help), ctscope version (= --version, -V)\n"
+    "\nExample:\n"
+    "  ctscope analyze model.gguf --K 8,64 --json result.json\n";
+
+// Levenshtein distance: how far a misspelt command is from a real one.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The one line for a word that is not a command: the nearest command when it
+// is close (analyse -> analyze, evl -> eval), else the list.
+std::string unknown_command(const std::string& word, const std::vector<std::string>& commands) {
+  std::string best, all;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : commands) {
+    all += (all.empty() ? "" : ", ") + c;
+    const size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  if (best_d <= std::max<size_t>(2, best.size() / 3))
+    return std::string("unknown command '") + word + "': did you mean '" + best + "'? (see ctscope --help)";
+  return std::string("unknown command '") + word + "' (commands: " + all + ")";
+}
+
+}  // namespace
 }  // namespace ctscope::cli
 
 int main(int argc, char** argv) {
@@ -22,19 +69,38 @@ int main(int argc, char** argv) {
   remove_temporaries_on_signals();
   CLI::App app{"ctscope: look inside the weights of Llama-family language models.\n"
                "Measures the Crystallization Transform (CT) analysis of Paper 68 exactly,\n"
-               "beside the SVD (best possible) and random (null) baselines."};
-  app.set_version_flag("--version", std::string("ctscope ") + CTSCOPE_VERSION);
+               "beside the SVD (best possible) and random (null) baselines.",
+               "ctscope"};  // usage lines say "ctscope analyze", not the binary's path
+  app.set_version_flag("-V,--version", version_line());
   app.require_subcommand(1);
+  app.footer(cli::kConventions);
   // Every usage error is one line, like every other input error.
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("ctscope: error: ") + e.what() + " (see --help)\n";
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    const auto parsed = a->get_subcommands();
+    const std::string help =
+        std::string("ctscope ") + (parsed.empty() ? std::string() : parsed.front()->get_name() + " ") + "--help";
+    return std::string("ctscope: error: ") + e.what() + " (see " + help + ")\n";
   });
   auto& reg = cli::registry();
   std::sort(reg.begin(), reg.end(), [](auto& a, auto& b) { return a.order < b.order; });
   std::map<CLI::App*, cli::Action> actions;
+  std::vector<std::string> names;
   for (auto& c : reg) {
     CLI::App* sub = app.add_subcommand(c.name, c.description);
     actions[sub] = c.setup(*sub);
+    names.push_back(c.name);
+  }
+  std::string topic;
+  CLI::App* help = app.add_subcommand("help", "Show the help of ctscope, or of one command: ctscope help analyze");
+  help->add_option("COMMAND", topic, "the command to explain");
+  CLI::App* version = app.add_subcommand("version", "Show the version (and the git commit of the build)");
+  names.push_back("help");
+  names.push_back("version");
+
+  // A misspelt command: say which one was meant, before CLI11 calls it an extra argument.
+  if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+    std::fprintf(stderr, "ctscope: error: %s\n", cli::unknown_command(argv[1], names).c_str());
+    return 2;
   }
   try {
     app.parse(argc, argv);
@@ -46,8 +112,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (version->parsed()) {
+      std::printf("%s\n", version_line().c_str());
+      return 0;
+    }
+    if (help->parsed()) {
+      if (topic.empty()) {
+        // Not app.help(): with "help" parsed, that would describe the help command.
+        std::fputs(app.get_formatter()->make_help(&app, "ctscope", CLI::AppFormatMode::Normal).c_str(), stdout);
+        return 0;
+      }
+      if (std::find(names.begin(), names.end(), topic) == names.end()) throw Error(cli::unknown_command(topic, names));
+      std::fputs(app.get_subcommand(topic)->help("ctscope").c_str(), stdout);
+      return 0;
+    }
     for (auto& [sub, action] : actions)
-      if (sub->parsed()) return action();
+      if (sub->parsed()) {
+        cli::prepare_outputs(*sub);
+        return action();
+      }
   } catch (const Error& e) {
     std::fprintf(stderr, "ctscope: error: %s\n", e.what());
     return 2;

@@ -1,6 +1,8 @@
 // Options shared by several commands, each worded once. CLI11 parses and
 // checks the values (lists, ranges, names), so a bad value fails while
 // parsing, before any model is loaded.
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -9,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/command.hpp"
+#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::cli {
@@ -26,7 +29,86 @@ const std::map<std::string, ct::BasisKind>& basis_names() {
   return names;
 }
 
+// Why `s` is not a K ("" when it is one).
+std::string k_value_error(const std::string& s) {
+  int v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+    return std::string("'") + s + "' is not a whole number (K: basis functions per row, 1..100000)";
+  if (v < 1 || v > 100000) return s + " is out of range (K must be 1..100000)";
+  return "";
+}
+
+struct DeclaredOutput {
+  std::string* path;
+  OutputKind kind;
+  std::string name;  // as the user typed it: "--json", "OUT"
+};
+std::map<const CLI::App*, std::vector<DeclaredOutput>>& declared_outputs() {
+  static std::map<const CLI::App*, std::vector<DeclaredOutput>> m;
+  return m;
+}
+
 }  // namespace
+
+CLI::Option* add_output_option(CLI::App& sub, const std::string& flags, std::string& path, const std::string& help,
+                               OutputKind kind) {
+  CLI::Option* opt = sub.add_option(flags, path, help);
+  declared_outputs()[&sub].push_back({&path, kind, opt->get_name()});
+  return opt;
+}
+
+CLI::Option* add_output_arg(CLI::App& sub, const std::string& name, std::string& path, const std::string& help,
+                            OutputKind kind) {
+  return add_output_option(sub, name, path, help, kind);
+}
+
+void prepare_outputs(const CLI::App& sub) {
+  std::vector<std::string> to_stdout;
+  for (const auto& o : declared_outputs()[&sub]) {
+    const std::string& path = *o.path;
+    if (path.empty()) continue;
+    if (is_stdout_name(path)) {
+      if (o.kind == OutputKind::Directory)
+        fail(o.name + " " + path, "a checkpoint directory cannot be written to standard output: name a directory");
+      if (o.kind == OutputKind::ModelFile && ::isatty(stdout_output_fd()))
+        fail(o.name + " " + path, "refusing to write a model file to a terminal: redirect it (> FILE, | ...)");
+      to_stdout.push_back(o.name);
+    } else if (o.kind != OutputKind::Directory) {
+      check_writable(path);
+    }
+  }
+  if (to_stdout.size() > 1)
+    throw Error(fmt::format("{}: only one output can go to standard output",
+                            fmt::join(to_stdout, ", ")));
+  if (!to_stdout.empty()) reserve_stdout_for_output();
+}
+
+CLI::Option* add_quiet_option(CLI::App& sub, bool& quiet) {
+  return sub.add_flag("-q,--quiet", quiet,
+                      "print nothing but errors: no progress, notes or report (outputs you name are still written)");
+}
+
+CLI::Option* add_progress_option(CLI::App& sub, ProgressMode& mode) {
+  return sub
+      .add_option("--progress", mode,
+                  "auto (default): a bar on a terminal, else a plain line every 5 s | bar | lines | none")
+      ->transform(names_to(std::map<std::string, ProgressMode>{{"auto", ProgressMode::Auto},
+                                                               {"bar", ProgressMode::Bar},
+                                                               {"lines", ProgressMode::Lines},
+                                                               {"none", ProgressMode::None}},
+                           "progress mode"));
+}
+
+void add_legacy_force_flag(CLI::App& sub) {
+  sub.add_flag("--force")->description("ignored: an existing output is always replaced (for old scripts)")->group("");
+}
+
+std::string examples(std::initializer_list<std::string> lines) {
+  std::string s = "\nExamples:\n";
+  for (const auto& l : lines) s += std::string("  ") + l + "\n";
+  return s;
+}
 
 std::vector<int> sorted_unique(std::vector<int> Ks) {
   std::sort(Ks.begin(), Ks.end());
@@ -35,16 +117,20 @@ std::vector<int> sorted_unique(std::vector<int> Ks) {
 }
 
 CLI::Option* add_k_list_option(CLI::App& sub, std::vector<int>& Ks, const std::string& help) {
-  const CLI::Validator whole_k(
+  const CLI::Validator whole_k(k_value_error, "K");
+  return sub.add_option("--K", Ks, help)->delimiter(',')->check(whole_k)->expected(1, 1 << 20)->capture_default_str();
+}
+
+CLI::Option* add_k_option(CLI::App& sub, int& K, const std::string& help) {
+  const CLI::Validator one_k(
       [](const std::string& s) -> std::string {
-        int v = 0;
-        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return "'" + s + "' is not a whole number";
-        if (v < 1 || v > 100000) return s + " is out of range (K must be 1..100000)";
-        return "";
+        if (s.find(',') != std::string::npos)
+          return std::string("'") + s +
+                 "': one K here, a number in 1..100000 (each K is a file of its own: run once per K)";
+        return k_value_error(s);
       },
       "K");
-  return sub.add_option("--K", Ks, help)->delimiter(',')->check(whole_k)->expected(1, 1 << 20)->capture_default_str();
+  return sub.add_option("--K", K, help)->check(one_k)->capture_default_str();
 }
 
 CLI::Option* add_basis_list_option(CLI::App& sub, const std::string& flag, std::vector<ct::BasisKind>& bases,

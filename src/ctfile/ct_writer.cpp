@@ -180,7 +180,7 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
       fail(out.string(), "not written: the file would not read back ({})", e.what());
     }
   });
-  sum.file_bytes = std::filesystem::file_size(out);
+  sum.file_bytes = w.file_size();  // out may be a pipe (-o -, a FIFO): no size to ask for
   return sum;
 }
 

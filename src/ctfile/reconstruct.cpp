@@ -9,7 +9,8 @@
 
 namespace ctscope::ctfile {
 
-ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force) {
+ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force,
+                                          const ProgressFn& progress) {
   check_output_dir(out_dir, force);
   check_not_an_input(out_dir, {c.file().path});
   AtomicDir dir(out_dir);
@@ -26,6 +27,7 @@ ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesyst
     if (e.alias_of.empty()) plan.push_back({out_name(e), out_dtype(e.dtype), e.shape});
   // "format": "pt" is what transformers expects in a PyTorch checkpoint's metadata.
   SafetensorsWriter w(dir.tmp() / "model.safetensors", plan, {{"format", "pt"}});
+  size_t written = 0;
   for (const auto& e : c.entries()) {
     if (!e.alias_of.empty()) continue;
     auto f = c.tensor_f32(e);
@@ -38,6 +40,7 @@ ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesyst
       bytes = permute_meta_to_hf(bytes.data(), heads, cfg.head_dim(), e.shape[1], dt == DType::F32 ? 4 : 2);
     }
     w.write(out_name(e), bytes.data(), bytes.size());
+    if (progress) progress(++written, plan.size(), e.name, static_cast<double>(w.bytes_written()));
   }
   w.commit();
   ModelConfig hf = cfg;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ctfile/ct_reader.hpp"
+#include "util/progress.hpp"
 
 namespace ctscope::ctfile {
 
@@ -19,6 +20,7 @@ struct ReconstructSummary {
 // their Hugging Face names and q/k rows permuted to the HF layout. The
 // vocabulary the file carries becomes tokenizer.model (tokenizer_model_file.hpp),
 // which ctscope finds in the directory by itself.
-ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force);
+ReconstructSummary reconstruct_checkpoint(const CtReader& c, const std::filesystem::path& out_dir, bool force,
+                                          const ProgressFn& progress = {});
 
 }  // namespace ctscope::ctfile

@@ -2,10 +2,11 @@
 
 #include <fcntl.h>
 #include <stdio.h>
-
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "util/error.hpp"
@@ -36,18 +37,108 @@ void sync_directory(const std::filesystem::path& path) {
   ::close(fd);
 }
 
+// The descriptor a name stands for: "-" and /dev/stdout are 1, /dev/stderr 2,
+// /dev/fd/N and /proc/self/fd/N are N. Such names are links into /proc that
+// end at whatever the descriptor holds - a pipe, a terminal, the file of a
+// shell's `> out` - which must be written through the descriptor, never replaced.
+std::optional<int> descriptor_name(const std::filesystem::path& path) {
+  const std::string& s = path.native();
+  if (s == "-" || s == "/dev/stdout") return STDOUT_FILENO;
+  if (s == "/dev/stderr") return STDERR_FILENO;
+  for (std::string_view prefix : {"/dev/fd/", "/proc/self/fd/"})
+    if (s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0) {
+      int fd = -1;
+      const char *begin = s.data() + prefix.size(), *end = s.data() + s.size();
+      const auto [p, ec] = std::from_chars(begin, end, fd);
+      if (ec == std::errc() && p == end && fd >= 0) return fd;
+    }
+  return std::nullopt;
+}
+
+// The file's mode (permissions) carried over to its replacement, as editors
+// and sed -i do: replacing a file does not make it world-readable or drop its x bit.
+void keep_mode(const std::filesystem::path& target, std::FILE* f) {
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::fchmod(::fileno(f), st.st_mode & 07777);
+}
+
+// `path` with its symbolic links followed (not the directories above it:
+// the temporary goes beside the final file), stopping at a descriptor name.
+std::filesystem::path follow_links(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  fs::path p = path;
+  for (int links = 0; !descriptor_name(p); ++links) {
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(p, ec))) break;
+    if (links == 40) fail(path.string(), "too many levels of symbolic links");
+    const fs::path to = fs::read_symlink(p, ec);
+    if (ec) fail(path.string(), "cannot read the link {}: {}", p.string(), ec.message());
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p;
+}
+
+int g_stdout_output_fd = STDOUT_FILENO;
+
 }  // namespace
 
+bool is_stdout_name(const std::filesystem::path& path) { return descriptor_name(path) == STDOUT_FILENO; }
+
+int stdout_output_fd() { return g_stdout_output_fd; }
+
+void reserve_stdout_for_output() {
+  if (g_stdout_output_fd != STDOUT_FILENO) return;  // done already
+  std::fflush(stdout);
+  const int kept = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (kept < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+    fail("standard output", "cannot redirect: {}", std::strerror(errno));
+  g_stdout_output_fd = kept;
+}
+
+OutputTarget resolve_output(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  const fs::path p = follow_links(path);
+  if (const auto fd = descriptor_name(p)) {
+    const int real = *fd == STDOUT_FILENO ? stdout_output_fd() : *fd;
+    if (::fcntl(real, F_GETFD) < 0) fail(path.string(), "descriptor {} is not open", *fd);
+    return {OutputTarget::Kind::Descriptor, p, real};
+  }
+  std::error_code ec;
+  const fs::file_status st = fs::status(p, ec);
+  if (fs::is_directory(st)) fail(path.string(), "is a directory, not a file");
+  if (fs::exists(st) && !fs::is_regular_file(st)) return {OutputTarget::Kind::Direct, p};
+  return {OutputTarget::Kind::Replace, p};
+}
+
 AtomicFile::AtomicFile(std::filesystem::path path)
-    : path_(std::move(path)), shown_(shown_path(path_)), tmp_(temporary_name(path_, ".tmp.")), registration_(tmp_) {
-  remove_stale_temporaries(path_);
+    : path_(std::move(path)),
+      shown_(path_ == "-" ? std::string("standard output") : shown_path(path_)),
+      target_(resolve_output(path_)) {
+  if (target_.kind == OutputTarget::Kind::Descriptor) {
+    const int fd = ::fcntl(target_.fd, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) f_ = ::fdopen(fd, "wb");
+    if (!f_) {
+      if (fd >= 0) ::close(fd);
+      fail(shown_, "cannot write: {}", std::strerror(errno));
+    }
+    return;
+  }
+  if (target_.kind == OutputTarget::Kind::Direct) {
+    f_ = std::fopen(target_.path.c_str(), "wb");
+    if (!f_) fail(shown_, "cannot write: {}", std::strerror(errno));
+    return;
+  }
+  tmp_ = temporary_name(target_.path, ".tmp.");
+  registration_.emplace(tmp_);
+  remove_stale_temporaries(target_.path);
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) fail(shown_, "cannot write: {}", std::strerror(errno));
+  keep_mode(target_.path, f_);
 }
 
 AtomicFile::~AtomicFile() {
   if (f_) std::fclose(f_);
-  if (!committed_) {
+  if (!committed_ && !tmp_.empty()) {
     std::error_code ec;
     std::filesystem::remove(tmp_, ec);
   }
@@ -60,6 +151,15 @@ void AtomicFile::write(const void* data, size_t n) {
 }
 
 void AtomicFile::commit(const std::function<void(const std::filesystem::path&)>& check) {
+  if (target_.kind != OutputTarget::Kind::Replace) {
+    const bool flushed = std::fflush(f_) == 0;
+    const int err = errno;
+    const bool closed = std::fclose(f_) == 0;
+    f_ = nullptr;
+    if (!flushed || !closed) fail(shown_, "write failed: {}", std::strerror(flushed ? errno : err));
+    committed_ = true;
+    return;
+  }
   // On disk before it has the final name (a crash then leaves the old file or the new, complete one).
   if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0 || std::fclose(f_) != 0) {
     f_ = nullptr;
@@ -68,14 +168,14 @@ void AtomicFile::commit(const std::function<void(const std::filesystem::path&)>&
   f_ = nullptr;
   if (check) check(tmp_);  // throws: the temporary goes, the target is untouched
   std::error_code ec;
-  std::filesystem::rename(tmp_, path_, ec);
+  std::filesystem::rename(tmp_, target_.path, ec);
   if (ec) fail(shown_, "cannot rename into place: {}", ec.message());
   committed_ = true;
-  sync_directory(path_);
+  sync_directory(target_.path);
 }
 
 AtomicDir::AtomicDir(std::filesystem::path path)
-    : path_(std::move(path)), tmp_(temporary_name(path_, ".tmp-")), registration_(tmp_) {
+    : path_(follow_links(path)), tmp_(temporary_name(path_, ".tmp-")), registration_(tmp_) {
   remove_stale_temporaries(path_);
   std::error_code ec;
   std::filesystem::remove_all(tmp_, ec);
@@ -128,13 +228,19 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 }
 
 void check_writable(const std::filesystem::path& path) {
+  const OutputTarget t = resolve_output(path);
+  if (t.kind == OutputTarget::Kind::Descriptor) return;
+  if (t.kind == OutputTarget::Kind::Direct) {
+    if (::access(t.path.c_str(), W_OK) != 0) fail(path.string(), "cannot write: {}", std::strerror(errno));
+    return;
+  }
   AtomicFile probe(path);  // throws if the directory is missing or read-only; removed on scope exit
 }
 
 void check_not_an_input(const std::filesystem::path& output, const std::vector<std::filesystem::path>& inputs) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(output, ec)) return;
+  if (descriptor_name(output) || !fs::exists(output, ec)) return;
   const fs::path out = fs::canonical(output, ec);
   for (const auto& in : inputs) {
     const fs::path inp = fs::canonical(in, ec);
@@ -148,6 +254,8 @@ void check_not_an_input(const std::filesystem::path& output, const std::vector<s
 void check_output_dir(const std::filesystem::path& path, bool force) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (descriptor_name(path))
+    fail(path.string(), "a checkpoint directory cannot be written to a stream: name a directory");
   if (!fs::exists(fs::symlink_status(path, ec))) return;
   if (!force) fail(path.string(), "already exists (use --force to replace it)");
   if (!fs::is_directory(path, ec) || !(fs::is_empty(path, ec) || fs::exists(path / "config.json", ec)))

@@ -16,8 +16,8 @@ const char* version_string() { return CTSCOPE_VERSION; }
 const char* git_commit() { return CTSCOPE_GIT_COMMIT; }
 
 std::string version_line() {
-  std::string v = version_string();
-  if (*git_commit()) v += std::string(" (") + git_commit() + ")";
+  std::string v = std::string("ctscope ") + version_string();
+  if (*git_commit()) v += std::string(" (git ") + git_commit() + ")";
   return v;
 }
 

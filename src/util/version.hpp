@@ -10,7 +10,7 @@ const char* version_string();
 // `git describe --always --dirty` of the checkout at configure time (e.g.
 // "db9bde2" or "db9bde2-dirty"); "" when not built from a git checkout.
 const char* git_commit();
-// "0.1.0 (db9bde2)" or "0.1.0": what --version prints after the name.
+// "ctscope 0.1.0 (git db9bde2)", or "ctscope 0.1.0" outside a checkout: what --version prints.
 std::string version_line();
 
 }  // namespace ctscope
