@@ -231,6 +231,10 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
     if (sel.matrices.empty()) fail(out.model_path, "{}", nothing_fitted(out, sel));
     throw Error("--K: every K must be at least 1");
   }
+  // Before the long pass: a run that can fit nothing is an error at once (spec, "Coverage").
+  const int kmin = out.settings.Ks.front();
+  if (std::none_of(sel.matrices.begin(), sel.matrices.end(), [kmin](const TensorInfo* t) { return t->cols() >= kmin; }))
+    fail(out.model_path, "{}", nothing_fitted(out, sel));
 
   analyze_matrices(ck, out.settings, sel, out, progress);
   if (out.matrices.empty()) fail(out.model_path, "{}", nothing_fitted(out, sel));
