@@ -16,6 +16,7 @@
 #include "io/safetensors_writer.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
+#include "util/version.hpp"
 
 namespace ctscope::ctfile {
 
@@ -89,6 +90,7 @@ FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::m
       {"source_path", std::filesystem::absolute(ck.path).lexically_normal().string()},
       {"config", strict_json(cfg, ck)},
       {"tensors", strict_json(tensors, ck)},
+      {"written_by", version_line()},  // which build made the file (reproducibility)
   };
   if (const auto [v, from] = vocab_to_carry(ck, s); v) {
     plan.metadata[kVocabModelKey] = v->model;
