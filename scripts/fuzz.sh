@@ -30,6 +30,7 @@ cp "$work/tiny.ct.safetensors" "$work/corpus/ct_file/"
 seed '\x01' "$work/tiny/config.json" text_inputs config
 printf '\x00\x00[1, 403, 407]' > "$work/corpus/text_inputs/ids-json"
 printf '\x00\x001\n403\n407\n' > "$work/corpus/text_inputs/ids-lines"
+for j in fuzz/seeds/tokenizer-*.json; do seed '\x03\x00' "$j" text_inputs "$(basename "$j")"; done
 models=../shared/models
 if [ -d "$models" ]; then
   for g in "$models"/*.gguf; do seed '\x01' "$g" checkpoint "$(basename "$g")"; done

@@ -30,10 +30,11 @@ void print_summary(const CompressOpts& o, const ctfile::CompressSummary& sum) {
              with_commas(sum.fitted_rows), with_commas(sum.fitted_params), sum.pooled_r2());
   // Spec "Coverage": what stays dense at this K, and why, grouped by reason.
   std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
-  for (const auto& [name, why] : sum.skipped) {
+  for (const auto& skipped : sum.skipped) {
+    const std::string& why = skipped.second;
     auto it = std::find_if(by_reason.begin(), by_reason.end(), [&](const auto& g) { return g.first == why; });
     if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {why, {}});
-    it->second.push_back(name);
+    it->second.push_back(skipped.first);
   }
   for (const auto& g : by_reason) {
     std::string names;
