@@ -304,7 +304,8 @@ std::string analysis_csv(const ModelAnalysis& a) {
 std::string analysis_markdown(const ModelAnalysis& a, const ReportOptions& o) {
   std::string md = fmt::format("# CT analysis of `{}`\n\n{} format, {} tensors, {} parameters. {}\n", a.model_path,
                                a.format, a.tensors, a.total_params, k_line(a));
-  md += fmt::format("Selection: {} ({} matrices, {} rows).\n", a.selection, a.matrices.size(), a.rows);
+  md += fmt::format("Selection: {} ({}, {} rows).\n", a.selection,
+                    plural(static_cast<int64_t>(a.matrices.size()), "matrix", "matrices"), a.rows);
   for (const auto& t : analysis_tables(a, o)) md += render_markdown(t);
   md += "\n## In plain words\n\n";
   for (const auto& f : a.model.fits) md += "- " + verdict(f) + "\n";

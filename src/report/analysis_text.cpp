@@ -17,8 +17,9 @@ namespace {
 std::string header(const ModelAnalysis& a) {
   std::string o = fmt::format("ctscope analyze  {}  ({}, {} tensors, {} parameters)\n", a.model_path, a.format,
                               a.tensors, with_commas(a.total_params));
-  o += fmt::format("selection: {}: {} matrices, {} rows, {} parameters", a.selection, a.matrices.size(),
-                   with_commas(a.rows), with_commas(a.analyzed_params));
+  o += fmt::format("selection: {}: {}, {} rows, {} parameters", a.selection,
+                   plural(static_cast<int64_t>(a.matrices.size()), "matrix", "matrices"), with_commas(a.rows),
+                   with_commas(a.analyzed_params));
   o += a.skipped.empty() ? "\n" : fmt::format("; {} not fitted (listed below)\n", a.skipped.size());
   return o + k_line(a) + "\n";
 }
