@@ -163,6 +163,27 @@ TEST(CliConventions, KErrorsNameTheOptionAndTheAcceptedValues) {
   EXPECT_FALSE(fs::exists("/tmp/never.ct"));
 }
 
+// Issue 10, item 14: numbers are checked once, as written, against ranges that
+// mean something; nothing is clamped or wrapped.
+TEST(CliConventions, NumbersAreWholeAndInRangeAsWritten) {
+  REQUIRE_STORIES();
+  const std::string m = q(kModels / "stories260K.bin");
+  const std::string eval = "eval " + m + " --text " + q(fs::path(CTSCOPE_SOURCE_DIR) / "tests/data/story.txt");
+  expect_one_line_error(run_cli(eval + " --ctx 9223372036854775808"),
+                        "--ctx: 9223372036854775808 is out of range (4..16777216)");
+  expect_one_line_error(run_cli(eval + " --ctx 16777217"), "--ctx: 16777217 is out of range");
+  expect_one_line_error(run_cli(eval + " --ctx 3"), "--ctx: 3 is out of range (4..16777216)");
+  expect_one_line_error(run_cli(eval + " --ctx +64"), "--ctx: '+64' is not a whole number");
+  expect_one_line_error(run_cli(eval + " --ctx ' 64'"), "--ctx: ' 64' is not a whole number");
+  expect_one_line_error(run_cli("generate " + m + " --prompt Once --seed -1"), "--seed: '-1' is not a whole number");
+  expect_one_line_error(run_cli("generate " + m + " --prompt Once --seed 18446744073709551616"),
+                        "--seed: 18446744073709551616 is out of range (0..18446744073709551615)");
+  expect_one_line_error(run_cli("analyze " + m + " --seed 1e3"), "--seed: '1e3' is not a whole number");
+  // The largest values are accepted as written.
+  const auto r = run_cli("generate " + m + " --prompt Once -n 3 --temperature 1 --seed 18446744073709551615 -q");
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
 TEST(CliConventions, SameOptionsInEveryCommand) {
   for (const auto& c : kCommands) {
     const auto r = run_cli("help " + c);

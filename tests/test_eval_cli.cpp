@@ -138,8 +138,8 @@ TEST(PerplexityCli, EvalErrorsAreOneLineWithoutOutput) {
   fs::create_symlink(kModels / "stories260K.bin", lone / "stories260K.bin");
   expect_one_line_error(run_cli("eval " + q(lone / "stories260K.bin") + " --text " + q(text)), "--tokenizer");
   expect_one_line_error(run_cli("eval " + model), "--text");
-  expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 3 --json " + q(out)), "--ctx: 3 is too small");
-  expect_one_line_error(run_cli("eval-compression " + model + " --text " + q(text) + " --ctx 2"), "--ctx: 2 is too small");
+  expect_one_line_error(run_cli("eval " + model + " --text " + q(text) + " --ctx 3 --json " + q(out)), "--ctx: 3 is out of range (4..");
+  expect_one_line_error(run_cli("eval-compression " + model + " --text " + q(text) + " --ctx 2"), "--ctx: 2 is out of range (4..");
   EXPECT_FALSE(fs::exists(out));
   fs::remove(text);
 }

@@ -83,7 +83,7 @@ const RegisterCommand reg(
                      "ends the text (EOS/BOS). Default 256. Example: -n 60");
       sub.add_option("--temperature", o->temperature, "0 = greedy (default); else sample softmax(logits/T)");
       sub.add_option("--top-p", o->top_p, "nucleus sampling threshold when temperature > 0 (default 0.9)");
-      sub.add_option("--seed", o->seed, "random seed for sampling (default 0)");
+      add_seed_option(sub, o->seed, "random seed for sampling");
       sub.add_flag("--ids", o->ids, "print token ids (space separated, prompt included) instead of text");
       add_quiet_option(sub, o->quiet)->description("print only the text (no speed line on stderr)");
       sub.footer(examples({"ctscope generate stories260K.bin --tokenizer tok512.bin --prompt 'Once upon a time'",

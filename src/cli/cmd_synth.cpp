@@ -39,7 +39,7 @@ const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkp
   sub.add_option("--dtype", o->dtype, "bf16 (default), f16 or f32")
       ->transform(names_to(std::map<std::string, DType>{{"bf16", DType::BF16}, {"f16", DType::F16}, {"f32", DType::F32}},
                            "dtype"));
-  sub.add_option("--seed", o->seed, "random seed (same seed, same bytes)");
+  add_seed_option(sub, o->seed, "random seed (same seed, same bytes)");
   sub.add_option("--shard-size", o->shard_size, "write shards of at most this many bytes + model.safetensors.index.json")
       ->check(CLI::PositiveNumber);
   sub.add_flag("--list", o->list, "list the presets and exit");

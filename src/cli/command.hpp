@@ -71,13 +71,18 @@ void add_model_arg(CLI::App& sub, std::string& model);  // the required position
 void add_tokenizer_option(CLI::App& sub, std::string& tokenizer);
 // --text or --text-ids (not both) and --tokenizer: the tokens eval-like commands score.
 void add_text_options(CLI::App& sub, std::string& text, std::string& text_ids, std::string& tokenizer);
-// --ctx, at least 4 (an Error while parsing otherwise); ctx holds the default.
+// A number as the user must write it: plain digits in [lo, hi]; no sign, no
+// spaces, and nothing clamped (CLI11 alone takes "+8" and " 8", wraps "-1"
+// into an unsigned and clamps 2^63 into an int64). Throws Error naming flag.
+uint64_t parse_whole_number(const std::string& flag, const std::string& s, uint64_t lo, uint64_t hi);
+// --ctx in 4..kMaxCtx (an Error while parsing otherwise); ctx holds the default.
+inline constexpr uint64_t kMaxCtx = uint64_t{1} << 24;
 void add_ctx_option(CLI::App& sub, int64_t& ctx);
 // --preset, --include, --exclude, --role and --layers into s; `verb` says what happens
 // to the selected tensors ("analyze", "fit").
 void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb);
-// --seed of the random basis.
-void add_seed_option(CLI::App& sub, uint64_t& seed);
+// --seed, a whole number 0..2^64-1; seed holds the default.
+void add_seed_option(CLI::App& sub, uint64_t& seed, const std::string& help = "seed of the random basis");
 // --K as a comma-separated list ("8,64"), each in 1..100000; the default is Ks's value.
 CLI::Option* add_k_list_option(CLI::App& sub, std::vector<int>& Ks, const std::string& help);
 // --K as one number in 1..100000 (compress): a list is refused with a line that says so.

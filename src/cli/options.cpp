@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -168,15 +169,24 @@ void add_text_options(CLI::App& sub, std::string& text, std::string& text_ids, s
   add_tokenizer_option(sub, tokenizer);
 }
 
+uint64_t parse_whole_number(const std::string& flag, const std::string& s, uint64_t lo, uint64_t hi) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || (ec != std::errc() && ec != std::errc::result_out_of_range) || end != s.data() + s.size())
+    throw Error(fmt::format("{}: '{}' is not a whole number ({}..{})", flag, s, lo, hi));
+  if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+    throw Error(fmt::format("{}: {} is out of range ({}..{})", flag, s, lo, hi));
+  return v;
+}
+
 void add_ctx_option(CLI::App& sub, int64_t& ctx) {
   // Checked while parsing, so a bad value fails before any model is loaded.
-  sub.add_option_function<int64_t>(
-      "--ctx",
-      [&ctx](const int64_t& v) {
-        if (v < 4) throw Error(fmt::format("--ctx: {} is too small (need at least 4)", v));
-        ctx = v;
-      },
-      fmt::format("context (chunk) length; the second half of each chunk is scored (default {})", ctx));
+  sub.add_option_function<std::string>(
+         "--ctx",
+         [&ctx](const std::string& v) { ctx = static_cast<int64_t>(parse_whole_number("--ctx", v, 4, kMaxCtx)); },
+         fmt::format("context (chunk) length, 4..{}; the second half of each chunk is scored", kMaxCtx))
+      ->default_str(std::to_string(ctx));
 }
 
 void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb) {
@@ -221,8 +231,14 @@ void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::str
       ->check(layer_ranges);
 }
 
-void add_seed_option(CLI::App& sub, uint64_t& seed) {
-  sub.add_option("--seed", seed, "seed of the random basis")->capture_default_str();
+void add_seed_option(CLI::App& sub, uint64_t& seed, const std::string& help) {
+  sub.add_option_function<std::string>(
+         "--seed",
+         [&seed](const std::string& v) {
+           seed = parse_whole_number("--seed", v, 0, std::numeric_limits<uint64_t>::max());
+         },
+         help)
+      ->default_str(std::to_string(seed));
 }
 
 }  // namespace ctscope::cli
