@@ -549,6 +549,45 @@ TEST(Gguf, CliInspectTruncatedExitsTwoWithOneLine) {
   EXPECT_NE(out.find("truncated"), std::string::npos) << out;
 }
 
+TEST(Gguf, NamesLongerThanAnyCheckpointHasAreRefusedQuotingOnlyTheirStart) {
+  Writer w = llama(3);
+  w.tensor(std::string(5000, 't'), {32}, kF32, f32_data(32, 1.f));
+  expect_error(w, "long_tensor_name", "a tensor name of 5000 bytes (at most 1024)");
+  Writer k = llama(2);
+  k.string(std::string(2000, 'k'), "v");
+  expect_error(k, "long_key", "a metadata key of 2000 bytes (at most 1024)");
+  for (const auto* wr : {&w, &k}) {
+    const fs::path p = write_temp("long_names.gguf", wr->build());
+    EXPECT_LT(error_of(p).size(), 300u);
+  }
+}
+
+TEST(Gguf, AnEmptyEmbeddingSurvivesCompressAndInspect) {
+  // What ctscope writes, ctscope reads: a GGUF whose token_embd holds no rows
+  // (a damaged but readable file) either compresses to a file inspect accepts,
+  // or is refused in one line; never a .ct.safetensors that ctscope rejects.
+  Writer w(3);
+  Writer full = llama(3);
+  w.kv = full.kv;
+  w.n_kv = full.n_kv;
+  w.tensor("token_embd.weight", {32, 0}, kF32, {});
+  w.tensor("blk.0.attn_q.weight", {32, 2}, kF32, f32_data(64, 0.5f));
+  w.tensor("output_norm.weight", {32}, kF32, f32_data(32, 1.f));
+  test_support::TempDir tmp("empty_embd");
+  const fs::path src = tmp / "empty_embd.gguf";
+  test_support::write_bytes(src, w.build());
+  const fs::path out = tmp / "e.ct.safetensors";
+  const auto c = test_support::run_cli("compress " + src.string() + " -o " + out.string() + " --K 4 -q");
+  if (c.code != 0) {
+    EXPECT_EQ(c.code, 2) << c.err;
+    EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+    EXPECT_FALSE(fs::exists(out));
+    return;
+  }
+  const auto i = test_support::run_cli("inspect " + out.string() + " -q");
+  EXPECT_EQ(i.code, 0) << i.err;
+}
+
 TEST(Gguf, NonUtf8TensorNameIsShownNotFatal) {
   // GGUF names are raw bytes: `inspect --json` replaces a bad byte with U+FFFD
   // instead of ending in an internal error.

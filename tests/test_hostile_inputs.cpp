@@ -377,6 +377,20 @@ TEST(HostileInputs, MessagesNameTheFileAndWhatIsWrong) {
   const auto rank = run_cli("inspect " + q(p));
   expect_one_line_error(rank, "100000 dimensions");
   EXPECT_LT(rank.err.size(), 300u);
+  // A tensor name of 100 KB is refused quoting only its start (every message quotes names).
+  const std::string name(100000, 'n');
+  const fs::path longname = write_temp(
+      "longname.safetensors",
+      safetensors_bytes(R"({")" + name + R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  const auto ln = run_cli("inspect " + q(longname));
+  expect_one_line_error(ln, "a tensor name of 100000 bytes (at most 1024)");
+  EXPECT_LT(ln.err.size(), 300u);
+  // 1024 bytes is still a name.
+  const fs::path ok = write_temp("okname.safetensors",
+                                 safetensors_bytes(R"({")" + std::string(1024, 'n') +
+                                                       R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                                   std::string(4, '\0')));
+  EXPECT_EQ(run_cli("inspect " + q(ok) + " -q").code, 0);
 }
 
 TEST(HostileInputs, ACtFileMustAccountForEveryTensor) {

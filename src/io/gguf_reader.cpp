@@ -11,6 +11,7 @@
 
 #include "io/formats.hpp"
 #include "io/gguf_format.hpp"
+#include "io/name_limit.hpp"
 #include "util/error.hpp"
 
 namespace ctscope {
@@ -276,6 +277,7 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
   json meta = json::object();
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string(fmt::format("metadata key #{}", i));
+    check_name_length(where, "metadata key", key);
     if (meta.contains(key)) fail(where, "duplicate metadata key {}", key);
     const uint32_t type = c.read<uint32_t>("metadata " + key + " type");
     meta[key] = read_value(c, type, key, 0);
@@ -300,6 +302,7 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
     Raw r;
     TensorInfo& t = r.info;
     t.name = c.read_string(fmt::format("tensor #{} name", i));
+    check_name_length(where, "tensor name", t.name);
     if (!names.insert(t.name).second) fail(where, "duplicate tensor name {}", t.name);
     const uint32_t n_dims = c.read<uint32_t>("tensor " + t.name + " n_dims");
     if (n_dims < 1 || n_dims > gguf::kMaxDims)

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/formats.hpp"
+#include "io/name_limit.hpp"
 #include "util/error.hpp"
 
 namespace ctscope {
@@ -169,6 +170,7 @@ ParsedFile parse_file(const MappedFile& f, int file_index) {
       }
       continue;
     }
+    check_name_length(path, "tensor name", key);
     out.tensors.push_back(parse_entry(path, key, value));
   }
 
