@@ -126,7 +126,7 @@ struct Writer {
       const auto& d = tensors[i].data;
       if (offs[i] > (1u << 20)) continue;  // deliberately out of bounds: no data
       if (b.size() < start + offs[i] + d.size()) b.resize(start + offs[i] + d.size(), 0);
-      std::memcpy(b.data() + start + offs[i], d.data(), d.size());
+      if (!d.empty()) std::memcpy(b.data() + start + offs[i], d.data(), d.size());  // an empty vector's data() may be null
     }
     return b;
   }
