@@ -116,10 +116,13 @@ def analyze(model: Union[PathLike, Checkpoint], K: Optional[Sequence[int]] = Non
 def compress(model: PathLike, output: PathLike, K: int = 64, basis: str = "gaussian", preset: Optional[str] = None,
              include: Optional[str] = None, exclude: Optional[str] = None, seed: int = DEFAULT_SEED,
              progress: bool = True, role: Union[None, str, Iterable[str]] = None,
-             layers: Optional[str] = None) -> Dict[str, Any]:
-    """Write the CT-compressed model (a .ct.safetensors), as ``ctscope compress``; returns its summary."""
+             layers: Optional[str] = None, tokenizer: Optional[PathLike] = None) -> Dict[str, Any]:
+    """Write the CT-compressed model (a .ct.safetensors), as ``ctscope compress``; returns its summary.
+
+    tokenizer: a llama2.c tokenizer.bin whose vocabulary the file carries (a GGUF carries its own)."""
     return _ctscope.compress(os.fspath(model), os.fspath(output), K, basis, preset, include, exclude,
-                             _names(role) if role else [], layers, seed, progress)
+                             _names(role) if role else [], layers, seed, progress,
+                             os.fspath(tokenizer) if tokenizer is not None else None)
 
 
 def perplexity(model: PathLike, text: Optional[PathLike] = None, *, text_ids: Optional[PathLike] = None,

@@ -192,6 +192,20 @@ def test_compress_writes_a_file_the_module_opens(tmp_path):
     assert "layers.0.attention.wq.weight.ct_amplitudes" in names
 
 
+def test_compress_carries_a_tokenizer_that_generate_then_uses(tmp_path):
+    out = tmp_path / "m.ct.safetensors"
+    s = ctscope.compress(model("stories260K.bin"), out, K=8, basis="dct", progress=False,
+                         tokenizer=model("tok512.bin"))
+    assert s["vocab_tokens"] == 512
+    g = ctscope.generate(out, "Once upon a time", n=8)
+    assert g["text"].startswith("Once upon a time") and g["generated"] > 0
+    bad = tmp_path / "tokenizer.model"
+    bad.write_bytes(b"x")
+    with pytest.raises(ctscope.Error, match="tokenizer.model: compress carries a llama2.c tokenizer.bin only"):
+        ctscope.compress(model("stories260K.bin"), tmp_path / "n.ct.safetensors", K=8, progress=False, tokenizer=bad)
+    assert not (tmp_path / "n.ct.safetensors").exists()
+
+
 def test_role_and_layers_select_the_same_tensors_in_every_format():
     want = [(1, "k_proj"), (1, "q_proj"), (2, "k_proj"), (2, "q_proj")]
     by_role = ctscope.analyze(model("tinyllamas-stories-260k-f32.gguf"), K=[8], role="q_proj,k_proj", layers="1-2",

@@ -8,7 +8,7 @@
 #include "ctfile/ct_reader.hpp"
 #include "ctfile/ct_writer.hpp"
 #include "ctfile/reconstruct.hpp"
-#include "io/llama2c_tokenizer_file.hpp"
+#include "ctfile/ct_vocab.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/format.hpp"
@@ -87,11 +87,7 @@ const RegisterCommand compress_cmd(
         check_writable(o->out);
         const Checkpoint ck = Checkpoint::open(o->model);
         if (!o->tokenizer.empty()) {
-          const auto ext = std::filesystem::path(o->tokenizer).extension();
-          if (ext == ".model" || ext == ".json")
-            fail(o->tokenizer, "compress carries a llama2.c tokenizer.bin only; keep this {} file beside the model",
-                 ext.string());
-          o->s.vocab = read_llama2c_tokenizer(o->tokenizer, ck.config.vocab_size);
+          o->s.vocab = ctfile::read_vocab_to_carry(o->tokenizer, ck.config.vocab_size);
           o->s.vocab_source = o->tokenizer;
         }
         ProgressBar bar(progress_mode(o->progress, o->quiet));

@@ -1,19 +1,11 @@
 // ctscope generate MODEL: run a model on a prompt and stream its continuation.
-#include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
-#include "ctfile/ct_weights.hpp"
-#include "runtime/generate.hpp"
-#include "runtime/llama_model.hpp"
-#include "runtime/sampler.hpp"
+#include "eval/generation_run.hpp"
 #include "text/token_ids.hpp"
-#include "text/tokenizer.hpp"
-#include "io/checkpoint.hpp"
-#include "util/error.hpp"
 #include "util/format.hpp"
 #include "util/resource_usage.hpp"
 
@@ -29,34 +21,29 @@ struct Opts {
 };
 
 int run_generate(const Opts& o) {
-  // No prompt at all: generate from BOS alone, like run.c.
-  if (!(o.temperature >= 0 && o.temperature < INFINITY) || !(o.top_p >= 0 && o.top_p <= 1))
-    throw Error("generate: --temperature must be >= 0 and --top-p in [0, 1]");
-  const Checkpoint ck = ctfile::open_for_inference(o.model);
-  auto weights = std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck));
-  // A tokenizer is needed for text in or out; --prompt-ids with --ids needs none.
-  std::unique_ptr<Tokenizer> tok;
-  if (o.prompt_ids.empty() || !o.ids)
-    tok = open_tokenizer(ck, o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.tokenizer));
-  std::vector<int32_t> ids;
+  GenerationRequest request;
+  request.model = o.model;
+  request.tokenizer = o.tokenizer;
+  request.prompt = o.prompt;
   if (!o.prompt_ids.empty()) {
-    ids = read_token_ids(o.prompt_ids);
-    check_token_ids(ids, ck.config.vocab_size, o.prompt_ids);
-  } else {
-    ids = tok->encode(o.prompt, /*add_bos=*/true);
+    request.prompt_ids = read_token_ids(o.prompt_ids);
+    request.prompt_ids_source = o.prompt_ids;
   }
-  const size_t total = generation_length(weights->config, ids.size(), o.n_new, o.model);
-  LlamaModel model(weights, static_cast<int64_t>(std::max<size_t>(total - 1, 1)));
-  const int32_t bos = static_cast<int32_t>(ck.config.bos_id), eos = static_cast<int32_t>(ck.config.eos_id);
-  Sampler sampler(o.temperature, o.top_p, o.seed);
+  request.text_out = !o.ids;
+  request.n_new = o.n_new;
+  request.temperature = o.temperature;
+  request.top_p = o.top_p;
+  request.seed = o.seed;
+  GenerationRun run = prepare_generation(request);
+  const auto& ids = run.ids;
   auto emit = [&](size_t i) {
     if (o.ids) std::fputs(fmt::format("{}{}", i ? " " : "", ids[i]).c_str(), stdout);
-    else if (i > 0) std::fputs(tok->decode(ids[i - 1], ids[i]).c_str(), stdout);
+    else if (i > 0) std::fputs(run.tokenizer->decode(ids[i - 1], ids[i]).c_str(), stdout);
     std::fflush(stdout);
   };
   for (size_t i = 0; i < ids.size(); ++i) emit(i);
   const Stopwatch clock;
-  const size_t generated = generate(model, sampler, ids, total, bos, eos, emit);
+  const size_t generated = run.run(emit);
   std::fputs("\n", stdout);
   const double s = clock.seconds();
   if (!o.quiet)

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "ctfile/ct_format.hpp"
+#include "io/llama2c_tokenizer_file.hpp"
 #include "util/error.hpp"
 
 namespace ctscope::ctfile {
@@ -65,6 +66,13 @@ std::vector<T> values(const Checkpoint& ck, const TensorInfo& t) {
 }
 
 }  // namespace
+
+Vocabulary read_vocab_to_carry(const std::filesystem::path& tokenizer, int64_t vocab_size) {
+  const auto ext = tokenizer.extension().string();
+  if (ext == ".model" || ext == ".json")
+    fail(tokenizer.string(), "compress carries a llama2.c tokenizer.bin only; keep this {} file beside the model", ext);
+  return read_llama2c_tokenizer(tokenizer, vocab_size);
+}
 
 std::optional<Vocabulary> read_vocab(const Checkpoint& ck) {
   const auto model = ck.metadata.find(kVocabModelKey);

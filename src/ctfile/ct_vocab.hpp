@@ -5,6 +5,7 @@
 // so `generate`/`eval` on the file, and `reconstruct`, need no --tokenizer.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
@@ -36,6 +37,11 @@ class VocabTensors {
 
 // Names of the vocabulary tensors ck carries (empty when it carries none).
 std::set<std::string> vocab_tensor_names(const Checkpoint& ck);
+
+// The vocabulary to carry from a tokenizer file given to compress: a llama2.c
+// tokenizer.bin of `vocab_size` tokens. A tokenizer.model or tokenizer.json is
+// refused (Error naming it): those travel beside the model, not inside the file.
+Vocabulary read_vocab_to_carry(const std::filesystem::path& tokenizer, int64_t vocab_size);
 
 // The vocabulary ck carries, checked (shapes, dtypes, lengths that add up);
 // nullopt when it carries none. Error naming the file when malformed.

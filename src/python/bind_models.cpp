@@ -2,17 +2,13 @@
 // functions as `ctscope compress`, `ctscope eval` and `ctscope generate`.
 #include <pybind11/stl.h>
 
-#include <cmath>
-#include <memory>
 #include <optional>
 
-#include "ctfile/ct_weights.hpp"
+#include "ctfile/ct_vocab.hpp"
 #include "ctfile/ct_writer.hpp"
+#include "eval/generation_run.hpp"
 #include "eval/model_perplexity.hpp"
 #include "python/bindings.hpp"
-#include "runtime/generate.hpp"
-#include "text/token_ids.hpp"
-#include "text/tokenizer.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 
@@ -23,7 +19,7 @@ namespace {
 py::dict compress(const std::string& model, const std::string& output, int K, const std::string& basis,
                   std::optional<std::string> preset, std::optional<std::string> include,
                   std::optional<std::string> exclude, std::vector<std::string> roles, std::optional<std::string> layers,
-                  uint64_t seed, bool progress) {
+                  uint64_t seed, bool progress, std::optional<std::string> tokenizer) {
   ctfile::CompressSettings s;
   s.K = K;
   s.basis = basis_kind(basis);
@@ -32,6 +28,10 @@ py::dict compress(const std::string& model, const std::string& output, int K, co
   check_writable(output);
   const ctfile::CompressSummary sum = without_gil([&] {
     const Checkpoint ck = Checkpoint::open(model);
+    if (tokenizer) {
+      s.vocab = ctfile::read_vocab_to_carry(*tokenizer, ck.config.vocab_size);
+      s.vocab_source = *tokenizer;
+    }
     return ctfile::compress_checkpoint(ck, s, output, interruptible_progress(progress));
   });
   py::dict out;
@@ -43,6 +43,7 @@ py::dict compress(const std::string& model, const std::string& output, int K, co
   out["amplitude_params"] = sum.amplitude_params;
   out["source_bytes"] = sum.source_bytes;
   out["file_bytes"] = sum.file_bytes;
+  out["vocab_tokens"] = sum.vocab_tokens;
   return out;
 }
 
@@ -55,41 +56,29 @@ py::object perplexity(const std::string& model, const std::string& text, const s
 }
 
 // As `ctscope generate`: n counts new tokens (llama.cpp's -n); more than fit the
-// model's context is an error, as in the CLI.
+// model's context is an error, as in the CLI. Ids in need no tokenizer; then
+// "text" stays empty when none is found.
 py::dict generate_text(const std::string& model, const std::string& prompt, std::optional<std::vector<int32_t>> prompt_ids,
                        const std::string& tokenizer, int64_t n, float temperature, float top_p, uint64_t seed) {
-  if (!(temperature >= 0 && temperature < INFINITY) || !(top_p >= 0 && top_p <= 1))
-    throw Error("generate: temperature must be finite and >= 0, top_p in [0, 1]");
+  GenerationRequest request;
+  request.model = model;
+  request.tokenizer = tokenizer;
+  request.prompt = prompt;
+  request.prompt_ids = std::move(prompt_ids);
+  request.prompt_ids_source = "prompt_ids";
+  request.text_out = false;
+  request.n_new = n;
+  request.temperature = temperature;
+  request.top_p = top_p;
+  request.seed = seed;
   std::vector<int32_t> ids;
   std::string text;
   size_t generated = 0;
   without_gil([&] {
-    const Checkpoint ck = ctfile::open_for_inference(model);
-    auto weights = std::make_shared<const LlamaWeights>(ctfile::load_inference_weights(ck));
-    // Text needs a tokenizer; ids in need none (then "text" stays empty when none is found).
-    const auto tok_path = tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(tokenizer);
-    std::unique_ptr<Tokenizer> tok;
-    if (!prompt_ids || tok_path) {
-      tok = open_tokenizer(ck, tok_path);
-    } else {
-      try {
-        tok = open_tokenizer(ck, std::nullopt);
-      } catch (const Error&) {
-      }
-    }
-    if (prompt_ids) {
-      ids = *prompt_ids;
-      check_token_ids(ids, ck.config.vocab_size, "prompt_ids");
-    } else {
-      ids = tok->encode(prompt, /*add_bos=*/true);
-    }
-    const size_t total = generation_length(weights->config, ids.size(), n, model);
-    LlamaModel lm(weights, static_cast<int64_t>(std::max<size_t>(total - 1, 1)));
-    Sampler sampler(temperature, top_p, seed);
-    generated = generate(lm, sampler, ids, total, static_cast<int32_t>(ck.config.bos_id),
-                         static_cast<int32_t>(ck.config.eos_id));
-    if (tok)
-      for (size_t i = 1; i < ids.size(); ++i) text += tok->decode(ids[i - 1], ids[i]);
+    GenerationRun run = prepare_generation(request);
+    generated = run.run();
+    ids = run.ids;
+    text = run.text();
   });
   py::dict out;
   out["ids"] = ids;
@@ -103,7 +92,7 @@ py::dict generate_text(const std::string& model, const std::string& prompt, std:
 void bind_models(py::module_& m) {
   m.def("compress", &compress, py::arg("model"), py::arg("output"), py::arg("K"), py::arg("basis"), py::arg("preset"),
         py::arg("include"), py::arg("exclude"), py::arg("roles"), py::arg("layers"), py::arg("seed"), py::arg("progress"),
-        "Write the CT-compressed model (as `ctscope compress`); returns the summary");
+        py::arg("tokenizer"), "Write the CT-compressed model (as `ctscope compress`); returns the summary");
   m.def("perplexity", &perplexity, py::arg("model"), py::arg("text"), py::arg("text_ids"), py::arg("tokenizer"),
         py::arg("ctx"), py::arg("ref"), py::arg("progress"),
         "Perplexity by llama.cpp's rule (as `ctscope eval --json`), with KL and top-1 agreement against ref");
