@@ -10,7 +10,11 @@ MODEL=${2:-out/tinyllama-1.1b}
 shift $(( $# >= 2 ? 2 : $# ))
 [ -d "$MODEL" ] || "$BUILD/ctscope" synth "$MODEL" --preset tinyllama-1.1b
 cat "$MODEL"/*.safetensors > /dev/null   # page cache warm, as the issue specifies
-SGEMM=$("$BUILD/bench_sgemm" | awk '/^GFLOP/ {print $2}')
+SGEMM_OUT=$("$BUILD/bench_sgemm")
+SGEMM=$(awk '/^GFLOP/ {print $2}' <<< "$SGEMM_OUT")
+# The BLAS kernels each side ran on (the yardstick and ctscope correct a fallback alike).
+echo "bench_sgemm      $(grep '^BLAS' <<< "$SGEMM_OUT")"
+echo "ctscope          $("$BUILD/ctscope" -v version 2>&1 >/dev/null | sed 's/^ctscope: //')"
 JSON=$(mktemp --suffix=.json)
 /usr/bin/time -v "$BUILD/ctscope" analyze "$MODEL" --quiet --json "$JSON" "$@" 2> "$JSON.time"
 python3 - "$JSON" "$JSON.time" "$SGEMM" <<'PY'

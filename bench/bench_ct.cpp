@@ -59,6 +59,7 @@ std::vector<uint16_t> make_matrix(int64_t n, int64_t d, uint64_t seed, float noi
 }  // namespace
 
 int main(int argc, char** argv) {
+  ctscope::bench::start_benchmark(argv);
   const int layers = argc > 1 ? std::atoi(argv[1]) : 1;
   const bool vocab = argc > 2 ? std::atoi(argv[2]) != 0 : true;
   const float noise = argc > 3 ? float(std::atof(argv[3])) : 0.02f;  // i.i.d. part; the structured part is fixed

@@ -62,6 +62,7 @@ double sgemm_gflops(int64_t m, int64_t n, int64_t k) { return bench::sgemm_gflop
 }  // namespace
 
 int main(int argc, char** argv) {
+  ctscope::bench::start_benchmark(argv);
   std::string path;
   int64_t layers = 22, T = 512, G = 32, reps = 2;
   for (int i = 1; i < argc; ++i) {

@@ -1,5 +1,6 @@
-// Gram pass throughput on one BF16 matrix: AMX kernel alone, whole gram_pass
-// (with and without the Y = W Q projection), and the SSYRK path in the same run.
+// Gram pass throughput on one BF16 matrix: each kernel alone (AMX, AVX-512
+// BF16 dot products), whole gram_pass on every path (with and without the
+// Y = W Q projection), the SSYRK path last, all in the same run.
 // Usage: bench_gram [n=5632] [d=2048] [kq=72] [reps=3]
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,8 @@
 
 #include "linalg/gram.hpp"
 #include "linalg/gram_amx.hpp"
+#include "linalg/gram_bf16dot.hpp"
+#include "util/cpu_features.hpp"
 #include "io/dtype.hpp"
 #include "yardstick.hpp"
 
@@ -17,6 +20,7 @@ using namespace ctscope::linalg;
 using bench::best_of;
 
 int main(int argc, char** argv) {
+  ctscope::bench::start_benchmark(argv);
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 5632, d = argc > 2 ? std::atoll(argv[2]) : 2048;
   const int kq = argc > 3 ? std::atoi(argv[3]) : 72, reps = argc > 4 ? std::atoi(argv[4]) : 3;
   std::mt19937 rng(1);
@@ -59,6 +63,30 @@ int main(int argc, char** argv) {
     std::printf("AMX unavailable\n");
   }
   setenv("CTSCOPE_NO_AMX", "1", 1);
+  unsetenv("CTSCOPE_NO_AVX512BF16");
+  if (bf16dot::available()) {
+    std::vector<float> G(static_cast<size_t>(m * m));
+    bf16dot::Scratch s;
+    std::vector<double> colsum(static_cast<size_t>(d));
+    const int64_t kb = 1024;
+    const double t = best_of(reps, [&] {
+      for (int64_t k0 = 0; k0 < (row_gram ? n : d); k0 += kb) {
+        PanelStats st{colsum.data() + (row_gram ? 0 : k0)};
+        if (row_gram)
+          bf16dot::gram_tn(W.data() + k0 * d, std::min(kb, n - k0), d, d, G.data(), m, s, st);
+        else
+          bf16dot::gram_nt(W.data() + k0, n, std::min(kb, d - k0), d, G.data(), m, s, st);
+      }
+    });
+    std::printf("dpbf16 kernel     %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", t, gflop / t, gflop / t / sgemm);
+    double tp = best_of(reps, [&] { pass(0); });
+    std::printf("dpbf16 pass kq=0  %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", tp, gflop / tp, gflop / tp / sgemm);
+    tp = best_of(reps, [&] { pass(kq); });
+    std::printf("dpbf16 pass kq=%-3d%7.3f s\n", kq, tp);
+  } else {
+    std::printf("AVX-512 BF16 unavailable\n");
+  }
+  setenv("CTSCOPE_NO_AVX512BF16", "1", 1);
   double tp = best_of(reps, [&] { pass(0); });
   std::printf("ssyrk pass kq=0   %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", tp, gflop / tp, gflop / tp / sgemm);
   tp = best_of(reps, [&] { pass(kq); });

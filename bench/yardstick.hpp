@@ -7,11 +7,21 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <vector>
 
+#include "linalg/blas_core.hpp"
 #include "util/resource_usage.hpp"
 
 namespace ctscope::bench {
+
+// The first line of every benchmark's main(): the BLAS kernel correction
+// ctscope makes (a restart where OpenBLAS fell back; linalg/blas_core.hpp), so
+// the yardstick is measured on the kernels ctscope runs, and a line naming them.
+inline void start_benchmark(char** argv) {
+  const std::string note = linalg::ensure_blas_core(argv);
+  std::printf("%s\n", note.c_str());
+}
 
 // The fastest of `reps` timed calls of fn, in seconds.
 template <typename Fn>

@@ -13,35 +13,32 @@
 #include "linalg/gram.hpp"
 #include "linalg/gram_amx.hpp"
 #include "ct/matrix_analysis.hpp"
+#include "bf16_fixtures.hpp"
 #include "io/dtype.hpp"
 
 using namespace ctscope;
 using namespace ctscope::ct;
 using namespace ctscope::linalg;
+using ctscope::test_support::random_bf16;
 
 namespace {
 
-// Sets CTSCOPE_NO_AMX for its lifetime.
+// Sets CTSCOPE_NO_AMX (and CTSCOPE_NO_AVX512BF16: the SSYRK path, not the
+// dot-product kernel test_gram_bf16dot checks) for its lifetime.
 struct NoAmx {
-  NoAmx() { setenv("CTSCOPE_NO_AMX", "1", 1); }
-  ~NoAmx() { unsetenv("CTSCOPE_NO_AMX"); }
+  NoAmx() {
+    setenv("CTSCOPE_NO_AMX", "1", 1);
+    setenv("CTSCOPE_NO_AVX512BF16", "1", 1);
+  }
+  ~NoAmx() {
+    unsetenv("CTSCOPE_NO_AMX");
+    unsetenv("CTSCOPE_NO_AVX512BF16");
+  }
 };
 
 bool amx_or_skip() {
   unsetenv("CTSCOPE_NO_AMX");
   return amx::available();
-}
-
-// Random BF16 bits with a column bias (so column sums matter) and a few zero rows.
-std::vector<uint16_t> random_bf16(int64_t n, int64_t d, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<float> bias(static_cast<size_t>(d));
-  for (auto& b : bias) b = 0.02f * nd(rng);
-  std::vector<uint16_t> W(static_cast<size_t>(n * d));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j) W[i * d + j] = i % 17 == 5 ? uint16_t{0} : f32_to_bf16(bias[j] + 0.05f * nd(rng));
-  return W;
 }
 
 // Upper triangle of W^T W (row_gram) or W W^T in double: BF16 products are

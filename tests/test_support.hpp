@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "linalg/blas_core.hpp"
 #include "model/config.hpp"
 
 namespace ctscope::test_support {
@@ -105,9 +106,14 @@ struct CliRun {
 };
 
 // Runs `ctscope ARGS` (ARGS as shell words) and captures exit code, stdout, stderr.
+// The binary runs on this process's OpenBLAS kernels (OPENBLAS_CORETYPE, which
+// ctscope respects, unless the test set it), so the tests that hold its output
+// to in-process results digit for digit compare like with like.
 inline CliRun run_cli(const std::string& args) {
   TempDir io("cli");
-  const std::string cmd = std::string(CTSCOPE_BINARY) + " " + args + " >" + (io / "out").string() + " 2>" +
+  const char* set = std::getenv("OPENBLAS_CORETYPE");
+  const std::string core = set && *set ? std::string() : "OPENBLAS_CORETYPE=" + linalg::blas_core() + " ";
+  const std::string cmd = core + std::string(CTSCOPE_BINARY) + " " + args + " >" + (io / "out").string() + " 2>" +
                           (io / "err").string() + " </dev/null";
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};

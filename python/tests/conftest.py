@@ -5,6 +5,8 @@ import subprocess
 
 import pytest
 
+import ctscope
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MODELS = pathlib.Path(os.environ.get("CTSCOPE_SHARED_MODELS", ROOT.parent / "shared" / "models"))
 BINARY = pathlib.Path(os.environ.get("CTSCOPE_BINARY", ROOT / "build" / "ctscope"))
@@ -20,7 +22,11 @@ def model(name: str) -> pathlib.Path:
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     """Runs the ctscope binary; fails the test on a non-zero exit."""
-    r = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True)
+    # On this process's OpenBLAS kernels (ctscope respects OPENBLAS_CORETYPE; it
+    # would otherwise correct a generic choice), so results compare digit for digit.
+    env = dict(os.environ)
+    env.setdefault("OPENBLAS_CORETYPE", ctscope._ctscope._blas_core())
+    r = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     return r
 

@@ -229,3 +229,22 @@ def test_analyze_defaults_bounds_and_nulls():
             assert f["amplitude_pr_ratio"] == pytest.approx(f["amplitude_pr"] / f["amplitude_pr_null"])
     with pytest.raises(ctscope.Error, match="nothing fitted"):
         ctscope.analyze(model("llama-2-tiny-random.gguf"), K=[64], progress=False)
+
+
+def test_blas_fallback_is_named_once_at_import():
+    """OpenBLAS forced onto its generic kernels as if it had chosen them: the
+    module cannot restart the interpreter, so importing it warns once, naming
+    the OPENBLAS_CORETYPE to set (where the CPU has AVX2 or better)."""
+    import subprocess
+    import sys
+    flags = open("/proc/cpuinfo").read().split("\nflags")[1].split("\n")[0].split()
+    expected = 1 if "avx2" in flags and "fma" in flags else 0
+    code = ("import warnings\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    import ctscope\n"
+            "    import ctscope\n"
+            "print(sum('set OPENBLAS_CORETYPE=' in str(x.message) for x in w))\n")
+    env = dict(os.environ, OPENBLAS_CORETYPE="Prescott", CTSCOPE_SIMULATE_BLAS_FALLBACK="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(expected), out.stderr

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "cli/command.hpp"
+#include "linalg/blas_core.hpp"
 #include "util/error.hpp"
 #include "util/temporaries.hpp"
 #include "util/version.hpp"
@@ -26,6 +27,7 @@ constexpr const char* kConventions =
     "             '-' is standard output (the report then goes to stderr); a FIFO or /dev/null is written\n"
     "             as is; an output that is one of the inputs is refused\n"
     "  -q         only errors and the outputs you name; --progress auto|bar|lines|none on long commands\n"
+    "  -v         (before the command: ctscope -v analyze ...) also say which BLAS kernels run and why\n"
     "  help       ctscope help COMMAND (= ctscope COMMAND --help), ctscope version (= --version, -V)\n"
     "\nExample:\n"
     "  ctscope analyze model.gguf --K 8,64 --json result.json\n";
@@ -66,6 +68,9 @@ std::string unknown_command(const std::string& word, const std::vector<std::stri
 
 int main(int argc, char** argv) {
   using namespace ctscope;
+  // First, before any BLAS call: OpenBLAS on kernels older than the CPU runs
+  // means this process starts again with better ones (linalg/blas_core.hpp).
+  const std::string blas_note = linalg::ensure_blas_core(argv);
   remove_temporaries_on_signals();
   CLI::App app{"ctscope: look inside the weights of Llama-family language models.\n"
                "Measures the Crystallization Transform (CT) analysis of Paper 68 exactly,\n"
@@ -74,6 +79,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", version_line());
   app.require_subcommand(1);
   app.footer(cli::kConventions);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "say which BLAS kernels run (and whether ctscope corrected OpenBLAS's choice)");
   // Every usage error is one line, like every other input error.
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
     const auto parsed = a->get_subcommands();
@@ -111,6 +118,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ctscope: error: %s\n", e.what());
     return 2;
   }
+  if (verbose) std::fprintf(stderr, "ctscope: %s\n", blas_note.c_str());
   try {
     if (version->parsed()) {
       std::printf("%s\n", version_line().c_str());

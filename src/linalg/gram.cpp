@@ -7,6 +7,7 @@
 
 #include "linalg/blas_threads.hpp"
 #include "linalg/gram_amx.hpp"
+#include "linalg/gram_bf16dot.hpp"
 #include "util/error.hpp"
 #include "util/thread_pool.hpp"
 
@@ -16,7 +17,7 @@ namespace {
 
 constexpr size_t kPanelBytes = size_t{4} << 20;  // float panel: fits in L2+L3 share, big enough for SYRK
 constexpr int64_t kFlushDepth = 4096;           // rows (or columns) summed in float before going to double
-constexpr size_t kAmxPanelBytes = size_t{4} << 20;  // BF16 panel per AMX call: deep enough (1024 rows at d = 2048) that G's float blocks, streamed from L3, are loaded and stored once per 32 k-steps
+constexpr size_t kBf16PanelBytes = size_t{4} << 20;  // BF16 panel per AMX or dot-product call: deep enough (1024 rows at d = 2048) that G's float blocks, streamed from L3, are loaded and stored once per 32 k-steps
 
 // Column sums, sum and sum of squares of a rows x cols float panel (leading
 // dimension ld), in double. (The AMX path takes them while packing.)
@@ -70,16 +71,30 @@ void flush(std::vector<float>& Gf, int64_t ldf, std::vector<double>& G, int64_t 
   });
 }
 
+// The Gram kernels, fastest first; BF16 data takes the first the CPU runs
+// (and the switches allow), everything else SSYRK on float.
+enum class Kernel {
+  amx,         // BF16 as stored, AMX tiles (gram_amx); off with CTSCOPE_NO_AMX=1
+  avx512bf16,  // BF16 as stored, AVX-512 BF16 dot products (gram_bf16dot); off with CTSCOPE_NO_AVX512BF16=1
+  ssyrk,       // converted to float, OpenBLAS SSYRK: the portable path
+};
+
 // The kernel of one pass and the float accumulator it fills: panels add into
 // Gf in float, and every kFlushDepth rows (or columns) Gf goes into G in double.
 struct Accumulator {
-  bool amx = false;
+  Kernel kernel = Kernel::ssyrk;
   int64_t ldf = 0, blk = 1;  // Gf's row stride; side of the blocks the kernel writes whole
   int64_t ldy = 0;           // row stride of a float Y panel (AMX writes whole 16-column tiles)
   amx::Scratch* scratch = nullptr;
+  bf16dot::Scratch* dot_scratch = nullptr;
   const amx::ProjectionTiles* tiles = nullptr;
   int64_t pending = 0;
   bool first_flush = true;
+
+  bool amx() const { return kernel == Kernel::amx; }
+  bool reads_bf16() const { return kernel != Kernel::ssyrk; }
+  // A float copy of each panel: for SSYRK, and for SGEMM's Y = P Q unless AMX projects.
+  bool float_panel(int kq) const { return kernel == Kernel::ssyrk || (kq > 0 && !amx()); }
 
   // After a panel of `count` rows (or columns); `last`: the pass is complete.
   void panel_done(int64_t count, bool last, GramPass& g) {
@@ -98,20 +113,24 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
   const auto* base = static_cast<const uint8_t*>(W.data);
   const auto* bf16 = static_cast<const uint16_t*>(W.data);
   int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
-  if (acc.amx) rb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
-  // The float panel only where SSYRK needs it (AMX also does Y = P Q).
-  std::vector<float> P(!acc.amx ? static_cast<size_t>(std::min(rb, n) * d) : 0),
+  if (acc.reads_bf16())
+    rb = std::clamp<int64_t>(static_cast<int64_t>(kBf16PanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
+  std::vector<float> P(acc.float_panel(kq) ? static_cast<size_t>(std::min(rb, n) * d) : 0),
       Yf(static_cast<size_t>(std::min(rb, n) * acc.ldy));
   std::vector<double> Yd(static_cast<size_t>(std::min(rb, n)) * kq);
   for (int64_t r0 = 0; r0 < n; r0 += rb) {
     const int64_t rows = std::min(rb, n - r0);
-    if (acc.amx) {
-      amx::PanelStats st{g.colsum.data()};
-      amx::gram_tn(bf16 + r0 * d, rows, d, d, g.Gf.data(), acc.ldf, *acc.scratch, st);
+    if (acc.float_panel(kq))
+      convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
+    if (acc.reads_bf16()) {
+      PanelStats st{g.colsum.data()};
+      if (acc.amx())
+        amx::gram_tn(bf16 + r0 * d, rows, d, d, g.Gf.data(), acc.ldf, *acc.scratch, st);
+      else
+        bf16dot::gram_tn(bf16 + r0 * d, rows, d, d, g.Gf.data(), acc.ldf, *acc.dot_scratch, st);
       g.ss += st.ss;
       g.sum += st.sum;
     } else {
-      convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
       panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                   static_cast<int>(d), 1.f, g.Gf.data(), static_cast<int>(d));
@@ -122,7 +141,7 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
     }
     g.flops += static_cast<double>(d) * static_cast<double>(d + 1) * static_cast<double>(rows);
     if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
-      if (acc.amx)
+      if (acc.amx())
         amx::project(bf16 + r0 * d, rows, d, d, *acc.tiles, 0, Yf.data(), acc.ldy);
       else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), kq, static_cast<int>(d), 1.f,
@@ -144,27 +163,32 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
   const auto* bf16 = static_cast<const uint16_t*>(W.data);
   const auto& tr = traits(W.dtype);
   int64_t cb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / n, 64, 4096);
-  if (acc.amx) cb = std::clamp<int64_t>(static_cast<int64_t>(kAmxPanelBytes / 2) / n / 32 * 32, 32, kFlushDepth);
+  if (acc.reads_bf16())
+    cb = std::clamp<int64_t>(static_cast<int64_t>(kBf16PanelBytes / 2) / n / 32 * 32, 32, kFlushDepth);
   cb = std::max<int64_t>(tr.block_elems, cb / tr.block_elems * tr.block_elems);
   cb = std::min(cb, d);
-  std::vector<float> P(!acc.amx ? static_cast<size_t>(n * cb) : 0), Yf;
+  std::vector<float> P(acc.float_panel(kq) ? static_cast<size_t>(n * cb) : 0), Yf;
   if (kq > 0) {
     g.Y.assign(static_cast<size_t>(n * kq), 0.0);
     Yf.resize(static_cast<size_t>(n * acc.ldy));
   }
   for (int64_t j0 = 0; j0 < d; j0 += cb) {
     const int64_t cols = std::min(cb, d - j0);
-    if (acc.amx) {
-      amx::PanelStats st{g.colsum.data() + j0};
-      amx::gram_nt(bf16 + j0, n, cols, d, g.Gf.data(), acc.ldf, *acc.scratch, st);
-      g.ss += st.ss;
-      g.sum += st.sum;
-    } else {
+    if (acc.float_panel(kq))
       parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; ++i)
           convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
                          P.data() + i * cols);
       });
+    if (acc.reads_bf16()) {
+      PanelStats st{g.colsum.data() + j0};
+      if (acc.amx())
+        amx::gram_nt(bf16 + j0, n, cols, d, g.Gf.data(), acc.ldf, *acc.scratch, st);
+      else
+        bf16dot::gram_nt(bf16 + j0, n, cols, d, g.Gf.data(), acc.ldf, *acc.dot_scratch, st);
+      g.ss += st.ss;
+      g.sum += st.sum;
+    } else {
       panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                   static_cast<int>(cols), 1.f, g.Gf.data(), static_cast<int>(n));
@@ -175,7 +199,7 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
     }
     g.flops += static_cast<double>(n) * static_cast<double>(n + 1) * static_cast<double>(cols);
     if (kq > 0) {
-      if (acc.amx)
+      if (acc.amx())
         amx::project(bf16 + j0, n, cols, d, *acc.tiles, j0, Yf.data(), acc.ldy);
       else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), kq, static_cast<int>(cols), 1.f,
@@ -192,6 +216,15 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(n), 1.0, g.Y.data(), kq, 0.0, g.YtY.data(), kq);
     g.flops += static_cast<double>(n) * kq * kq;
   }
+}
+
+// (The BF16 kernels read BF16 as uint16_t: data at an odd address - safetensors
+// aligns nothing - takes the converting path.)
+Kernel gram_kernel(const MatrixView& W) {
+  if (W.dtype != DType::BF16 || reinterpret_cast<uintptr_t>(W.data) % 2 != 0) return Kernel::ssyrk;
+  if (amx::available()) return Kernel::amx;
+  if (bf16dot::available()) return Kernel::avx512bf16;
+  return Kernel::ssyrk;
 }
 
 }  // namespace
@@ -211,17 +244,16 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   g.YtY.assign(static_cast<size_t>(kq) * kq, 0.0);
   g.m = row_gram ? W.d : W.n;
   const int64_t m = g.m;
-  // BF16 goes to AMX as stored (exact products, FP32 sums like SSYRK); other
-  // dtypes are converted to float for SSYRK, never rounded to BF16.
+  // BF16 goes to AMX or the dot products as stored (exact products, FP32 sums
+  // like SSYRK); other dtypes are converted to float for SSYRK, never rounded to BF16.
   Accumulator acc;
-  // (The AMX kernels read BF16 as uint16_t: data at an odd address - safetensors
-  // aligns nothing - takes the converting path.)
-  acc.amx = W.dtype == DType::BF16 && amx::available() && reinterpret_cast<uintptr_t>(W.data) % 2 == 0;
-  // SSYRK and SGEMM are the bulk of the work there: worth OpenBLAS's threads
-  // (analyze_matrix holds BLAS to one thread otherwise).
-  ScopedBlasThreads blas_threads(acc.amx ? 1 : ScopedBlasThreads::kDefault);
-  acc.ldf = acc.amx ? amx::padded(m) : m;
-  acc.blk = acc.amx ? 32 : 1;
+  acc.kernel = gram_kernel(W);
+  // SSYRK is the bulk of the work there: worth OpenBLAS's threads
+  // (analyze_matrix holds BLAS to one thread otherwise). Our own kernels run
+  // on our workers, which OpenBLAS's spinning threads would slow.
+  ScopedBlasThreads blas_threads(acc.reads_bf16() ? 1 : ScopedBlasThreads::kDefault);
+  acc.ldf = acc.amx() ? amx::padded(m) : m;
+  acc.blk = acc.amx() ? 32 : acc.kernel == Kernel::avx512bf16 ? bf16dot::kBlock : 1;
   // G is written by the first flush; Gf's upper triangle is zero after every
   // completed pass, so a same-sized reuse needs no clearing either.
   g.G.resize(static_cast<size_t>(m * m));
@@ -231,10 +263,12 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   g.gf_clean = false;
   static thread_local amx::Scratch scratch;
   static thread_local amx::ProjectionTiles tiles;
-  if (acc.amx && kq > 0) amx::pack_projection(Qall, W.d, kq, tiles);
+  static thread_local bf16dot::Scratch dot_scratch;
+  if (acc.amx() && kq > 0) amx::pack_projection(Qall, W.d, kq, tiles);
   acc.scratch = &scratch;
+  acc.dot_scratch = &dot_scratch;
   acc.tiles = &tiles;
-  acc.ldy = kq == 0 ? 0 : acc.amx ? tiles.ycols() : kq;
+  acc.ldy = kq == 0 ? 0 : acc.amx() ? tiles.ycols() : kq;
 
   if (row_gram)
     row_panel_pass(W, Qall, kq, acc, g);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "linalg/bf16_panel.hpp"
+
 namespace ctscope::linalg::amx {
 
 // The CPU has AMX-TILE and AMX-BF16, the kernel granted tile data to this
@@ -20,13 +22,7 @@ struct Scratch {
   std::vector<uint16_t> buf;
 };
 
-// Statistics of the panel a Gram call reads, taken while packing it (so the
-// data is read once): colsum (caller's array) += column sums, ss += sum of
-// squares, sum += sum, all in double.
-struct PanelStats {
-  double* colsum = nullptr;
-  double ss = 0, sum = 0;
-};
+using linalg::PanelStats;  // linalg/bf16_panel.hpp
 
 // G += X^T X, X: k x m BF16 bits, row stride ld (a row panel, G over columns).
 // G: float, padded(m) rows of stride ldg >= padded(m). Updates the 32 x 32

@@ -1,5 +1,6 @@
 // The compiled part of the `ctscope` Python package (python/ctscope/__init__.py
 // wraps it): ctscope.Error for every input problem, as in the CLI.
+#include "linalg/blas_core.hpp"
 #include "python/bindings.hpp"
 #include "util/error.hpp"
 #include "util/json_text.hpp"
@@ -38,4 +39,15 @@ PYBIND11_MODULE(_ctscope, m) {
   python::bind_analysis(m);
   python::bind_fit(m);
   python::bind_models(m);
+  // The tests run the CLI on the same kernels as this process (python/tests/conftest.py).
+  m.def("_blas_core", &ctscope::linalg::blas_core, "the kernel family OpenBLAS uses in this process");
+  // OpenBLAS was loaded with the interpreter's process and picked its kernels
+  // then; unlike the CLI, a module cannot start its process again. Say once
+  // (at import) what to set before starting Python.
+  const auto plan = ctscope::linalg::blas_core_plan();
+  if (plan.action == ctscope::linalg::BlasCorePlan::Action::restart) {
+    const std::string msg = "ctscope: " + plan.note + "; set OPENBLAS_CORETYPE=" + plan.best +
+                            " in the environment before starting Python for the faster kernels";
+    if (PyErr_WarnEx(PyExc_RuntimeWarning, msg.c_str(), 1) < 0) throw pybind11::error_already_set();
+  }
 }

@@ -1,0 +1,40 @@
+// Gram matrices of BF16 data with AVX-512 BF16 dot products (VDPBF16PS: Cooper
+// Lake, Sapphire Rapids and later Xeons, AMD Zen 4), for CPUs without AMX.
+// Each instruction adds two BF16 x BF16 products per float lane; the products
+// are exact in FP32 (8 x 8 significant bits), so the result is SSYRK's on the
+// converted floats up to the order of the FP32 sums: the only error against a
+// double reference is the FP32 accumulation, as on the SSYRK and AMX paths
+// (gram.cpp flushes the float sums into double every kFlushDepth rows).
+// Unlike SSYRK it reads BF16 as stored: half the bytes, no float copy.
+// VDPBF16PS treats BF16 subnormals (|x| < 1.2e-38) as zero; weights never hold them.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "linalg/bf16_panel.hpp"
+
+namespace ctscope::linalg::bf16dot {
+
+// The CPU has AVX512_BF16 (with the OS saving zmm state) and
+// CTSCOPE_NO_AVX512BF16 is unset (or "0"). The environment is read on every
+// call so tests and benchmarks can switch paths.
+bool available();
+
+// Side of the blocks on the diagonal whose lower halves the kernels write too
+// (the flush of gram.cpp clears them).
+constexpr int64_t kBlock = 48;
+
+// Packed BF16 pairs, reused across calls.
+struct Scratch {
+  std::vector<uint32_t> buf;
+};
+
+// G += X^T X, X: k x m BF16 bits, row stride ld (a row panel, G over columns).
+// G: float, m rows of stride ldg >= m; updates the kBlock x kBlock blocks on
+// and above the diagonal, within m x m. st.colsum has m entries (X's columns).
+void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st);
+// G += X X^T, X: m x k BF16 bits, row stride ld (a column panel, G over rows).
+// st.colsum has k entries (X's columns).
+void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st);
+
+}  // namespace ctscope::linalg::bf16dot

@@ -1,0 +1,191 @@
+// The AVX-512 BF16 dot-product Gram kernel (gram_bf16dot) and the portable
+// path (BF16 converted to float, SSYRK) against a double-precision reference
+// on tall and wide BF16 matrices of odd sizes (none a multiple of the kernel's
+// 48-wide blocks, 16-index groups, 128-pair k steps or panel depth). BF16
+// products are exact in FP32, so the only error is the FP32 accumulation:
+// at most (terms summed in float) x 2^-24 x sum_k |x_ki x_kj| per entry, and
+// far below that in practice.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bf16_fixtures.hpp"
+#include "io/dtype.hpp"
+#include "linalg/gram.hpp"
+#include "linalg/gram_amx.hpp"
+#include "linalg/gram_bf16dot.hpp"
+#include "util/cpu_features.hpp"
+
+using namespace ctscope;
+using namespace ctscope::linalg;
+using ctscope::test_support::random_bf16;
+
+namespace {
+
+// Sets the switches of one Gram path for its lifetime (and clears them after).
+class Path {
+ public:
+  enum Kind { avx512bf16, portable };
+  explicit Path(Kind k) {
+    setenv("CTSCOPE_NO_AMX", "1", 1);
+    if (k == portable) setenv("CTSCOPE_NO_AVX512BF16", "1", 1);
+  }
+  ~Path() {
+    unsetenv("CTSCOPE_NO_AMX");
+    unsetenv("CTSCOPE_NO_AVX512BF16");
+  }
+  Path(const Path&) = delete;
+  Path& operator=(const Path&) = delete;
+};
+
+// The double reference: G = W^T W (row_gram) or W W^T, and the same sums
+// over |x_ki x_kj| (the scale of the float rounding), full m x m.
+struct Reference {
+  int64_t m = 0;
+  std::vector<double> G, absG, colsum;
+  double ss = 0, sum = 0;
+};
+Reference reference(const std::vector<uint16_t>& W, int64_t n, int64_t d, bool row_gram) {
+  Reference r;
+  r.m = row_gram ? d : n;
+  const int64_t k = row_gram ? n : d, m = r.m;
+  std::vector<double> v(W.size());
+  for (size_t i = 0; i < W.size(); ++i) v[i] = bf16_to_f32(W[i]);
+  auto at = [&](int64_t kk, int64_t i) { return row_gram ? v[kk * d + i] : v[i * d + kk]; };
+  r.G.assign(static_cast<size_t>(m * m), 0.0);
+  r.absG = r.G;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = i; j < m; ++j) {
+      double s = 0, a = 0;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        s += at(kk, i) * at(kk, j);
+        a += std::abs(at(kk, i) * at(kk, j));
+      }
+      r.G[i * m + j] = s;
+      r.absG[i * m + j] = a;
+    }
+  r.colsum.assign(static_cast<size_t>(d), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      r.colsum[j] += v[i * d + j];
+      r.ss += v[i * d + j] * v[i * d + j];
+    }
+  for (double c : r.colsum) r.sum += c;
+  return r;
+}
+
+// Tall (n > d) and wide, none a multiple of 16 or 48; 5000 rows span two
+// panels and a flush into double; 1100 > 2 x 128 pairs of k.
+struct Size {
+  int64_t n, d;
+};
+const Size kSizes[] = {{37, 70}, {301, 129}, {1000, 211}, {70, 1100}, {5000, 33}, {97, 517}, {1, 3}};
+
+// Every entry of the upper triangle within the accumulation bound; returns the largest error.
+double check_gram(const GramPass& g, const Reference& r, int64_t flush_terms) {
+  const double u = std::ldexp(1.0, -24);
+  double worst = 0;
+  for (int64_t i = 0; i < r.m; ++i)
+    for (int64_t j = i; j < r.m; ++j) {
+      const size_t e = static_cast<size_t>(i * r.m + j);
+      const double err = std::abs(g.G[e] - r.G[e]);
+      EXPECT_LE(err, static_cast<double>(flush_terms) * u * r.absG[e] + 1e-30) << i << "," << j;
+      worst = std::max(worst, err);
+    }
+  return worst;
+}
+
+}  // namespace
+
+TEST(GramBf16Dot, PathsMatchDoubleReference) {
+  const bool dot = cpu_features().avx512_bf16;
+  if (!dot) std::printf("[ note ] this CPU lacks AVX512_BF16: only the portable path is checked\n");
+  uint32_t seed = 1;
+  for (const auto& s : kSizes) {
+    const auto W = random_bf16(s.n, s.d, seed++);
+    const MatrixView v{DType::BF16, W.data(), s.n, s.d};
+    for (bool row_gram : {true, false}) {
+      if (!row_gram && s.n > 2000) continue;  // a 5000 x 5000 Gram adds nothing
+      SCOPED_TRACE("n=" + std::to_string(s.n) + " d=" + std::to_string(s.d) + " row_gram=" + std::to_string(row_gram));
+      const Reference r = reference(W, s.n, s.d, row_gram);
+      GramPass p;
+      {
+        Path off(Path::portable);
+        p = gram_pass(v, row_gram);
+      }
+      const double scale = *std::max_element(r.absG.begin(), r.absG.end());
+      // 4096 rows (or columns) are summed in float before each flush into double.
+      const double err_p = check_gram(p, r, 4096);
+      EXPECT_LE(err_p, 1e-5 * scale);
+      if (!dot) continue;
+      GramPass a;
+      {
+        Path on(Path::avx512bf16);
+        ASSERT_TRUE(bf16dot::available());
+        a = gram_pass(v, row_gram);
+      }
+      ASSERT_EQ(a.m, r.m);
+      const double err_a = check_gram(a, r, 4096);
+      // As accurate as SSYRK: both sum exact products in FP32, in different orders.
+      EXPECT_LE(err_a, 1e-5 * scale);
+      EXPECT_LE(err_a, 4 * err_p + 1e-7 * scale) << "max error AVX-512 BF16 " << err_a << ", SSYRK " << err_p;
+      // The statistics are exact sums in double on both paths, up to order.
+      EXPECT_NEAR(a.ss, r.ss, 1e-12 * r.ss);
+      EXPECT_NEAR(a.sum, r.sum, 1e-12 * r.ss);
+      for (int64_t j = 0; j < s.d; ++j) ASSERT_NEAR(a.colsum[j], r.colsum[j], 1e-12 * r.ss + 1e-300) << j;
+      EXPECT_NEAR(p.ss, r.ss, 1e-12 * r.ss);
+      EXPECT_TRUE(a.finite);
+    }
+  }
+}
+
+// The raw kernel on a wider buffer: calls accumulate, and nothing is written
+// beyond m or below the diagonal blocks.
+TEST(GramBf16Dot, KernelAccumulatesWithinItsBlocks) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "this CPU lacks AVX512_BF16 (vdpbf16ps): nothing to check";
+  const int64_t n = 45, d = 101, ld = d + 9;
+  const auto W = random_bf16(n, d, 99);
+  const Reference r = reference(W, n, d, true);
+  std::vector<float> G(static_cast<size_t>(d * ld), 0.f);
+  bf16dot::Scratch s;
+  std::vector<double> colsum(static_cast<size_t>(d), 0.0);
+  PanelStats st{colsum.data()};
+  bf16dot::gram_tn(W.data(), 21, d, d, G.data(), ld, s, st);  // rows 0..20, then 21..44 (odd k both times)
+  bf16dot::gram_tn(W.data() + 21 * d, n - 21, d, d, G.data(), ld, s, st);
+  for (int64_t j = 0; j < d; ++j) ASSERT_NEAR(colsum[j], r.colsum[j], 1e-13) << j;
+  EXPECT_NEAR(st.ss, r.ss, 1e-13 * r.ss);
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < ld; ++j) {
+      const float g = G[static_cast<size_t>(i * ld + j)];
+      if (j >= d || j < i / bf16dot::kBlock * bf16dot::kBlock) {
+        ASSERT_EQ(g, 0.f) << i << "," << j;
+      } else if (j >= i) {
+        ASSERT_NEAR(g, r.G[i * d + j], 64 * std::ldexp(1.0, -24) * r.absG[i * d + j] + 1e-30) << i << "," << j;
+      }
+    }
+  // Wide: G = X X^T over the first 40 rows, k = 101 columns.
+  const int64_t mw = 40;
+  const Reference rw = reference(std::vector<uint16_t>(W.begin(), W.begin() + mw * d), mw, d, false);
+  std::vector<float> Gw(static_cast<size_t>(mw * mw), 0.f);
+  std::vector<double> colsum_w(static_cast<size_t>(d), 0.0);
+  PanelStats st_w{colsum_w.data()};
+  bf16dot::gram_nt(W.data(), mw, d, d, Gw.data(), mw, s, st_w);
+  for (int64_t j = 0; j < d; ++j) ASSERT_NEAR(colsum_w[j], rw.colsum[j], 1e-13) << j;
+  for (int64_t i = 0; i < mw; ++i)
+    for (int64_t j = i; j < mw; ++j)
+      ASSERT_NEAR(Gw[static_cast<size_t>(i * mw + j)], rw.G[i * mw + j],
+                  128 * std::ldexp(1.0, -24) * rw.absG[i * mw + j] + 1e-30);
+}
+
+// The switch is read on every call, and names the path the tests force.
+TEST(GramBf16Dot, SwitchTurnsTheKernelOff) {
+  {
+    Path off(Path::portable);
+    EXPECT_FALSE(bf16dot::available());
+  }
+  EXPECT_EQ(bf16dot::available(), cpu_features().avx512_bf16);
+}
