@@ -112,6 +112,7 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
       g.sum += st.sum;
     } else {
       convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, r0 * d), static_cast<size_t>(rows * d), P.data());
+      if (g.scale != 1) cblas_sscal(static_cast<int>(rows * d), static_cast<float>(g.scale), P.data(), 1);
       panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                   static_cast<int>(d), 1.f, g.Gf.data(), static_cast<int>(d));
@@ -165,6 +166,7 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
           convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
                          P.data() + i * cols);
       });
+      if (g.scale != 1) cblas_sscal(static_cast<int>(n * cols), static_cast<float>(g.scale), P.data(), 1);
       panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                   static_cast<int>(cols), 1.f, g.Gf.data(), static_cast<int>(n));
@@ -194,16 +196,15 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
   }
 }
 
-}  // namespace
-
-GramPass gram_pass(const MatrixView& W, bool row_gram) {
-  GramPass g;
-  gram_pass(W, row_gram, nullptr, 0, g);
-  return g;
+// The power of two that brings a sum of squares outside [kGramSsMin,
+// kGramSsMax) to [1/4, 4), or 1 (also for 0: a constant matrix stays one).
+double gram_scale(double ss) {
+  if (!(ss > 0) || (ss >= kGramSsMin && ss < kGramSsMax)) return 1.0;
+  return std::ldexp(1.0, -std::ilogb(ss) / 2);
 }
 
-void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
-  check_matrix_view(W);
+// One pass over W at g.scale.
+void one_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
   g.row_gram = row_gram;
   g.ss = g.sum = g.flops = 0;
   g.finite = true;
@@ -214,9 +215,9 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   // BF16 goes to AMX as stored (exact products, FP32 sums like SSYRK); other
   // dtypes are converted to float for SSYRK, never rounded to BF16.
   Accumulator acc;
-  // (The AMX kernels read BF16 as uint16_t: data at an odd address - safetensors
-  // aligns nothing - takes the converting path.)
-  acc.amx = W.dtype == DType::BF16 && amx::available() && reinterpret_cast<uintptr_t>(W.data) % 2 == 0;
+  // (The AMX kernels read BF16 as uint16_t, unscaled: data at an odd address -
+  // safetensors aligns nothing - and a scaled pass take the converting path.)
+  acc.amx = W.dtype == DType::BF16 && amx::available() && reinterpret_cast<uintptr_t>(W.data) % 2 == 0 && g.scale == 1;
   // SSYRK and SGEMM are the bulk of the work there: worth OpenBLAS's threads
   // (analyze_matrix holds BLAS to one thread otherwise).
   ScopedBlasThreads blas_threads(acc.amx ? 1 : ScopedBlasThreads::kDefault);
@@ -241,6 +242,25 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   else
     column_panel_pass(W, Qall, kq, acc, g);
   if (g.finite) g.gf_clean = true;
+}
+
+}  // namespace
+
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
+  check_matrix_view(W);
+  g.scale = 1;
+  one_pass(W, row_gram, Qall, kq, g);
+  // The first pass's SS is exact enough to choose from (double, from the float
+  // values); only a matrix outside the range pays for a second read.
+  if (!g.finite) return;
+  g.scale = gram_scale(g.ss);
+  if (g.scale != 1) one_pass(W, row_gram, Qall, kq, g);
+}
+
+GramPass gram_pass(const MatrixView& W, bool row_gram) {
+  GramPass g;
+  gram_pass(W, row_gram, nullptr, 0, g);
+  return g;
 }
 
 }  // namespace ctscope::linalg
