@@ -346,7 +346,7 @@ TEST(AnalysisCoverage, RowsShorterThanKAreSkippedAtThatKOnly) {
   const auto e = run_cli("analyze " + (kModels / kTinyRandom).string() + " --K 64");
   EXPECT_EQ(e.code, 2);
   EXPECT_EQ(count_lines(e.err), 1) << e.err;
-  EXPECT_NE(e.err.find("nothing fitted"), std::string::npos) << e.err;
+  EXPECT_NE(e.err.find("nothing to fit"), std::string::npos) << e.err;
 }
 
 // --- 4. Amplitude PR and its white-noise null --------------------------------

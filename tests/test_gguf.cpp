@@ -332,21 +332,21 @@ TEST(Gguf, ConfigKeysDefaultsAndVocabulary) {
 TEST(Gguf, MalformedFilesGiveErrorNamingTheFile) {
   {
     Writer w = llama(3);
-    w.force_n_tensors = uint64_t{1} << 60;
-    expect_error(w, "tensor_count", "tensor count 1152921504606846976 cannot fit");
+    w.force_n_tensors = 100000;  // under the limit, but not in this file's bytes
+    expect_error(w, "tensor_count", "tensor count 100000 cannot fit");
   }
   {
     Writer w = llama(3);
-    w.force_n_kv = uint64_t{1} << 60;
-    expect_error(w, "kv_count", "metadata count 1152921504606846976 cannot fit");
+    w.force_n_kv = 100000;
+    expect_error(w, "kv_count", "metadata count 100000 cannot fit");
   }
   {
     Writer w = llama(2);
     Bytes p;
-    put<uint64_t>(p, uint64_t{1} << 40);
+    put<uint64_t>(p, 1000);
     p.resize(p.size() + 16, 'x');
     w.raw_kv("t.str", ValueType::String, p);
-    expect_error(w, "string_len", "truncated: t.str needs 1099511627776 bytes");
+    expect_error(w, "string_len", "truncated: t.str needs 1000 bytes");
   }
   {
     Writer w = llama(3);
@@ -552,13 +552,42 @@ TEST(Gguf, CliInspectTruncatedExitsTwoWithOneLine) {
 TEST(Gguf, NamesLongerThanAnyCheckpointHasAreRefusedQuotingOnlyTheirStart) {
   Writer w = llama(3);
   w.tensor(std::string(5000, 't'), {32}, kF32, f32_data(32, 1.f));
-  expect_error(w, "long_tensor_name", "a tensor name of 5000 bytes (at most 1024)");
+  expect_error(w, "long_tensor_name", "a tensor name of 5000 bytes is over the limit of 1024");
   Writer k = llama(2);
   k.string(std::string(2000, 'k'), "v");
-  expect_error(k, "long_key", "a metadata key of 2000 bytes (at most 1024)");
+  expect_error(k, "long_key", "a metadata key of 2000 bytes is over the limit of 1024");
   for (const auto* wr : {&w, &k}) {
     const fs::path p = write_temp("long_names.gguf", wr->build());
     EXPECT_LT(error_of(p).size(), 300u);
+  }
+}
+
+// util/resource_limits: counts, lengths and dimensions no real file has are
+// refused as over the limit (naming the file, the claim and the limit) before
+// the file's own size is consulted.
+TEST(Gguf, ClaimsOverTheResourceLimitsAreRefused) {
+  {
+    Writer w = llama(3);
+    w.force_n_tensors = uint64_t{1} << 60;
+    expect_error(w, "limit_tensors", "tensor count 1152921504606846976 is over the limit of 1000000");
+  }
+  {
+    Writer w = llama(1);  // 32-bit counts
+    w.force_n_kv = 2000000;
+    expect_error(w, "limit_kv", "metadata count 2000000 is over the limit of 1000000");
+  }
+  {
+    Writer w = llama(2);
+    Bytes p;
+    put<uint64_t>(p, uint64_t{1} << 40);
+    p.resize(p.size() + 16, 'x');
+    w.raw_kv("t.str", ValueType::String, p);
+    expect_error(w, "limit_string", "t.str length 1099511627776 is over the limit of 67108864");
+  }
+  {
+    Writer w = llama(3);  // an empty tensor: no bytes bound its other dimension
+    w.tensor("empty", {uint64_t{1} << 40, 0}, kF32, Bytes{});
+    expect_error(w, "limit_dim", "tensor empty: dimension 1099511627776 is over the limit of 2147483647");
   }
 }
 

@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -62,7 +65,47 @@ std::string safetensors_bytes(std::string header, const std::string& data, bool 
   return bytes + header + data;
 }
 
+// F32 64 x 16 matrices as one safetensors file: matrix m's entries are
+// value(m, i) (row-major).
+fs::path f32_matrices(const std::string& name, int count, const std::function<float(int, int)>& value) {
+  std::string data, header = "{";
+  for (int m = 0; m < count; ++m) {
+    for (int i = 0; i < 64 * 16; ++i) {
+      const float v = value(m, i);
+      data.append(reinterpret_cast<const char*>(&v), 4);
+    }
+    header += fmt::format(R"({}"m{}.weight":{{"dtype":"F32","shape":[64,16],"data_offsets":[{},{}]}})",
+                          m ? "," : "", m, m * 4096, (m + 1) * 4096);
+  }
+  return write_temp(name, safetensors_bytes(header + "}", data));
+}
+
+// A fixed pattern of modest values (no two columns alike).
+float plain(int m, int i) { return static_cast<float>(((i * 29 + m * 7) % 53) - 26) / 8.0f; }
+
+// analyze --json of `p` at K = 4 over three bases, expecting exit 0.
+nlohmann::json analyze_json(const TempDir& tmp, const fs::path& p, const std::string& extra = "") {
+  const fs::path out = tmp / "x.json";
+  const auto r = run_cli("analyze " + q(p) + " --K 4 --basis gaussian,svd,universal -q --json " + q(out) + extra);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return nlohmann::json::parse(slurp(out));
+}
+
+// The scale-free numbers of two analyses of one matrix agree to `rel`.
+void expect_same_ratios(const nlohmann::json& a, const nlohmann::json& b, double rel) {
+  auto near = [rel](double x, double y) { EXPECT_NEAR(x, y, rel * std::max(1.0, std::abs(y))); };
+  near(a["weight_pr"], b["weight_pr"]);
+  near(a["stable_rank"], b["stable_rank"]);
+  ASSERT_EQ(a["fits"].size(), b["fits"].size());
+  for (size_t k = 0; k < a["fits"].size(); ++k)
+    for (const char* key : {"r2", "r2_svd", "r2_bound", "amplitude_pr"}) {
+      SCOPED_TRACE(fmt::format("{} {}", a["fits"][k]["basis"].get<std::string>(), key));
+      near(a["fits"][k][key], b["fits"][k][key]);
+    }
+}
+
 }  // namespace
+
 
 TEST(HostileInputs, ContextLengthFromTheHeaderDoesNotSizeTheCache) {
   TempDir tmp;
@@ -233,34 +276,62 @@ TEST(HostileInputs, OutputsNeverDestroyInputsOrForeignDirectories) {
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
 
-TEST(HostileInputs, AMatrixBeyondFloatRangeIsSkippedAndTheRunGoesOn) {
+TEST(HostileInputs, AMatrixBeyondFloatRangeIsScaledNotSkipped) {
   // One entry of 1e20 (its square overflows a float Gram) used to end the
-  // whole run with "eigensolver failed to converge".
+  // whole run with "eigensolver failed to converge". The pass now runs on the
+  // matrix scaled by a power of two; the reference is the same matrix scaled
+  // by 2^-60 in the file (exact in float), analyzed without scaling.
   TempDir tmp;
-  std::string data;
-  for (int m = 0; m < 2; ++m)
-    for (int i = 0; i < 64 * 16; ++i) {
-      float v = static_cast<float>(((i * 29 + m * 7) % 53) - 26) / 8.0f;
-      if (m == 0 && i == 37) v = 1e20f;
-      data.append(reinterpret_cast<const char*>(&v), 4);
-    }
-  const std::string header =
-      R"({"a.weight":{"dtype":"F32","shape":[64,16],"data_offsets":[0,4096]},)"
-      R"("b.weight":{"dtype":"F32","shape":[64,16],"data_offsets":[4096,8192]}})";
-  const fs::path p = write_temp("extreme.safetensors", safetensors_bytes(header, data));
-  auto run = [&](const std::string& extra) {
-    const fs::path out = tmp / "x.json";
-    const auto r = run_cli("analyze " + q(p) + " --K 4 --basis gaussian,svd,universal -q --json " + q(out) + extra);
-    EXPECT_EQ(r.code, 0) << r.err;
-    return nlohmann::json::parse(slurp(out));
+  auto huge = [](int m, int i) { return m == 0 && i == 37 ? 1e20f : plain(m, i); };
+  const auto got = analyze_json(tmp, f32_matrices("huge.safetensors", 1, huge));
+  const auto ref = analyze_json(tmp, f32_matrices("huge_ref.safetensors", 1, [&](int m, int i) {
+                                  return std::ldexp(huge(m, i), -60);
+                                }));
+  EXPECT_TRUE(got["skipped"].empty()) << got["skipped"];
+  ASSERT_EQ(got["matrices"].size(), 1u);
+  expect_same_ratios(got["matrices"][0], ref["matrices"][0], 1e-9);
+  // Sums are reported in the file's units: SST ~ (1e20)^2.
+  EXPECT_NEAR(got["matrices"][0]["sst"].get<double>(), 1e40, 1e38);
+}
+
+TEST(HostileInputs, ATinyMatrixGivesTheNumbersOfItsUnscaledSelf) {
+  // Every entry times 2^-100 (~1e-30): float products would be subnormal or 0.
+  TempDir tmp;
+  const auto got = analyze_json(tmp, f32_matrices("tiny.safetensors", 2, [](int m, int i) {
+                                  return std::ldexp(plain(m, i), -100);
+                                }));
+  const auto ref = analyze_json(tmp, f32_matrices("tiny_ref.safetensors", 2, plain));
+  ASSERT_EQ(got["matrices"].size(), 2u);
+  for (size_t m = 0; m < 2; ++m) {
+    expect_same_ratios(got["matrices"][m], ref["matrices"][m], 1e-12);
+    EXPECT_NEAR(got["matrices"][m]["sst"].get<double>(), std::ldexp(ref["matrices"][m]["sst"].get<double>(), -200),
+                1e-12 * std::ldexp(ref["matrices"][m]["sst"].get<double>(), -200));
+  }
+}
+
+TEST(HostileInputs, NonFiniteMatricesAreListedAndTheRunGoesOn) {
+  TempDir tmp;
+  auto bad = [](int m, int i) {
+    if (m == 0 && i == 5) return std::numeric_limits<float>::quiet_NaN();
+    if (m == 1 && i == 900) return -std::numeric_limits<float>::infinity();
+    return plain(m, i);
   };
-  const auto all = run("");
-  ASSERT_EQ(all["skipped"].size(), 1u);
-  EXPECT_EQ(all["skipped"][0]["name"], "a.weight");
-  EXPECT_NE(all["skipped"][0]["reason"].get<std::string>().find("too large"), std::string::npos);
+  const fs::path p = f32_matrices("nonfinite.safetensors", 3, bad);
+  const auto all = analyze_json(tmp, p);
+  ASSERT_EQ(all["skipped"].size(), 2u);
+  for (size_t s = 0; s < 2; ++s) {
+    EXPECT_EQ(all["skipped"][s]["name"], fmt::format("m{}.weight", s));
+    EXPECT_NE(all["skipped"][s]["reason"].get<std::string>().find("NaN or Inf"), std::string::npos);
+  }
   ASSERT_EQ(all["matrices"].size(), 1u);
-  // The universal basis pools only what can be analyzed: as if b were alone.
-  EXPECT_EQ(all["matrices"][0]["fits"], run(" --include b.weight")["matrices"][0]["fits"]);
+  // The universal basis pools only what can be analyzed: as if m2 were alone.
+  EXPECT_EQ(all["matrices"][0]["fits"], analyze_json(tmp, p, " --include m2.weight")["matrices"][0]["fits"]);
+  // The terminal report lists them too, and the run exits 0.
+  const auto r = run_cli("analyze " + q(p) + " --K 4 --progress none");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("NaN or Inf"), std::string::npos) << r.out;
+  // Nothing left to analyze: one line, exit 2.
+  expect_one_line_error(run_cli("analyze " + q(p) + " --K 4 -q --exclude m2.weight"), "NaN or Inf");
 }
 
 TEST(HostileInputs, LenientCtMetadataIsRefused) {
@@ -377,7 +448,7 @@ TEST(HostileInputs, MessagesNameTheFileAndWhatIsWrong) {
       "rank.safetensors",
       safetensors_bytes(R"({"t":{"dtype":"F32","shape":)" + shape + R"(],"data_offsets":[0,4]}})", std::string(4, '\0')));
   const auto rank = run_cli("inspect " + q(p));
-  expect_one_line_error(rank, "100000 dimensions");
+  expect_one_line_error(rank, "number of dimensions 100000 is over the limit of 8");
   EXPECT_LT(rank.err.size(), 300u);
   // A tensor name of 100 KB is refused quoting only its start (every message quotes names).
   const std::string name(100000, 'n');
@@ -385,7 +456,7 @@ TEST(HostileInputs, MessagesNameTheFileAndWhatIsWrong) {
       "longname.safetensors",
       safetensors_bytes(R"({")" + name + R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')));
   const auto ln = run_cli("inspect " + q(longname));
-  expect_one_line_error(ln, "a tensor name of 100000 bytes (at most 1024)");
+  expect_one_line_error(ln, "a tensor name of 100000 bytes is over the limit of 1024");
   EXPECT_LT(ln.err.size(), 300u);
   // 1024 bytes is still a name.
   const fs::path ok = write_temp("okname.safetensors",

@@ -227,7 +227,7 @@ def test_analyze_defaults_bounds_and_nulls():
             assert f["r2"] <= f["r2_bound"] + 1e-6
             assert f["trivial"] is False
             assert f["amplitude_pr_ratio"] == pytest.approx(f["amplitude_pr"] / f["amplitude_pr_null"])
-    with pytest.raises(ctscope.Error, match="nothing fitted"):
+    with pytest.raises(ctscope.Error, match="nothing to fit"):
         ctscope.analyze(model("llama-2-tiny-random.gguf"), K=[64], progress=False)
 
 

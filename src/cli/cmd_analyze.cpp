@@ -80,7 +80,10 @@ const RegisterCommand reg(
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",
-                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t"}));
+                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t"}) +
+                 "\nExit status: 0 when at least one matrix was analyzed; a matrix that cannot be (NaN/Inf) is listed "
+                 "under \"Not fitted\" and in the JSON's `skipped` with the reason. 2 when nothing could be fitted. "
+                 "Extreme but finite values (1e20, 1e-30) are analyzed: the Gram pass rescales them exactly.\n");
       return [o]() { return run(*o); };
     });
 

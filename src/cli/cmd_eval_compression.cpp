@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "ct/tensor_selection.hpp"
 #include "ctfile/ct_reader.hpp"
 #include "eval/compression_comparison.hpp"
 #include "eval/perplexity.hpp"
@@ -62,12 +63,6 @@ nlohmann::json result_json(const Opts& o, const Checkpoint& ck, const Compressio
   return j;
 }
 
-int64_t longest_row(const VariantBuilder& builder) {
-  int64_t d = 0;
-  for (const auto* t : builder.selection().matrices) d = std::max(d, t->cols());
-  return d;
-}
-
 int run(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);
   const Checkpoint ck = Checkpoint::open(o.model);
@@ -81,11 +76,9 @@ int run(const Opts& o) {
   if (o.max_chunks > 0 && plan.n_chunks > o.max_chunks) tokens.resize(static_cast<size_t>(o.max_chunks * o.ctx));
 
   VariantBuilder builder(ck, o.selection, o.seed);
+  ct::require_fittable(builder.selection(), o.Ks, o.model);
   std::vector<int> unrun;
   const auto variants = variants_to_run(o, builder, &unrun);
-  if (unrun.size() == sorted_unique(o.Ks).size())  // spec "Coverage": a run that fits nothing is an error
-    fail(o.model, "nothing to fit: no selected matrix has rows of d >= K for any K of --K (the longest rows have d = {})",
-         longest_row(builder));
   if (!o.quiet)
     std::fprintf(stderr, "selection: %s (%s); %s in %s of %ld\n", builder.selection().description.c_str(),
                plural(static_cast<int64_t>(builder.matrices()), "matrix", "matrices").c_str(),
@@ -93,7 +86,7 @@ int run(const Opts& o) {
                plural(static_cast<int64_t>(tokens.size()) / o.ctx, "chunk").c_str(), static_cast<long>(o.ctx));
   for (int K : unrun)
     std::fprintf(stderr, "K=%d: no selected matrix has rows of d >= %d (the longest have d = %ld): no variant at this K\n",
-                 K, K, static_cast<long>(longest_row(builder)));
+                 K, K, static_cast<long>(builder.selection().longest_row));
 
   ProgressBar bar(progress_mode(o.progress, o.quiet));
   CompressionComparison cmp = compare_variants(ck, builder, variants, tokens, where, {o.ctx, o.max_memory_gb}, bar.fn());

@@ -60,7 +60,7 @@ BasisFit fit_from_projections(const FactoredBasis& b, std::vector<double> YtY, s
     std::vector<double> qo(K, 0.0);
     double oc = 0, oo = 0;
     for (int64_t j = 0; j < d; ++j) {
-      const double o = b.offset[j];
+      const double o = b.offset[j] * g.scale;  // in the units of the pass
       oc += o * g.colsum[j];
       oo += o * o;
       for (int k = 0; k < K; ++k) qo[k] += b.Q[j * K + k] * o;
@@ -265,6 +265,20 @@ std::vector<FitResult> fit_results(const MatrixAnalysisOptions& opt, const std::
   return fits;
 }
 
+// The sums of r back in the weights' units (what reports and pooled R² add
+// up): exact, since scale is a power of two and every float32's square fits a
+// double many times over. Ratios (R², PR, stable rank) are unchanged.
+void in_weight_units(MatrixResult& r, double scale) {
+  if (scale == 1) return;
+  const double u = 1 / scale, u2 = u * u;
+  r.ss *= u2;
+  r.sum *= u;
+  r.sst *= u2;
+  for (FitResult& f : r.fits) f.sse *= u2;
+  if (r.spectrum)
+    for (double& l : r.spectrum->eigenvalues) l *= u2;
+}
+
 }  // namespace
 
 MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& opt) {
@@ -294,11 +308,8 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
     r.error = "contains NaN or Inf";
     return r;
   }
-  // |G_ij| <= sqrt(G_ii G_jj) <= SS: below FLT_MAX no float partial sum overflowed.
-  if (!(g.ss < 1e38)) {
-    r.error = fmt::format("values too large for a float32 Gram (sum of squares {:.3g})", g.ss);
-    return r;
-  }
+  // Everything below is in the units of the pass (g.scale * W, see gram.hpp)
+  // until in_weight_units.
   const double nd = static_cast<double>(n) * static_cast<double>(d);
   r.ss = g.ss;
   r.sum = g.sum;
@@ -338,6 +349,7 @@ MatrixResult analyze_matrix(const MatrixView& W, const MatrixAnalysisOptions& op
   std::vector<double> P, acol;
   stacked_projections(g, Qall, d, kq, y_in_pass, P, acol, r.flops);
   r.fits = fit_results(opt, P, acol, g, te, r, ct.trc, n, d);
+  in_weight_units(r, g.scale);
   r.fit_s = stage.seconds();
   return r;
 }

@@ -190,18 +190,9 @@ void account(ModelAnalysis& out) {
   }
 }
 
-// Why a run fitted nothing, in one line.
-std::string nothing_fitted(const ModelAnalysis& out, const Selection& sel) {
-  if (sel.matrices.empty())
-    return fmt::format("no matrix to fit in the selection ({}; {} tensors left out)", sel.description,
-                       sel.skipped.size());
-  int64_t dmax = 0;
-  for (const auto* t : sel.matrices) dmax = std::max(dmax, t->cols());
-  const int kmin = out.settings.Ks.front();
-  if (dmax < kmin)
-    return fmt::format("nothing fitted: every selected row is shorter than every K (longest row d={}, smallest K={})",
-                       dmax, kmin);
-  return fmt::format("nothing fitted: none of the {} selected matrices could be analyzed (first: {}: {})",
+// Why a run that could fit something fitted nothing, in one line.
+std::string nothing_analyzed(const ModelAnalysis& out, const Selection& sel) {
+  return fmt::format("nothing fitted: none of the {} selected matrices could be analyzed (last: {}: {})",
                      sel.matrices.size(), out.skipped.empty() ? "" : out.skipped.back().name,
                      out.skipped.empty() ? "" : out.skipped.back().reason);
 }
@@ -227,17 +218,12 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   }
   std::sort(out.settings.Ks.begin(), out.settings.Ks.end());
   out.settings.Ks.erase(std::unique(out.settings.Ks.begin(), out.settings.Ks.end()), out.settings.Ks.end());
-  if (out.settings.Ks.empty() || out.settings.Ks.front() < 1) {
-    if (sel.matrices.empty()) fail(out.model_path, "{}", nothing_fitted(out, sel));
-    throw Error("--K: every K must be at least 1");
-  }
-  // Before the long pass: a run that can fit nothing is an error at once (spec, "Coverage").
-  const int kmin = out.settings.Ks.front();
-  if (std::none_of(sel.matrices.begin(), sel.matrices.end(), [kmin](const TensorInfo* t) { return t->cols() >= kmin; }))
-    fail(out.model_path, "{}", nothing_fitted(out, sel));
+  if (!out.settings.Ks.empty() && out.settings.Ks.front() < 1) throw Error("--K: every K must be at least 1");
+  // Before the long pass: a run that can fit nothing is an error at once.
+  require_fittable(sel, out.settings.Ks, out.model_path);
 
   analyze_matrices(ck, out.settings, sel, out, progress);
-  if (out.matrices.empty()) fail(out.model_path, "{}", nothing_fitted(out, sel));
+  if (out.matrices.empty()) fail(out.model_path, "{}", nothing_analyzed(out, sel));
   aggregate(out.settings, out);
   account(out);
   out.wall_s = clock.seconds();

@@ -117,8 +117,9 @@ struct ModelAnalysis {
 };
 
 // progress: after each matrix, with its name and the bytes streamed so far.
-// Throws Error when nothing is fitted at any K (no matrix selected, or every
-// row shorter than every K).
+// Throws Error when nothing can be fitted at any K (require_fittable), or when
+// no selected matrix could be analyzed (NaN/Inf in every one). A matrix that
+// cannot be analyzed is listed in `skipped` with the reason and the run goes on.
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress = {});
 
 }  // namespace ctscope::ct

@@ -176,6 +176,7 @@ Selection select_tensors(const Checkpoint& ck, const TensorSelection& s, int64_t
       sel.skipped.emplace_back(t.name, "alias of " + t.alias_of + " (analyzed once)");
       continue;
     }
+    if (unfit_reason(t, 1).empty()) sel.longest_row = std::max(sel.longest_row, t.cols());
     if (std::string why = unfit_reason(t, min_row_length); !why.empty())
       sel.skipped.emplace_back(t.name, std::move(why));
     else
@@ -185,6 +186,16 @@ Selection select_tensors(const Checkpoint& ck, const TensorSelection& s, int64_t
     fail(ck.path.string(), "the selection ({}) matches no tensor; `ctscope inspect` shows the names, roles and layers",
          sel.description);
   return sel;
+}
+
+void require_fittable(const Selection& sel, const std::vector<int>& Ks, const std::string& where) {
+  if (sel.longest_row == 0)
+    fail(where, "nothing to fit: no matrix in the selection ({}; {} tensors left out: `ctscope inspect` lists them)",
+         sel.description, sel.skipped.size());
+  const int kmin = Ks.empty() ? 1 : *std::min_element(Ks.begin(), Ks.end());
+  if (sel.longest_row < kmin)
+    fail(where, "nothing to fit: every selected row is shorter than K (longest row d = {}, smallest K = {}); use K <= {}",
+         sel.longest_row, kmin, sel.longest_row);
 }
 
 std::vector<const TensorInfo*> tensors_to_fit(const Checkpoint& ck, const Selection& sel) {

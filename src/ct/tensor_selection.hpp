@@ -43,6 +43,7 @@ struct Selection {
   std::vector<const TensorInfo*> matrices;
   std::vector<std::pair<std::string, std::string>> skipped;  // (name, reason)
   std::string description;                                   // for reports and JSON settings.selection
+  int64_t longest_row = 0;  // the longest d of a fittable matrix, those left out for d < min_row_length too
 };
 
 // Matrices with rows shorter than min_row_length (the largest K) are skipped
@@ -50,6 +51,12 @@ struct Selection {
 // regex, a layer outside the model, and a selection that matches no tensor
 // (one line naming the model and the selection).
 Selection select_tensors(const Checkpoint& ck, const TensorSelection& s, int64_t min_row_length);
+
+// Throws Error naming `where` when the selection can fit nothing at any of Ks
+// (spec, "Coverage"): it holds no fittable matrix, or every such row is shorter
+// than the smallest K. Called by analyze, compress and eval-compression before
+// their long pass.
+void require_fittable(const Selection& sel, const std::vector<int>& Ks, const std::string& where);
 
 // The tensors whose data a selection fits, each once: a selected alias (the tied
 // lm_head of paper68) stands for its data, the embedding. Used by compress and

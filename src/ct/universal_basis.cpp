@@ -18,14 +18,17 @@ UniversalAccumulator::UniversalAccumulator(int64_t d)
 bool UniversalAccumulator::add(const MatrixView& W) {
   if (W.d != d_) throw Error(fmt::format("universal basis for d={}: matrix rows have {}", d_, W.d));
   linalg::GramPass g = linalg::gram_pass(W, /*row_gram=*/true);
-  // Not pooled (analyze reports such a matrix as not analyzable): NaN/Inf, or
-  // values whose float Gram may have overflowed (see analyze_matrix).
-  if (!g.finite || !(g.ss < 1e38)) return false;
-  const double nn = static_cast<double>(W.n);
+  // Not pooled (analyze reports such a matrix as not analyzable): NaN/Inf.
+  if (!g.finite) return false;
+  // Pooled in the weights' own units, whatever scale the pass chose (a power
+  // of two: dividing it back is exact, and no float32 matrix's Gram leaves
+  // double range), so every matrix weighs what its values say. (One huge
+  // matrix then dominates the pool: that is the pooled covariance, as defined.)
+  const double nn = static_cast<double>(W.n), u = 1 / g.scale, u2 = u * u;
   for (int64_t i = 0; i < d_; ++i)
     for (int64_t j = 0; j < d_; ++j)
-      cov_[i * d_ + j] += g.G[std::min(i, j) * d_ + std::max(i, j)] - g.colsum[i] * g.colsum[j] / nn;
-  for (int64_t j = 0; j < d_; ++j) col_sum_[j] += g.colsum[j];
+      cov_[i * d_ + j] += (g.G[std::min(i, j) * d_ + std::max(i, j)] - g.colsum[i] * g.colsum[j] / nn) * u2;
+  for (int64_t j = 0; j < d_; ++j) col_sum_[j] += g.colsum[j] * u;
   rows_ += W.n;
   return true;
 }

@@ -15,8 +15,8 @@ namespace ctscope::ct {
 class UniversalAccumulator {
  public:
   explicit UniversalAccumulator(int64_t d);
-  // False (nothing added) for a matrix with NaN/Inf or values too large for
-  // a float Gram; Error when its rows are not d long.
+  // False (nothing added) for a matrix with NaN/Inf; Error when its rows
+  // are not d long.
   bool add(const linalg::MatrixView& W);
   FactoredBasis basis(int K) const;
   int64_t d() const { return d_; }

@@ -108,10 +108,8 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   check_not_an_input(out, inputs);
   require_dense(ck, "compress", "compress the source model instead");
   const ct::Selection sel = ct::select_tensors(ck, s.selection, s.K);
+  ct::require_fittable(sel, {s.K}, ck.path.string());
   const std::vector<const TensorInfo*> matrices = ct::tensors_to_fit(ck, sel);
-  if (matrices.empty())
-    fail(ck.path.string(), "nothing to fit: no selected matrix has rows of at least K={} ({} selected tensors skipped)",
-         s.K, sel.skipped.size());
   std::map<std::string, const TensorInfo*> fitted;
   for (const auto* t : matrices) fitted[t->name] = t;
   ct::BasisProvider bases(ck, matrices, s.seed);

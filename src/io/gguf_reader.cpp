@@ -11,8 +11,8 @@
 
 #include "io/formats.hpp"
 #include "io/gguf_format.hpp"
-#include "io/name_limit.hpp"
 #include "util/error.hpp"
+#include "util/resource_limits.hpp"
 
 namespace ctscope {
 
@@ -49,6 +49,7 @@ class Cursor {
   }
   std::string read_string(const std::string& what) {
     const uint64_t n = read_count(what + " length");
+    limits::check(where_, what + " length", n, limits::kMaxStringBytes, "one GGUF string");
     need(n, what);  // before allocating: a 2^40 length fails here
     std::string s(reinterpret_cast<const char*>(f_.data() + pos_), static_cast<size_t>(n));
     pos_ += n;
@@ -269,6 +270,8 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
   c.set_version(version);
   const uint64_t n_tensors = c.read_count("tensor count");
   const uint64_t n_kv = c.read_count("metadata count");
+  limits::check(where, "tensor count", n_tensors, limits::kMaxTensors, "tensors in one file");
+  limits::check(where, "metadata count", n_kv, limits::kMaxTensors, "keys in one file, as many as tensors");
   // A key/value needs at least a key length, a type and one byte; a tensor info a
   // name length, n_dims, one dim, a type and an offset.
   c.need_items(n_kv, c.count_bytes() + 4 + 1, "metadata");
@@ -277,7 +280,7 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
   json meta = json::object();
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string(fmt::format("metadata key #{}", i));
-    check_name_length(where, "metadata key", key);
+    limits::check_name(where, "metadata key", key);
     if (meta.contains(key)) fail(where, "duplicate metadata key {}", key);
     const uint32_t type = c.read<uint32_t>("metadata " + key + " type");
     meta[key] = read_value(c, type, key, 0);
@@ -302,7 +305,7 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
     Raw r;
     TensorInfo& t = r.info;
     t.name = c.read_string(fmt::format("tensor #{} name", i));
-    check_name_length(where, "tensor name", t.name);
+    limits::check_name(where, "tensor name", t.name);
     if (!names.insert(t.name).second) fail(where, "duplicate tensor name {}", t.name);
     const uint32_t n_dims = c.read<uint32_t>("tensor " + t.name + " n_dims");
     if (n_dims < 1 || n_dims > gguf::kMaxDims)
@@ -311,6 +314,7 @@ Checkpoint open_gguf(const std::filesystem::path& file) {
     uint64_t numel = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       ne[d] = c.read_count("tensor " + t.name + " dims");
+      limits::check(where, "tensor " + t.name + ": dimension", ne[d], limits::kMaxDim, "one dimension");
       if (ne[d] > static_cast<uint64_t>(INT64_MAX) || mul_overflows(numel, ne[d], &numel) ||
           numel > static_cast<uint64_t>(INT64_MAX))
         fail(where, "tensor {}: element count overflows", t.name);

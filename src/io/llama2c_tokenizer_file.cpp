@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "util/error.hpp"
+#include "util/resource_limits.hpp"
 #include "util/mapped_file.hpp"
 
 namespace ctscope {
@@ -22,7 +23,8 @@ Vocabulary read_llama2c_tokenizer(const std::filesystem::path& file, int64_t voc
   int32_t max_len = 0;
   std::memcpy(&max_len, p, 4);
   off = 4;
-  if (max_len <= 0 || max_len > 1 << 16) fail(where, "bad max_token_length {} (not a llama2.c tokenizer.bin?)", max_len);
+  if (max_len <= 0) fail(where, "bad max_token_length {} (not a llama2.c tokenizer.bin?)", max_len);
+  limits::check(where, "max_token_length", static_cast<uint64_t>(max_len), limits::kMaxTokenBytes, "bytes of one token");
   Vocabulary v;
   v.model = "llama2.c";
   auto& pieces = v.tokens;

@@ -10,13 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "io/formats.hpp"
-#include "io/name_limit.hpp"
 #include "util/error.hpp"
+#include "util/resource_limits.hpp"
 
 namespace ctscope {
 namespace {
-
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference's MAX_HEADER_SIZE
 
 // Only the dtypes the safetensors format defines that we can represent; the
 // GGUF block types share DType but are not valid here.
@@ -120,15 +118,15 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const n
   auto sh = e.find("shape");
   if (sh == e.end() || !sh->is_array()) fail(path, "tensor '{}': missing or non-array 'shape'", name);
   // Errors quote shapes: a rank no model has is refused before anything quotes it.
-  constexpr size_t kMaxRank = 8;
-  if (sh->size() > kMaxRank)
-    fail(path, "tensor '{}': shape has {} dimensions (at most {})", name, sh->size(), kMaxRank);
+  limits::check(path, fmt::format("tensor '{}': number of dimensions", name), sh->size(), limits::kMaxRank,
+                "dimensions of one tensor");
   uint64_t numel = 1;
   for (const auto& d : *sh) {
     bool ok = false;
     uint64_t v = get_u64(d, &ok);
     if (!ok || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
       fail(path, "tensor '{}': shape entries must be non-negative integers", name);
+    limits::check(path, fmt::format("tensor '{}': dimension", name), v, limits::kMaxDim, "one dimension");
     if (mul_overflows(numel, v, &numel)) fail(path, "tensor '{}': element count of its shape overflows", name);
     t.shape.push_back(static_cast<int64_t>(v));
   }
@@ -155,11 +153,12 @@ ParsedFile parse_file(const MappedFile& f, int file_index) {
   if (f.size() < 8) fail(path, "file is {} bytes, too short for the 8-byte header length", f.size());
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n << 8 | static_cast<uint64_t>(f.data()[i]);  // little-endian
-  if (n > kMaxHeaderBytes) fail(path, "header length {} exceeds the 100,000,000-byte limit", n);
+  limits::check(path, "header length", n, limits::kMaxHeaderBytes, "bytes of a safetensors header");
   if (8 + n > f.size()) fail(path, "header length {} runs past the end of the file ({} bytes)", n, f.size());
   const uint64_t data_start = 8 + n, buffer_len = f.size() - data_start;
 
   auto j = parse_header(path, {reinterpret_cast<const char*>(f.data()) + 8, static_cast<size_t>(n)});
+  limits::check(path, "tensor count", j.size(), limits::kMaxTensors, "tensors in one file");
   ParsedFile out;
   for (const auto& [key, value] : j.items()) {
     if (key == "__metadata__") {
@@ -170,7 +169,7 @@ ParsedFile parse_file(const MappedFile& f, int file_index) {
       }
       continue;
     }
-    check_name_length(path, "tensor name", key);
+    limits::check_name(path, "tensor name", key);
     out.tensors.push_back(parse_entry(path, key, value));
   }
 

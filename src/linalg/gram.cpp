@@ -131,6 +131,7 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
       g.ss += st.ss;
       g.sum += st.sum;
     } else {
+      if (g.scale != 1) cblas_sscal(static_cast<int>(rows * d), static_cast<float>(g.scale), P.data(), 1);
       panel_stats(P.data(), rows, d, d, g.colsum.data(), g.ss, g.sum);
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.f, P.data(),
                   static_cast<int>(d), 1.f, g.Gf.data(), static_cast<int>(d));
@@ -189,6 +190,7 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
       g.ss += st.ss;
       g.sum += st.sum;
     } else {
+      if (g.scale != 1) cblas_sscal(static_cast<int>(n * cols), static_cast<float>(g.scale), P.data(), 1);
       panel_stats(P.data(), n, cols, cols, g.colsum.data() + j0, g.ss, g.sum);
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(cols), 1.f, P.data(),
                   static_cast<int>(cols), 1.f, g.Gf.data(), static_cast<int>(n));
@@ -218,25 +220,24 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
   }
 }
 
-// (The BF16 kernels read BF16 as uint16_t: data at an odd address - safetensors
-// aligns nothing - takes the converting path.)
-Kernel gram_kernel(const MatrixView& W) {
-  if (W.dtype != DType::BF16 || reinterpret_cast<uintptr_t>(W.data) % 2 != 0) return Kernel::ssyrk;
+// (The BF16 kernels read BF16 as uint16_t, unscaled: data at an odd address -
+// safetensors aligns nothing - and a scaled pass take the converting path.)
+Kernel gram_kernel(const MatrixView& W, double scale) {
+  if (W.dtype != DType::BF16 || reinterpret_cast<uintptr_t>(W.data) % 2 != 0 || scale != 1) return Kernel::ssyrk;
   if (amx::available()) return Kernel::amx;
   if (bf16dot::available()) return Kernel::avx512bf16;
   return Kernel::ssyrk;
 }
 
-}  // namespace
-
-GramPass gram_pass(const MatrixView& W, bool row_gram) {
-  GramPass g;
-  gram_pass(W, row_gram, nullptr, 0, g);
-  return g;
+// The power of two that brings a sum of squares outside [kGramSsMin,
+// kGramSsMax) to [1/4, 4), or 1 (also for 0: a constant matrix stays one).
+double gram_scale(double ss) {
+  if (!(ss > 0) || (ss >= kGramSsMin && ss < kGramSsMax)) return 1.0;
+  return std::ldexp(1.0, -std::ilogb(ss) / 2);
 }
 
-void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
-  check_matrix_view(W);
+// One pass over W at g.scale.
+void one_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
   g.row_gram = row_gram;
   g.ss = g.sum = g.flops = 0;
   g.finite = true;
@@ -247,7 +248,7 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   // BF16 goes to AMX or the dot products as stored (exact products, FP32 sums
   // like SSYRK); other dtypes are converted to float for SSYRK, never rounded to BF16.
   Accumulator acc;
-  acc.kernel = gram_kernel(W);
+  acc.kernel = gram_kernel(W, g.scale);
   // SSYRK is the bulk of the work there: worth OpenBLAS's threads
   // (analyze_matrix holds BLAS to one thread otherwise). Our own kernels run
   // on our workers, which OpenBLAS's spinning threads would slow.
@@ -275,6 +276,25 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   else
     column_panel_pass(W, Qall, kq, acc, g);
   if (g.finite) g.gf_clean = true;
+}
+
+}  // namespace
+
+void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g) {
+  check_matrix_view(W);
+  g.scale = 1;
+  one_pass(W, row_gram, Qall, kq, g);
+  // The first pass's SS is exact enough to choose from (double, from the float
+  // values); only a matrix outside the range pays for a second read.
+  if (!g.finite) return;
+  g.scale = gram_scale(g.ss);
+  if (g.scale != 1) one_pass(W, row_gram, Qall, kq, g);
+}
+
+GramPass gram_pass(const MatrixView& W, bool row_gram) {
+  GramPass g;
+  gram_pass(W, row_gram, nullptr, 0, g);
+  return g;
 }
 
 }  // namespace ctscope::linalg

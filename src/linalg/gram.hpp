@@ -18,11 +18,24 @@ struct GramPass {
   bool gf_clean = false;       // Gf's upper triangle is all zero (a pass completed)
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;
+  // G, colsum, ss, sum, Y and YtY are those of scale * W: a power of two (so
+  // exact), 1 unless W's sum of squares lies outside [kGramSsMin, kGramSsMax),
+  // where a float Gram would overflow or its products underflow. The numbers
+  // of docs/ct-analysis.md are ratios, unchanged by it; callers that report or
+  // pool sums in the weights' units divide them back in double.
+  double scale = 1;
   bool finite = true;          // false: W holds NaN/Inf and nothing else is valid
   std::vector<double> Y;       // n x kq, W Qall (wide path with kq > 0)
   std::vector<double> YtY;     // kq x kq, (W Qall)^T (W Qall) in double (whenever kq > 0); empty otherwise
   double flops = 0;
 };
+
+// Outside this range of sum W^2 a second pass runs on W scaled by a power of
+// two: above it a float Gram entry (|G_ij| <= SS) can overflow, below it
+// products of entries fall into float's subnormals and lose digits. Any model
+// an fp16/bf16/fp32 trainer produced lies far inside, so its results are
+// exactly those of a single unscaled pass.
+inline constexpr double kGramSsMax = 1e38, kGramSsMin = 0x1p-60;
 
 // Qall: d x kq float row-major (kq may be 0). Pass kq = 0 on the tall path
 // when Q^T G Q is cheaper from G than W Q is from W (n >> d). Throws Error for

@@ -1,6 +1,9 @@
 #include "model/config.hpp"
 
+#include <utility>
+
 #include "util/error.hpp"
+#include "util/resource_limits.hpp"
 
 namespace ctscope {
 
@@ -47,6 +50,15 @@ ModelConfig from_hf_config(const nlohmann::json& j, const std::string& where) {
   c.n_heads = need("num_attention_heads");
   c.n_kv_heads = j.contains("num_key_value_heads") ? need("num_key_value_heads") : c.n_heads;
   c.vocab_size = need("vocab_size");
+  // Tensor shapes (each dimension, checked against the tensors later) and the
+  // vocabulary; the context length sizes nothing until a run asks for positions.
+  const std::pair<const char*, int64_t> dims[] = {{"hidden_size", c.dim},
+                                                  {"intermediate_size", c.hidden_dim},
+                                                  {"num_hidden_layers", c.n_layers},
+                                                  {"num_attention_heads", c.n_heads},
+                                                  {"num_key_value_heads", c.n_kv_heads}};
+  for (const auto& [key, v] : dims) limits::check(where, key, static_cast<uint64_t>(v), limits::kMaxDim, "one dimension");
+  limits::check(where, "vocab_size", static_cast<uint64_t>(c.vocab_size), limits::kMaxVocab, "token ids index tables");
   if (j.contains("max_position_embeddings")) c.max_seq_len = need("max_position_embeddings");
   if (auto it = j.find("rms_norm_eps"); it != j.end() && it->is_number()) c.norm_eps = it->get<double>();
   if (auto it = j.find("rope_theta"); it != j.end() && it->is_number()) c.rope_theta = it->get<double>();

@@ -4,13 +4,9 @@
 
 #include "runtime/ops.hpp"
 #include "util/error.hpp"
+#include "util/resource_limits.hpp"
 
 namespace ctscope {
-
-namespace {
-// Per cache (K and V each): 2^32 floats = 16 GB, far above any model this tool runs on one machine.
-constexpr uint64_t kMaxCacheFloats = uint64_t{1} << 32;
-}  // namespace
 
 namespace {
 // The sliding attention window of a Mistral-style config, or 0.
@@ -34,12 +30,14 @@ LlamaModel::LlamaModel(std::shared_ptr<const LlamaWeights> weights, int64_t max_
     throw Error(fmt::format("context of {} exceeds the model's sliding attention window of {} (not implemented)",
                             max_pos_, window));
   // Sizes from a header are checked before anything is allocated: the cache
-  // holds what this model will run (callers pass the positions they need).
-  uint64_t n = 0;
+  // holds what this model will run (callers pass the positions they need),
+  // and must fit the machine's memory (limits::check_allocation).
+  uint64_t n = 0, bytes = 0;
+  const std::string what = fmt::format("a KV cache for {} positions x {} layers", max_pos_, c.n_layers);
   if (mul_overflows(static_cast<uint64_t>(c.n_layers), static_cast<uint64_t>(max_pos_), &n) ||
-      mul_overflows(n, static_cast<uint64_t>(c.n_kv_heads * c.head_dim()), &n) || n > kMaxCacheFloats)
-    throw Error(fmt::format("a KV cache for {} positions x {} layers would exceed {} GB: ask for fewer positions",
-                            max_pos_, c.n_layers, 2 * 4 * kMaxCacheFloats >> 30));
+      mul_overflows(n, static_cast<uint64_t>(c.n_kv_heads * c.head_dim()), &n) || mul_overflows(n, 8, &bytes))
+    throw Error(what + " overflows 64-bit sizes: ask for fewer positions");
+  limits::check_allocation("", what + " (ask for fewer positions)", bytes);
   k_cache_.assign(n, 0.0f);
   v_cache_.assign(n, 0.0f);
 }

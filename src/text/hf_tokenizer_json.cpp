@@ -15,6 +15,7 @@
 #include "text/split_regex.hpp"
 #include "text/unicode_classes.hpp"
 #include "util/error.hpp"
+#include "util/resource_limits.hpp"
 #include "util/mapped_file.hpp"
 
 namespace ctscope {
@@ -22,8 +23,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr uint64_t kMaxFileBytes = 1ull << 30;  // Llama 3's is 9 MB
-constexpr int64_t kMaxId = 1 << 24;             // ids index a table: bound it
+constexpr auto kMaxId = static_cast<int64_t>(limits::kMaxVocab);  // ids index a table: bound it
 
 // --- reading the JSON with a type check at every step -------------------------
 
@@ -129,7 +129,7 @@ class HfTokenizer : public Tokenizer {
 HfTokenizer::HfTokenizer(const std::filesystem::path& file, int32_t bos, int32_t eos)
     : r_{file.string()}, bos_(bos), eos_(eos) {
   const auto mapped = MappedFile::open(r_.file);  // a regular file, or one line why
-  if (mapped->size() > kMaxFileBytes) fail(r_.file, "{} bytes is too large for a tokenizer.json", mapped->size());
+  limits::check(r_.file, "file size", mapped->size(), limits::kMaxTokenizerJsonBytes, "bytes of a tokenizer.json");
   json j;
   try {
     j = json::parse(mapped->text());
