@@ -159,7 +159,11 @@ TEST(Journal, TornLastRecordIsComputedAgain) {
   const CliRun r = analyze(model, d / "after.json", " --journal " + (d / "j").string());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(without_timing(d / "after.json"), without_timing(d / "whole.json"));
-  EXPECT_EQ(slurp(d / "j"), full);  // cut off and written again: the same record, the same bytes
+  // Cut off and written again (its seconds differ, so not byte for byte): 30 whole records, the first 29 untouched.
+  EXPECT_EQ(journal_records(d / "j"), 30u);
+  const std::string after = slurp(d / "j");
+  const size_t kept = full.rfind("CTSR");
+  EXPECT_TRUE(after.size() > kept && after.compare(0, kept, full, 0, kept) == 0);
   // One matrix streamed again, not thirty.
   EXPECT_GT(json::parse(slurp(d / "after.json"))["timing"]["bytes_streamed"].get<double>(), 0.0);
   EXPECT_LT(json::parse(slurp(d / "after.json"))["timing"]["bytes_streamed"].get<double>(),
