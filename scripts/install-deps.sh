@@ -4,7 +4,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev
       libcli11-dev libfmt-dev libgtest-dev libgmock-dev libsentencepiece-dev
       pybind11-dev python3-dev python3-numpy python3-pytest python3-pandas
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

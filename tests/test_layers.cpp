@@ -93,6 +93,10 @@ TEST(Layers, UpwardIncludeIsCaught) {
   EXPECT_FALSE(reachable(direct, "ct").count("runtime"));
   EXPECT_FALSE(reachable(direct, "runtime").count("ct"));
   EXPECT_TRUE(reachable(direct, "cli").count("util"));
+  // MPI stays in dist/, which only the command-line tool reaches (not the Python module, not report).
+  EXPECT_TRUE(reachable(direct, "cli").count("dist"));
+  EXPECT_FALSE(reachable(direct, "python").count("dist"));
+  EXPECT_FALSE(reachable(direct, "report").count("dist"));
 }
 
 TEST(Spec, RepositoryCopyMatchesShared) {

@@ -1,9 +1,13 @@
 // ctscope analyze MODEL: the CT analysis of docs/ct-analysis.md.
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "cli/command.hpp"
+#include "ct/analysis_journal.hpp"
 #include "ct/model_analysis.hpp"
 #include "ctfile/ct_reader.hpp"
+#include "dist/distributed_analysis.hpp"
 #include "report/analysis_report.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
@@ -14,7 +18,7 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, json, csv, markdown;
+  std::string model, json, csv, markdown, journal;
   bool no_svd = false, quiet = false;
   ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
@@ -28,11 +32,31 @@ int run(const Opts& o) {
   // Fail on unwritable outputs before the long run starts.
   for (const auto* p : {&o.json, &o.csv, &o.markdown})
     if (!p->empty()) check_writable(*p);
-  const Checkpoint ck = Checkpoint::open(o.model);
-  ctfile::require_dense(ck, "analyze",
-                        "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
+  if (o.journal == "-") throw Error("--journal: give a file (the journal is read back on a rerun), not '-'");
+  auto open_model = [&o]() {
+    Checkpoint ck = Checkpoint::open(o.model);
+    ctfile::require_dense(ck, "analyze",
+                          "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
+    return ck;
+  };
   ProgressBar bar(progress_mode(o.progress, o.quiet));
-  const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
+  std::optional<ct::ModelAnalysis> result;
+  if (dist::launched_ranks() > 0) {  // under mpirun: rank 0 reports, the others only compute
+    try {
+      result = dist::analyze_across_ranks({open_model, s, o.journal, bar.fn()});
+    } catch (const dist::FailedElsewhere&) {
+      return 2;
+    }
+    if (!result) return 0;
+  } else {
+    const Checkpoint ck = open_model();
+    std::unique_ptr<ct::AnalysisJournal> journal;
+    if (!o.journal.empty())
+      journal = std::make_unique<ct::AnalysisJournal>(o.journal,
+                                                      ct::journal_identity(ck, ct::plan_analysis(ck, s).out.settings));
+    result = ct::analyze_model(ck, s, bar.fn(), journal.get());
+  }
+  const ct::ModelAnalysis& a = *result;
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
@@ -77,10 +101,17 @@ const RegisterCommand reg(
       sub.add_option("--top", o->view.top, "show only the first N rows of the --per-matrix table (0: all)")
           ->check(CLI::NonNegativeNumber)
           ->capture_default_str();
+      sub.add_option("--journal", o->journal,
+                     "append each finished matrix to FILE (fsync'ed); a rerun with the same FILE, model and "
+                     "settings computes only the matrices missing, e.g. after a kill, and gives the same result. "
+                     "A journal of another model or other settings is refused")
+          ->type_name("FILE");
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",
-                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t"}) +
+                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t",
+                           "ctscope analyze model.gguf --journal run.journal --json result.json   # rerun resumes",
+                           "mpirun -np 4 --bind-to none ctscope analyze model.gguf --json result.json"}) +
                  "\nExit status: 0 when at least one matrix was analyzed; a matrix that cannot be (NaN/Inf) is listed "
                  "under \"Not fitted\" and in the JSON's `skipped` with the reason. 2 when nothing could be fitted. "
                  "Extreme but finite values (1e20, 1e-30) are analyzed: the Gram pass rescales them exactly.\n");

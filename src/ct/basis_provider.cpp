@@ -16,6 +16,11 @@ std::vector<int64_t> BasisProvider::row_lengths() const {
   return out;
 }
 
+void BasisProvider::use_pooled(std::map<int64_t, UniversalAccumulator> pooled) {
+  pooled_.clear();
+  for (auto& [d, acc] : pooled) pooled_[d] = std::make_unique<UniversalAccumulator>(std::move(acc));
+}
+
 const FactoredBasis& BasisProvider::get(BasisKind kind, int K, const TensorInfo& t, const linalg::MatrixView& W) {
   const int64_t d = t.cols();
   if (kind == BasisKind::Svd) {

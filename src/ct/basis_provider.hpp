@@ -28,6 +28,11 @@ class BasisProvider {
   // Distinct row lengths of the run's matrices (universal bases are stored once per d).
   std::vector<int64_t> row_lengths() const;
 
+  // The pooled sums of the universal bases, made elsewhere (by MPI ranks,
+  // dist/) from the same matrices in the same order, instead of the pass
+  // over every matrix that the first universal request makes here.
+  void use_pooled(std::map<int64_t, UniversalAccumulator> pooled);
+
  private:
   const Checkpoint& ck_;
   std::vector<const TensorInfo*> matrices_;

@@ -81,48 +81,26 @@ std::vector<FitResult> with_placeholders(const AnalysisSettings& s, int64_t d, s
   return fits;
 }
 
-// Streams every selected matrix through analyze_matrix at every K <= its d:
-// out.matrices, the matrices (or K) that could not be analyzed in out.skipped,
-// flops and bytes.
-void analyze_matrices(const Checkpoint& ck, const AnalysisSettings& s, const Selection& sel, ModelAnalysis& out,
-                      const ProgressFn& progress) {
-  BasisProvider bases(ck, sel.matrices, s.seed);
-  double bytes = 0;
-  for (size_t i = 0; i < sel.matrices.size(); ++i) {
-    const TensorInfo& t = *sel.matrices[i];
-    const int64_t d = t.cols();
-    bool any_K = false;
-    for (int K : s.Ks) {
-      if (K > d) out.skipped.push_back({t.name, fmt::format("row length d={} < K={}", d, K), K});
-      any_K = any_K || K <= d;
+// Each selected matrix's record (plan.jobs) and the K at which it is left out
+// (d < K), in selection order: out.matrices, out.skipped and the flops.
+void collect_records(const AnalysisPlan& plan, std::vector<MatrixRecord> records, ModelAnalysis& out) {
+  if (records.size() != plan.jobs.size())
+    throw Error(fmt::format("analysis: {} records for {} matrices", records.size(), plan.jobs.size()));
+  size_t next = 0;
+  for (size_t i = 0; i < plan.sel.matrices.size(); ++i) {
+    const TensorInfo& t = *plan.sel.matrices[i];
+    for (int K : out.settings.Ks)
+      if (K > t.cols()) out.skipped.push_back({t.name, fmt::format("row length d={} < K={}", t.cols(), K), K});
+    if (next == plan.jobs.size() || plan.jobs[next] != i) continue;
+    MatrixRecord& rec = records[next++];
+    if (rec.name != t.name) throw Error(fmt::format("analysis: the record of {} is named {}", t.name, rec.name));
+    out.flops += rec.result.flops;
+    if (!rec.result.error.empty()) {
+      out.skipped.push_back({t.name, rec.result.error, 0});
+    } else {
+      out.matrices.push_back(std::move(rec));
     }
-    if (any_K) {
-      const linalg::MatrixView W = stored_matrix(ck, t);
-      MatrixRecord rec{t.name, t.layer, t.role, t.dtype, {}};
-      try {
-        MatrixAnalysisOptions opt;
-        opt.svd_baseline = s.svd_baseline;
-        opt.spectrum = s.spectrum;
-        for (BasisKind b : s.bases)
-          for (int K : s.Ks)
-            if (K <= d) opt.bases.push_back(&bases.get(b, K, t, W));
-        rec.result = analyze_matrix(W, opt);
-        if (rec.result.error.empty()) rec.result.fits = with_placeholders(s, d, std::move(rec.result.fits));
-      } catch (const Error& e) {  // one matrix that cannot be analyzed does not end the run
-        rec.result.error = fmt::format("cannot be analyzed: {}", e.what());
-      }
-      ck.release(t);
-      bytes += static_cast<double>(t.nbytes);
-      out.flops += rec.result.flops;
-      if (!rec.result.error.empty()) {
-        out.skipped.push_back({t.name, rec.result.error, 0});
-      } else {
-        out.matrices.push_back(std::move(rec));
-      }
-    }
-    if (progress) progress(i + 1, sel.matrices.size(), t.name, bytes);
   }
-  out.bytes_read = bytes;
 }
 
 // Per layer, per role and over the model; rows and analyzed_params.
@@ -199,17 +177,18 @@ std::string nothing_analyzed(const ModelAnalysis& out, const Selection& sel) {
 
 }  // namespace
 
-ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress) {
-  const Stopwatch clock;
+AnalysisPlan plan_analysis(const Checkpoint& ck, const AnalysisSettings& s) {
   if (s.bases.empty()) throw Error("--basis: no basis given");
-  ModelAnalysis out;
+  AnalysisPlan plan;
+  ModelAnalysis& out = plan.out;
   out.model_path = ck.path.string();
   out.format = std::string(format_name(ck.format));
   out.total_params = ck.total_params();
   out.tensors = ck.tensors.size();
   out.settings = s;
-  // Rows shorter than a K are left out at that K only (analyze_matrices).
-  const Selection sel = select_tensors(ck, s.selection, 1);
+  // Rows shorter than a K are left out at that K only (collect_records).
+  plan.sel = select_tensors(ck, s.selection, 1);
+  const Selection& sel = plan.sel;
   out.selection = sel.description;
   for (const auto& [name, why] : sel.skipped) out.skipped.push_back({name, why, 0});
   if (out.settings.Ks.empty()) {
@@ -221,14 +200,68 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   if (!out.settings.Ks.empty() && out.settings.Ks.front() < 1) throw Error("--K: every K must be at least 1");
   // Before the long pass: a run that can fit nothing is an error at once.
   require_fittable(sel, out.settings.Ks, out.model_path);
+  const int kmin = out.settings.Ks.front();
+  for (size_t i = 0; i < sel.matrices.size(); ++i)
+    if (sel.matrices[i]->cols() >= kmin) plan.jobs.push_back(i);
+  return plan;
+}
 
-  analyze_matrices(ck, out.settings, sel, out, progress);
-  if (out.matrices.empty()) fail(out.model_path, "{}", nothing_analyzed(out, sel));
+BasisProvider plan_bases(const Checkpoint& ck, const AnalysisPlan& plan) {
+  return BasisProvider(ck, plan.sel.matrices, plan.out.settings.seed);
+}
+
+MatrixRecord analyze_planned_matrix(const Checkpoint& ck, const AnalysisPlan& plan, BasisProvider& bases, size_t i) {
+  const AnalysisSettings& s = plan.out.settings;
+  const TensorInfo& t = *plan.sel.matrices.at(i);
+  const int64_t d = t.cols();
+  const linalg::MatrixView W = stored_matrix(ck, t);
+  MatrixRecord rec{t.name, t.layer, t.role, t.dtype, {}};
+  try {
+    MatrixAnalysisOptions opt;
+    opt.svd_baseline = s.svd_baseline;
+    opt.spectrum = s.spectrum;
+    for (BasisKind b : s.bases)
+      for (int K : s.Ks)
+        if (K <= d) opt.bases.push_back(&bases.get(b, K, t, W));
+    rec.result = analyze_matrix(W, opt);
+    if (rec.result.error.empty()) rec.result.fits = with_placeholders(s, d, std::move(rec.result.fits));
+  } catch (const Error& e) {  // one matrix that cannot be analyzed does not end the run
+    rec.result.error = fmt::format("cannot be analyzed: {}", e.what());
+  }
+  ck.release(t);
+  return rec;
+}
+
+ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> records, double bytes_read) {
+  ModelAnalysis out = std::move(plan.out);
+  collect_records(plan, std::move(records), out);
+  out.bytes_read = bytes_read;
+  if (out.matrices.empty()) fail(out.model_path, "{}", nothing_analyzed(out, plan.sel));
   aggregate(out.settings, out);
   account(out);
-  out.wall_s = clock.seconds();
+  out.wall_s = plan.clock.seconds();
   out.peak_rss_mb = peak_rss_mb();
   return out;
+}
+
+ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress,
+                            RecordStore* store) {
+  AnalysisPlan plan = plan_analysis(ck, s);
+  BasisProvider bases = plan_bases(ck, plan);
+  std::vector<MatrixRecord> records;
+  double bytes = 0;
+  for (size_t i : plan.jobs) {
+    const TensorInfo& t = *plan.sel.matrices[i];
+    std::optional<MatrixRecord> known = store ? store->find(t.name) : std::nullopt;
+    if (!known) {
+      known = analyze_planned_matrix(ck, plan, bases, i);
+      bytes += static_cast<double>(t.nbytes);
+      if (store) store->add(*known);
+    }
+    records.push_back(std::move(*known));
+    if (progress) progress(records.size(), plan.jobs.size(), t.name, bytes);
+  }
+  return finish_analysis(std::move(plan), std::move(records), bytes);
 }
 
 }  // namespace ctscope::ct

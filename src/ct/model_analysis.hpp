@@ -4,14 +4,17 @@
 // one tensor is in flight, and its pages are released after use.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ct/basis.hpp"
+#include "ct/basis_provider.hpp"
 #include "ct/matrix_analysis.hpp"
 #include "ct/tensor_selection.hpp"
 #include "io/checkpoint.hpp"
 #include "util/progress.hpp"
+#include "util/resource_usage.hpp"
 
 namespace ctscope::ct {
 
@@ -116,10 +119,41 @@ struct ModelAnalysis {
   double wall_s = 0, peak_rss_mb = 0, flops = 0, bytes_read = 0;
 };
 
+// Records of matrices computed before (the run journal, --journal): a matrix
+// found there is not computed again; every matrix computed is added.
+class RecordStore {
+ public:
+  virtual ~RecordStore() = default;
+  virtual std::optional<MatrixRecord> find(const std::string& name) = 0;
+  virtual void add(const MatrixRecord& r) = 0;
+};
+
 // progress: after each matrix, with its name and the bytes streamed so far.
 // Throws Error when nothing can be fitted at any K (require_fittable), or when
 // no selected matrix could be analyzed (NaN/Inf in every one). A matrix that
 // cannot be analyzed is listed in `skipped` with the reason and the run goes on.
-ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress = {});
+ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress = {},
+                            RecordStore* store = nullptr);
+
+// analyze_model in its three steps, for runs that compute the matrices
+// elsewhere (other MPI ranks: dist/) and must give the same result: the plan
+// settles all that needs no data, each matrix makes one record on its own
+// (given the run's bases), and the result is built from the records alone.
+struct AnalysisPlan {
+  ModelAnalysis out;       // model, settings (Ks filled in), selection and the tensors it leaves out
+  Selection sel;           // sel.matrices: every selected matrix (the universal bases pool them all)
+  std::vector<size_t> jobs;  // indices into sel.matrices fitted at one K at least, one record each
+  Stopwatch clock;         // started by plan_analysis: the run's wall time
+};
+// Throws Error like analyze_model for a run that can fit nothing.
+AnalysisPlan plan_analysis(const Checkpoint& ck, const AnalysisSettings& s);
+// The bases of a planned run (the universal ones pooled over plan.sel.matrices).
+BasisProvider plan_bases(const Checkpoint& ck, const AnalysisPlan& plan);
+// The record of plan.sel.matrices[i]; result.error says why it could not be
+// analyzed (never throws for that). Releases the matrix's pages.
+MatrixRecord analyze_planned_matrix(const Checkpoint& ck, const AnalysisPlan& plan, BasisProvider& bases, size_t i);
+// The result from records[j] of plan.jobs[j] (any process may have computed
+// them); bytes_read: what this run streamed. Throws Error when nothing was fitted.
+ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> records, double bytes_read);
 
 }  // namespace ctscope::ct

@@ -11,8 +11,7 @@ namespace ctscope::report {
 
 namespace {
 
-nlohmann::json fingerprint_json(const std::filesystem::path& p) {
-  const FileFingerprint f = fingerprint_file(p);
+nlohmann::json fingerprint_json(const FileFingerprint& f) {
   return {{"path", f.path}, {"size_bytes", f.size_bytes}, {"mtime_utc", f.mtime_utc},
           {"fnv1a64", hex64(f.fnv1a64)}, {"hashed_bytes", f.hashed_bytes}};
 }
@@ -61,17 +60,8 @@ nlohmann::json tool_json() {
 }
 
 nlohmann::json input_json(const std::filesystem::path& p) {
-  std::error_code ec;
   nlohmann::json files = nlohmann::json::array();
-  if (std::filesystem::is_directory(p, ec)) {
-    std::vector<std::filesystem::path> names;
-    for (const auto& e : std::filesystem::directory_iterator(p, ec))
-      if (e.is_regular_file(ec)) names.push_back(e.path());
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) files.push_back(fingerprint_json(n));
-  } else {
-    files.push_back(fingerprint_json(p));
-  }
+  for (const FileFingerprint& f : fingerprint_input(p)) files.push_back(fingerprint_json(f));
   return {{"path", std::filesystem::absolute(p).lexically_normal().string()}, {"files", files}};
 }
 

@@ -1,5 +1,7 @@
 #include "util/file_fingerprint.hpp"
 
+#include <algorithm>
+
 #include <sys/stat.h>
 
 #include <ctime>
@@ -61,6 +63,21 @@ FileFingerprint fingerprint_file(const std::filesystem::path& p) {
   }
   f.fnv1a64 = h;
   return f;
+}
+
+std::vector<FileFingerprint> fingerprint_input(const std::filesystem::path& p) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> names;
+  if (std::filesystem::is_directory(p, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(p, ec))
+      if (e.is_regular_file(ec)) names.push_back(e.path());
+    std::sort(names.begin(), names.end());
+  } else {
+    names.push_back(p);
+  }
+  std::vector<FileFingerprint> out;
+  for (const auto& n : names) out.push_back(fingerprint_file(n));
+  return out;
 }
 
 }  // namespace ctscope

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ctscope {
 
@@ -28,6 +29,10 @@ uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);
 
 // Throws Error("<path>: ...") when the file cannot be read.
 FileFingerprint fingerprint_file(const std::filesystem::path& p);
+
+// The files of an input: the file itself, or every regular file directly in a
+// directory (a Hugging Face model folder), sorted by path.
+std::vector<FileFingerprint> fingerprint_input(const std::filesystem::path& p);
 
 // 16 lowercase hex digits.
 std::string hex64(uint64_t v);
