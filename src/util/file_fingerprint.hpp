@@ -7,6 +7,7 @@
 // the middle of a large file shows in the mtime only.
 #pragma once
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ uint64_t fnv1a64(std::string_view bytes, uint64_t h = 0xcbf29ce484222325ULL);
 
 // Throws Error("<path>: ...") when the file cannot be read.
 FileFingerprint fingerprint_file(const std::filesystem::path& p);
+
+// ISO 8601 UTC with nanoseconds, e.g. "2024-11-29T13:30:00.123456789Z"; of a time, and of now.
+std::string iso8601_utc(const timespec& t);
+std::string now_iso8601_utc();
 
 // 16 lowercase hex digits.
 std::string hex64(uint64_t v);
