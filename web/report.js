@@ -62,7 +62,11 @@
 
   // ---- the figures ----------------------------------------------------------
 
-  const colorBasis = {field: 'basis', type: 'nominal', title: 'basis', scale: {domain: BASES}};
+  // Fixed colors per basis and role across figures; the legend lists those present.
+  const colorBasis = (rows) => ({field: 'basis', type: 'nominal', title: 'basis', scale: {domain: BASES},
+                                 legend: {values: basesOf(rows)}});
+  const colorRole = (rows) => ({field: 'role', type: 'nominal', title: 'role', scale: {domain: ROLES},
+                                legend: {values: ROLES.filter((r) => rows.some((x) => x.role === r))}});
   const facetModel = (models) => ({column: {field: 'model', type: 'nominal', title: null, sort: models}});
 
   function faceted(data, models, layers, extra) {
@@ -105,12 +109,12 @@
       {transform: [inGroup, {filter: {field: 'series', equal: 'envelope'}}], mark: {type: 'area', opacity: 0.15, color: '#888'},
        encoding: {x, y: {field: 'lo', type: 'quantitative', title: 'pooled R²'}, y2: {field: 'hi'}}},
       {transform: [inGroup, {filter: {field: 'series', equal: 'fit'}}], mark: {type: 'line', strokeDash: [4, 3], opacity: 0.8},
-       encoding: {x, y: {field: 'bound', type: 'quantitative'}, color: colorBasis,
+       encoding: {x, y: {field: 'bound', type: 'quantitative'}, color: colorBasis(rows),
                   tooltip: [{field: 'basis'}, {field: 'K'}, {field: 'bound', format: '.4f', title: 'bound'}]}},
       {transform: [inGroup, {filter: {field: 'series', equal: 'envelope'}}], mark: {type: 'line', color: 'black', strokeDash: [1, 2]},
        encoding: {x, y: {field: 'lo', type: 'quantitative'}, tooltip: [{field: 'K'}, {field: 'lo', format: '.4f', title: 'null (K/d)'}]}},
       {transform: [inGroup, {filter: {field: 'series', equal: 'fit'}}], mark: {type: 'line', point: true},
-       encoding: {x, y: {field: 'r2', type: 'quantitative'}, color: colorBasis,
+       encoding: {x, y: {field: 'r2', type: 'quantitative'}, color: colorBasis(rows),
                   tooltip: [{field: 'model'}, {field: 'group'}, {field: 'basis'}, {field: 'K'},
                             {field: 'r2', format: '.4f', title: 'R²'}, {field: 'bound', format: '.4f'}, {field: 'null_r2', format: '.4f', title: 'null'}]}},
       {transform: [{filter: {field: 'series', equal: 'paper'}}], mark: {type: 'rule', color: '#b22', strokeDash: [6, 3]},
@@ -137,7 +141,7 @@
     const spec = faceted(rows, d.models, [
       only('band', {type: 'rect', color: '#e8a', opacity: 0.25}, {x, x2: {field: 'layer2'}, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, tooltip: [{field: 'label', title: 'paper'}]}),
       only('role', {type: 'line', point: {size: 20}, strokeWidth: 1.2},
-           {x, y: {field: 'weight_pr', type: 'quantitative', title: 'weight PR (centered)'}, color: {field: 'role', type: 'nominal', scale: {domain: ROLES}},
+           {x, y: {field: 'weight_pr', type: 'quantitative', title: 'weight PR (centered)'}, color: colorRole(rows),
             tooltip: [{field: 'name'}, {field: 'weight_pr', format: '.1f', title: 'weight PR'}]}),
       only('mean', {type: 'line', color: 'black', strokeWidth: 2.5},
            {x, y: {field: 'weight_pr', type: 'quantitative'}, tooltip: [{field: 'layer'}, {field: 'weight_pr', format: '.1f', title: 'layer mean'}]}),
@@ -167,26 +171,25 @@
         rows.push({series: 'pr', quantity: 'amplitude PR', model: a.model, basis: f.basis, K: f.K, value: f.mean_amplitude_pr});
         rows.push({series: 'pr', quantity: 'null amplitude PR', model: a.model, basis: f.basis, K: f.K, value: f.mean_amplitude_pr_null});
       }
-      for (const s of n95Stats(a)) rows.push({series: 'n95', quantity: 'n95 (mean, min–max)', model: a.model, ...s, value: s.n95});
+      for (const s of n95Stats(a)) rows.push({series: 'n95', quantity: 'n95 (mean over matrices)', model: a.model, ...s, value: s.n95});
       for (const K of sortedKs(fits)) rows.push({series: 'sqrtK', model: a.model, K, value: Math.sqrt(K)});
       if (tinyllamaShaped(a)) rows.push({series: 'paper', model: a.model, K: 64, lo: 21, hi: 24, label: 'paper n95 21–24 at K=64'});
     }
     if (!rows.length) return null;
     const x = {field: 'K', type: 'quantitative', scale: {type: 'log', nice: false}, title: 'K'};
     const y = {field: 'value', type: 'quantitative', scale: {type: 'log'}, title: 'directions'};
-    const dash = {field: 'quantity', type: 'nominal', title: 'quantity', legend: {symbolType: 'stroke', symbolStrokeColor: '#333'},
-                  scale: {domain: ['amplitude PR', 'null amplitude PR', 'n95 (mean, min–max)'], range: [[1, 0], [5, 3], [1, 2]]}};
+    const dash = {field: 'quantity', type: 'nominal', title: 'quantity', legend: {symbolStrokeColor: '#333'},
+                  scale: {domain: ['amplitude PR', 'null amplitude PR', 'n95 (mean over matrices)'], range: [[1, 0], [5, 3], [1, 2]]}};
     const spec = faceted(rows, d.models, [
-      only('n95', {type: 'area', opacity: 0.12}, {x, y: {field: 'n95_min', type: 'quantitative', scale: {type: 'log'}}, y2: {field: 'n95_max'}, color: {...colorBasis, legend: null}}),
-      only('pr', {type: 'line', point: true}, {x, y, color: {...colorBasis, legend: {title: 'basis'}}, strokeDash: dash,
+      only('pr', {type: 'line'}, {x, y, color: colorBasis(rows), strokeDash: dash,
                                               tooltip: [{field: 'basis'}, {field: 'K'}, {field: 'quantity'}, {field: 'value', format: '.2f'}]}),
-      only('n95', {type: 'line'}, {x, y, color: colorBasis, strokeDash: dash,
+      only('n95', {type: 'line'}, {x, y, color: colorBasis(rows), strokeDash: dash,
                                    tooltip: [{field: 'basis'}, {field: 'K'}, {field: 'n95', format: '.1f', title: 'mean n95'}, {field: 'n95_min'}, {field: 'n95_max'}]}),
       only('sqrtK', {type: 'line', color: '#555', strokeDash: [8, 4], strokeWidth: 1}, {x, y, tooltip: [{field: 'K'}, {field: 'value', format: '.2f', title: '√K'}]}),
       only('paper', {type: 'rule', color: '#b22', strokeWidth: 3}, {x, y: {field: 'lo', type: 'quantitative'}, y2: {field: 'hi'}, tooltip: [{field: 'label'}]}),
     ], {resolve: {scale: {y: 'shared'}}});
     return {id: 'amplitude-pr', title: 'Amplitude PR and n95 against K',
-            caption: 'How many amplitude directions carry the variance: a basis\'s amplitude PR (solid) means something only where it falls well below the null PR of the same basis (dashed, white noise), and the grey dashed line is the paper\'s "≈ √K".',
+            caption: 'How many amplitude directions carry the variance: a basis\'s amplitude PR (solid) means something only where it falls well below the null PR of the same basis (dashed, white noise); dotted is the mean n95 (min and max in its tooltip), the long-dashed grey line the paper\'s "≈ √K".',
             spec};
   }
 
@@ -282,7 +285,7 @@
       spec: {width: PANEL.width, height: PANEL.height, mark: {type: 'line', strokeWidth: 1.3},
              encoding: {x: {field: 'index', type: 'quantitative', scale: {type: 'log'}, title: 'component'},
                         y: {field: 'share', type: 'quantitative', scale: {type: 'log'}, title: 'eigenvalue / trace'},
-                        color: {field: 'role', type: 'nominal', scale: {domain: ROLES}}, detail: {field: 'matrix'},
+                        color: colorRole(rows), detail: {field: 'matrix'},
                         tooltip: [{field: 'matrix'}, {field: 'index'}, {field: 'share', format: '.2e'}]}},
       resolve: {scale: {x: 'independent'}},
     };

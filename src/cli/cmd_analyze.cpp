@@ -5,6 +5,7 @@
 #include "ct/model_analysis.hpp"
 #include "ctfile/ct_reader.hpp"
 #include "report/analysis_report.hpp"
+#include "report/html_report.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -14,7 +15,7 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, json, csv, markdown;
+  std::string model, json, csv, markdown, html;
   bool no_svd = false, quiet = false;
   ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
@@ -26,14 +27,19 @@ int run(const Opts& o) {
   s.Ks = sorted_unique(s.Ks);
   s.svd_baseline = !o.no_svd;
   // Fail on unwritable outputs before the long run starts.
-  for (const auto* p : {&o.json, &o.csv, &o.markdown})
+  for (const auto* p : {&o.json, &o.csv, &o.markdown, &o.html})
     if (!p->empty()) check_writable(*p);
+  if (!o.html.empty()) report::require_charting();
   const Checkpoint ck = Checkpoint::open(o.model);
   ctfile::require_dense(ck, "analyze",
                         "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
   ProgressBar bar(progress_mode(o.progress, o.quiet));
   const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
+  const nlohmann::json result = report::analysis_json(a);
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(result, 1) + "\n");
+  // The page `ctscope report` makes of the same JSON.
+  if (!o.html.empty())
+    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, result)}));
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
   if (!o.quiet) std::cout << report::analysis_text(a, o.view);
@@ -67,6 +73,8 @@ const RegisterCommand reg(
       add_output_option(sub, "--json", o->json, "write the result as JSON (schema in the spec) to FILE ('-': stdout)");
       add_output_option(sub, "--csv", o->csv, "write one row per matrix, basis and K to FILE ('-': stdout)");
       add_output_option(sub, "--markdown", o->markdown, "write a Markdown report to FILE ('-': stdout)");
+      add_output_option(sub, "--html", o->html,
+                        "write the HTML report (figures, tables; `ctscope report` of the --json result) to FILE");
       sub.add_flag("--per-matrix", o->view.per_matrix,
                    "also a table of every matrix (shape, weight PR, stable rank, R² per basis and K), in the "
                    "terminal and --markdown; e.g. --per-matrix --sort r2 --top 10");
