@@ -283,7 +283,7 @@
       data: {values: rows},
       facet: facetModel(d.models),
       spec: {width: PANEL.width, height: PANEL.height, mark: {type: 'line', strokeWidth: 1.3},
-             encoding: {x: {field: 'index', type: 'quantitative', scale: {type: 'log'}, title: 'component'},
+             encoding: {x: {field: 'index', type: 'quantitative', scale: {type: 'log', nice: false}, title: 'component'},
                         y: {field: 'share', type: 'quantitative', scale: {type: 'log'}, title: 'eigenvalue / trace'},
                         color: colorRole(rows), detail: {field: 'matrix'},
                         tooltip: [{field: 'matrix'}, {field: 'index'}, {field: 'share', format: '.2e'}]}},
@@ -319,7 +319,7 @@
       if (f.unigram_ppl) rows.push({series: 'floor', model: c.model, ppl: f.unigram_ppl, label: 'unigram'});
     }
     if (!rows.length) return null;
-    const x = {field: 'stored_bytes', type: 'quantitative', scale: {type: 'log'}, title: 'stored bytes'};
+    const x = {field: 'stored_bytes', type: 'quantitative', scale: {type: 'log', nice: false, padding: 12}, title: 'stored bytes'};
     const y = {field: 'ppl', type: 'quantitative', scale: {type: 'log'}, title: 'perplexity'};
     const models = d.models.filter((m) => d.compressions.some((c) => c.model === m));
     const spec = faceted(rows, models, [
@@ -358,7 +358,7 @@
       else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v);
     }
-    for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+    for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
     return e;
   };
   const fmt = (v, digits) => (typeof v === 'number' ? (Number.isInteger(v) && digits === undefined ? v.toLocaleString('en-US') : v.toFixed(digits === undefined ? 4 : digits)) : v === null || v === undefined ? '–' : String(v));
@@ -504,7 +504,7 @@
     }
     main.append(figSection);
     const acc = accountingTable(d);
-    if (acc) main.append(section('Accounting', el('p', {class: 'note'}, 'What the amplitudes replace, per basis and K (rows and amplitudes count the matrices fitted at that K).'), acc));
+    if (acc) main.append(section('Accounting', el('p', {class: 'note'}, 'What the amplitudes replace, per basis and K (rows and amplitudes count the matrices fitted at that K).'), el('div', {class: 'scroll'}, acc)));
     const comp = compressionTable(d);
     if (comp) main.append(section('Compression variants', comp));
     const mt = matrixTable(d);

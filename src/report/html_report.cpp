@@ -1,5 +1,8 @@
 #include "report/html_report.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include "report/web_assets.hpp"
 #include "util/error.hpp"
 #include "util/file_fingerprint.hpp"
@@ -29,11 +32,19 @@ std::string script_json(const nlohmann::json& j) {
   return s;
 }
 
-// Code inside <script>: "</script" may only occur in a string or a regex,
-// where "<\/script" means the same.
-std::string script_code(std::string code) {
-  replace_all(code, "</script", "<\\/script");
-  return code;
+// Code inside <script>: "</script" (in any case, as the browser reads it) may
+// only occur in a string or a regex, where "<\/script" means the same.
+std::string script_code(const std::string& code) {
+  std::string o;
+  o.reserve(code.size());
+  for (size_t i = 0; i < code.size(); ++i) {
+    o += code[i];
+    if (code[i] == '<' && i + 8 <= code.size() && code[i + 1] == '/' &&
+        std::equal(code.begin() + static_cast<std::ptrdiff_t>(i) + 2, code.begin() + static_cast<std::ptrdiff_t>(i) + 8,
+                   "script", [](char c, char s) { return std::tolower(static_cast<unsigned char>(c)) == s; }))
+      o += '\\';
+  }
+  return o;
 }
 
 std::string html_escape(std::string_view s) {
