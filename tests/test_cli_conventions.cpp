@@ -23,7 +23,7 @@ using Run = ctscope::test_support::CliRun;
 std::string q(const fs::path& p) { return std::string("'") + p.string() + "'"; }
 
 const std::vector<std::string> kCommands = {"inspect", "analyze", "compress", "reconstruct", "generate",
-                                            "eval", "eval-compression", "synth"};
+                                            "eval", "eval-compression", "synth", "report"};
 const std::vector<std::string> kLongCommands = {"analyze", "compress", "reconstruct", "eval", "eval-compression",
                                                 "synth"};
 

@@ -15,9 +15,9 @@ from conftest import cli, model
 
 
 def without_timing(j):
-    """An analysis JSON without what differs between two runs (wall times, per-stage costs)."""
+    """An analysis JSON without what differs between two runs (wall times, per-stage costs, when it ran)."""
     if isinstance(j, dict):
-        return {k: without_timing(v) for k, v in j.items() if k not in ("timing", "cost")}
+        return {k: without_timing(v) for k, v in j.items() if k not in ("timing", "cost", "run_utc")}
     if isinstance(j, list):
         return [without_timing(v) for v in j]
     return j

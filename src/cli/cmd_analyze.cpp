@@ -9,6 +9,7 @@
 #include "ctfile/ct_reader.hpp"
 #include "dist/distributed_analysis.hpp"
 #include "report/analysis_report.hpp"
+#include "report/html_report.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -18,7 +19,7 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, json, csv, markdown, journal;
+  std::string model, json, csv, markdown, journal, html;
   bool no_svd = false, quiet = false;
   ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
@@ -30,8 +31,9 @@ int run(const Opts& o) {
   s.Ks = sorted_unique(s.Ks);
   s.svd_baseline = !o.no_svd;
   // Fail on unwritable outputs before the long run starts.
-  for (const auto* p : {&o.json, &o.csv, &o.markdown})
+  for (const auto* p : {&o.json, &o.csv, &o.markdown, &o.html})
     if (!p->empty()) check_writable(*p);
+  if (!o.html.empty()) report::require_charting();
   if (o.journal == "-") throw Error("--journal: give a file (the journal is read back on a rerun), not '-'");
   auto open_model = [&o]() {
     Checkpoint ck = Checkpoint::open(o.model);
@@ -57,7 +59,11 @@ int run(const Opts& o) {
     result = ct::analyze_model(ck, s, bar.fn(), journal.get());
   }
   const ct::ModelAnalysis& a = *result;
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
+  const nlohmann::json json = report::analysis_json(a);
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(json, 1) + "\n");
+  // The page `ctscope report` makes of the same JSON.
+  if (!o.html.empty())
+    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, json)}));
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
   if (!o.quiet) std::cout << report::analysis_text(a, o.view);
@@ -91,6 +97,8 @@ const RegisterCommand reg(
       add_output_option(sub, "--json", o->json, "write the result as JSON (schema in the spec) to FILE ('-': stdout)");
       add_output_option(sub, "--csv", o->csv, "write one row per matrix, basis and K to FILE ('-': stdout)");
       add_output_option(sub, "--markdown", o->markdown, "write a Markdown report to FILE ('-': stdout)");
+      add_output_option(sub, "--html", o->html,
+                        "write the HTML report (figures, tables; `ctscope report` of the --json result) to FILE");
       sub.add_flag("--per-matrix", o->view.per_matrix,
                    "also a table of every matrix (shape, weight PR, stable rank, R² per basis and K), in the "
                    "terminal and --markdown; e.g. --per-matrix --sort r2 --top 10");

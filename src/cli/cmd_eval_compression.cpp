@@ -10,6 +10,7 @@
 #include "eval/compression_comparison.hpp"
 #include "eval/perplexity.hpp"
 #include "report/compression_report.hpp"
+#include "report/html_report.hpp"
 #include "report/run_metadata.hpp"
 #include "runtime/llama_model.hpp"
 #include "text/eval_tokens.hpp"
@@ -23,7 +24,7 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, text, text_ids, tokenizer, json;
+  std::string model, text, text_ids, tokenizer, json, html;
   std::vector<int> Ks{8, 64};
   std::vector<ct::BasisKind> bases{ct::BasisKind::Gaussian, ct::BasisKind::Dct, ct::BasisKind::Svd,
                                    ct::BasisKind::Universal};
@@ -65,6 +66,10 @@ nlohmann::json result_json(const Opts& o, const Checkpoint& ck, const Compressio
 
 int run(const Opts& o) {
   if (!o.json.empty()) check_writable(o.json);
+  if (!o.html.empty()) {
+    check_writable(o.html);
+    report::require_charting();
+  }
   const Checkpoint ck = Checkpoint::open(o.model);
   ctfile::require_dense(ck, "eval-compression",
                         "run it on the source model, or measure this file with `ctscope eval " + o.model +
@@ -93,7 +98,11 @@ int run(const Opts& o) {
   cmp.unrun_K = unrun;
   cmp.notes = notes;
   if (!o.quiet) std::cout << report::compression_text(cmp);
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(result_json(o, ck, cmp), 2) + "\n");
+  const nlohmann::json result = result_json(o, ck, cmp);
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(result, 2) + "\n");
+  // The page `ctscope report` makes of the same JSON.
+  if (!o.html.empty())
+    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, result)}));
   return 0;
 }
 
@@ -119,6 +128,8 @@ const RegisterCommand reg(
       sub.add_option("--max-memory-gb", o->max_memory_gb, "memory budget for candidate models evaluated together")
           ->capture_default_str();
       add_output_option(sub, "--json", o->json, "write the table as JSON to FILE ('-': stdout)");
+      add_output_option(sub, "--html", o->html,
+                        "write the HTML report (Pareto plot, tables; `ctscope report` of the --json result) to FILE");
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope eval-compression stories260K.bin --tokenizer tok512.bin --text tinystories.txt "

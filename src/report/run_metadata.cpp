@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "report/result_file.hpp"
 #include "util/file_fingerprint.hpp"
 #include "util/version.hpp"
 
@@ -47,7 +48,7 @@ const std::map<std::string_view, std::string_view>& glossary() {
     m["ppl_stderr"] = "perplexity (standard error, delta method)";
     m["top1_agreement"] = "fraction of scored tokens whose top-1 token equals the reference's";
     m["ctx"] = m["scored_tokens"] = "tokens";
-    m["mtime_utc"] = "ISO 8601 time, UTC";
+    m["mtime_utc"] = m["run_utc"] = "ISO 8601 time, UTC";
     return m;
   }();
   return g;
@@ -56,7 +57,10 @@ const std::map<std::string_view, std::string_view>& glossary() {
 }  // namespace
 
 nlohmann::json tool_json() {
-  return {{"name", "ctscope"}, {"version", version_string()}, {"git_commit", git_commit()}};
+  // schema_version: of the result's keys (report/result_file.hpp reads it);
+  // run_utc: when the result was computed, for the report's "date".
+  return {{"name", "ctscope"}, {"version", version_string()}, {"git_commit", git_commit()},
+          {"schema_version", kResultSchemaVersion}, {"run_utc", now_iso8601_utc()}};
 }
 
 nlohmann::json input_json(const std::filesystem::path& p) {

@@ -16,7 +16,8 @@
 
 namespace ctscope::report {
 
-// {"name": "ctscope", "version": "0.1.0", "git_commit": "db9bde2-dirty" or ""}
+// {"name": "ctscope", "version": "0.1.0", "git_commit": "db9bde2-dirty" or "", "schema_version": 1,
+//  "run_utc": "2026-11-29T16:40:00.123456789Z"}
 nlohmann::json tool_json();
 
 // One input given by path: {"path": absolute, "files": [fingerprint, ...]}.

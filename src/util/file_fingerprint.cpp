@@ -14,14 +14,20 @@
 
 namespace ctscope {
 
-namespace {
-
 std::string iso8601_utc(const timespec& t) {
   std::tm tm{};
   gmtime_r(&t.tv_sec, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                      tm.tm_hour, tm.tm_min, tm.tm_sec, t.tv_nsec);
 }
+
+std::string now_iso8601_utc() {
+  timespec t{};
+  clock_gettime(CLOCK_REALTIME, &t);
+  return iso8601_utc(t);
+}
+
+namespace {
 
 // Hashes `n` bytes at `offset` into h.
 uint64_t hash_range(std::ifstream& in, const std::string& where, uint64_t offset, uint64_t n, uint64_t h) {

@@ -7,6 +7,7 @@
 // the middle of a large file shows in the mtime only.
 #pragma once
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -33,6 +34,10 @@ FileFingerprint fingerprint_file(const std::filesystem::path& p);
 // The files of an input: the file itself, or every regular file directly in a
 // directory (a Hugging Face model folder), sorted by path.
 std::vector<FileFingerprint> fingerprint_input(const std::filesystem::path& p);
+
+// ISO 8601 UTC with nanoseconds, e.g. "2024-11-29T13:30:00.123456789Z"; of a time, and of now.
+std::string iso8601_utc(const timespec& t);
+std::string now_iso8601_utc();
 
 // 16 lowercase hex digits.
 std::string hex64(uint64_t v);

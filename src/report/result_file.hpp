@@ -1,0 +1,38 @@
+// The results the HTML report reads: JSON files written by ctscope's commands,
+// recognized by their keys (a file name or extension proves nothing). Each
+// kind the report knows is one entry of result_kinds(): a later command's
+// result (finetune-compare) plugs in there and in web/report.js.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ctscope::report {
+
+// The version of the result schemas this ctscope writes ("tool.schema_version")
+// and reads. A result without the key was written before it existed: version 1.
+inline constexpr int kResultSchemaVersion = 1;
+
+// One kind of result the report shows.
+struct ResultKind {
+  std::string name;                  // "analysis": what web/report.js dispatches on
+  std::string command;               // "analyze": the command that writes it
+  std::vector<std::string> objects;  // top-level keys that must be objects
+  std::vector<std::string> arrays;   // top-level keys that must be arrays; the first identifies the kind
+};
+const std::vector<ResultKind>& result_kinds();
+
+struct ResultFile {
+  std::string file;  // as given
+  std::string kind;  // a ResultKind::name
+  nlohmann::json result;
+};
+
+// Checks that `result` is a ctscope result of a known schema version and kind;
+// an Error "<file>: ..." naming the key that is wrong otherwise.
+ResultFile classify_result(const std::string& file, nlohmann::json result);
+// Reads and classifies a result file.
+ResultFile read_result_file(const std::string& file);
+
+}  // namespace ctscope::report
