@@ -12,12 +12,15 @@
 #include "ct/basis.hpp"
 #include "ct/svd_basis.hpp"
 #include "ct/universal_basis.hpp"
+#include "ctfile/ct_weights.hpp"
+#include "ctfile/ct_writer.hpp"
 #include "eval/perplexity.hpp"
 #include "io/checkpoint.hpp"
 #include "linalg/blas_threads.hpp"
 #include "runtime/llama_model.hpp"
 #include "test_support.hpp"
 #include "text/eval_tokens.hpp"
+#include "train/ct_parameters.hpp"
 #include "train/grad_clip.hpp"
 #include "train/optimizer.hpp"
 #include "train/schedule.hpp"
@@ -71,6 +74,7 @@ class TrainGradients : public TrainTest {};
 class TrainForward : public TrainTest {};
 class TrainStep : public TrainTest {};
 class TrainRun : public TrainTest {};
+class TrainCt : public TrainTest {};
 
 double loss_of(ParameterSet<double>& ps, Activations<double>& a, const TokenBatch& b) {
   ps.materialize();
@@ -239,6 +243,45 @@ TEST_F(TrainForward, MeanLossIsEvalsMeanNll) {
   EXPECT_NEAR(train_forward(train_weights_from<double>(*weights), ad, b.inputs, b.targets), eval_nll,
               1e-5 * eval_nll) << "double training forward vs eval";
   EXPECT_GT(eval_nll, 0.5);  // a real text, not a trivially predictable one
+}
+
+// Amplitude training starts where compress ends: the materialized model is
+// the one eval runs on the .ct.safetensors compress writes, for a shared fixed
+// basis, a per-matrix svd basis and the universal basis with its offset; the
+// trainable count is compress's amplitude count (+ the norms when asked).
+TEST_F(TrainCt, StartsAtTheCompressedModel) {
+  CTSCOPE_REQUIRE_MODEL("stories260K.bin");
+  const Checkpoint ck = Checkpoint::open(kModels / "stories260K.bin");
+  const test_support::TempDir dir("train_ct");
+  const auto dense = train_weights_from<float>(load_llama_weights(ck));
+  for (auto kind : {ct::BasisKind::Gaussian, ct::BasisKind::Svd, ct::BasisKind::Universal}) {
+    SCOPED_TRACE(std::string(ct::basis_name(kind)));
+    CtTrainSettings s;
+    s.K = 8, s.basis = kind, s.norms = kind == ct::BasisKind::Gaussian;
+    ParameterSet<float> ps = ct_parameter_set(ck, s);
+    ps.materialize();
+    ctfile::CompressSettings cs;
+    cs.K = 8, cs.basis = kind;
+    const auto out = dir / (std::string(ct::basis_name(kind)) + ".ct.safetensors");
+    const auto sum = ctfile::compress_checkpoint(ck, cs, out);
+    const auto ref = train_weights_from<float>(ctfile::load_inference_weights(ctfile::open_for_inference(out)));
+    const auto& c = ck.config;
+    const uint64_t norms = s.norms ? static_cast<uint64_t>((2 * c.n_layers + 1) * c.dim) : 0;
+    EXPECT_EQ(ps.trainable_count(), sum.amplitude_params + norms);
+    int changed = 0;
+    for (const auto& t : model_tensors(c, ref.tied)) {
+      const auto &a = ps.weights().tensor(t.layer, t.role), &b = ref.tensor(t.layer, t.role);
+      ASSERT_EQ(a.size(), b.size());
+      double diff = 0, scale = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
+        scale = std::max(scale, static_cast<double>(std::abs(b[i])));
+      }
+      EXPECT_LE(diff, 1e-5 * scale) << hf_tensor_name(t.layer, t.role);
+      changed += a != dense.tensor(t.layer, t.role);  // the fitted ones moved: the comparison says something
+    }
+    EXPECT_EQ(changed, static_cast<int>(sum.fitted_matrices));
+  }
 }
 
 // --- Optimizers, schedule, clipping, accumulation -----------------------------
