@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <map>
+#include <numeric>
 
 #include "ct/basis.hpp"
 #include "ct/svd_basis.hpp"
@@ -24,6 +25,7 @@
 #include "train/grad_clip.hpp"
 #include "train/optimizer.hpp"
 #include "train/schedule.hpp"
+#include "train/token_windows.hpp"
 #include "train/train_step.hpp"
 #include "util/error.hpp"
 #include "util/normal_rng.hpp"
@@ -387,6 +389,39 @@ TEST_F(TrainStep, AccumulationEqualsTheWholeBatch) {
     const auto &x = whole.params()[i].grad, &y = parts.params()[i].grad;
     for (size_t j = 0; j < x.size(); ++j) ASSERT_NEAR(x[j], y[j], 1e-13) << whole.params()[i].name;
   }
+}
+
+// Windows of T inputs and their next tokens; each epoch visits every window
+// once in a seeded order; a batch depends only on its index (resume).
+TEST(TrainData, WindowsCoverEachEpochOnceInASeededOrder) {
+  std::vector<int32_t> tokens(3 * 5 + 3);  // 3 windows of 5 (+1 target), 2 tokens left over
+  std::iota(tokens.begin(), tokens.end(), 0);
+  const TokenWindows w(tokens, 5, 42, "text");
+  EXPECT_EQ(w.windows(), 3);
+  std::vector<int32_t> starts;
+  for (int64_t i = 0; i < 6; ++i) {  // two epochs of one window per batch
+    const TokenBatch b = w.batch(i, 1);
+    ASSERT_EQ(b.inputs.size(), 5u);
+    for (size_t j = 0; j < 5; ++j) EXPECT_EQ(b.targets[j], b.inputs[j] + 1);
+    EXPECT_EQ(b.inputs[0] % 5, 0);
+    starts.push_back(b.inputs[0]);
+  }
+  for (int e = 0; e < 2; ++e) {
+    std::vector<int32_t> epoch(starts.begin() + 3 * e, starts.begin() + 3 * e + 3);
+    std::sort(epoch.begin(), epoch.end());
+    EXPECT_EQ(epoch, (std::vector<int32_t>{0, 5, 10})) << "epoch " << e;
+  }
+  // The same batch whatever was asked before; B = 2 is windows 2i, 2i+1 of the same sequence.
+  const TokenWindows fresh(tokens, 5, 42, "text");
+  EXPECT_EQ(fresh.batch(4, 1).inputs, w.batch(4, 1).inputs);
+  const TokenBatch pair = fresh.batch(1, 2);
+  EXPECT_EQ(std::vector<int32_t>(pair.inputs.begin(), pair.inputs.begin() + 5), w.batch(2, 1).inputs);
+  EXPECT_EQ(std::vector<int32_t>(pair.inputs.begin() + 5, pair.inputs.end()), w.batch(3, 1).inputs);
+  // Another seed, another order (over 40 windows a repeat would be a 1 in 40! chance).
+  std::vector<int32_t> many(401);
+  std::iota(many.begin(), many.end(), 0);
+  EXPECT_NE(TokenWindows(many, 10, 1, "t").batch(0, 40).inputs, TokenWindows(many, 10, 2, "t").batch(0, 40).inputs);
+  EXPECT_THROW(TokenWindows(std::vector<int32_t>(5), 5, 1, "short.txt"), Error);
 }
 
 // --- Training runs ---------------------------------------------------------------
