@@ -1,0 +1,248 @@
+#include "train/layers.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace ctscope::train {
+
+namespace {
+blasint bi(int64_t v) { return static_cast<blasint>(v); }
+CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
+}  // namespace
+
+template <>
+void gemm<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
+              bi(ldc));
+}
+
+template <>
+void gemm<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                  int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
+              bi(ldc));
+}
+
+template <class S>
+void embedding_forward(S* out, const int32_t* tokens, const S* embed, int64_t N, int64_t d) {
+  for (int64_t t = 0; t < N; ++t) std::copy_n(embed + static_cast<int64_t>(tokens[t]) * d, d, out + t * d);
+}
+
+template <class S>
+void embedding_backward(S* dembed, const S* dout, const int32_t* tokens, int64_t N, int64_t d) {
+  for (int64_t t = 0; t < N; ++t) {
+    S* row = dembed + static_cast<int64_t>(tokens[t]) * d;
+    for (int64_t i = 0; i < d; ++i) row[i] += dout[t * d + i];
+  }
+}
+
+template <class S>
+void rmsnorm_forward(S* out, S* rstd, const S* x, const S* w, int64_t N, int64_t d, double eps) {
+  for (int64_t t = 0; t < N; ++t) {
+    const S* xr = x + t * d;
+    double ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    // As ops::rmsnorm: the scale is rounded to S once, then w * (scale * x).
+    const auto r = static_cast<S>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
+    rstd[t] = r;
+    for (int64_t i = 0; i < d; ++i) out[t * d + i] = w[i] * (r * xr[i]);
+  }
+}
+
+template <class S>
+void rmsnorm_backward(S* dx, S* dw, const S* dout, const S* x, const S* w, const S* rstd, int64_t N, int64_t d) {
+  // y = w x r with r = (mean x^2 + eps)^(-1/2):  dx_j = r (w_j dy_j - x_j r^2 <dy w, x> / d).
+  for (int64_t t = 0; t < N; ++t) {
+    const S* xr = x + t * d;
+    const S* dy = dout + t * d;
+    const double r = rstd[t];
+    double dot = 0;
+    for (int64_t i = 0; i < d; ++i) dot += static_cast<double>(dy[i]) * w[i] * xr[i];
+    const double c = r * r * dot / static_cast<double>(d);
+    for (int64_t i = 0; i < d; ++i) dx[t * d + i] += static_cast<S>(r * (static_cast<double>(w[i]) * dy[i] - xr[i] * c));
+    if (dw)
+      for (int64_t i = 0; i < d; ++i) dw[i] += dy[i] * xr[i] * static_cast<S>(r);
+  }
+}
+
+template <class S>
+void matmul_forward(S* out, const S* x, const S* W, int64_t N, int64_t n_in, int64_t n_out) {
+  gemm<S>(false, true, N, n_out, n_in, S(1), x, n_in, W, n_in, S(0), out, n_out);
+}
+
+template <class S>
+void matmul_backward(S* dx, S* dW, const S* dout, const S* x, const S* W, int64_t N, int64_t n_in, int64_t n_out,
+                     bool accumulate_dx) {
+  if (dx) gemm<S>(false, false, N, n_in, n_out, S(1), dout, n_out, W, n_in, accumulate_dx ? S(1) : S(0), dx, n_in);
+  if (dW) gemm<S>(true, false, n_out, n_in, N, S(1), dout, n_out, x, n_in, S(1), dW, n_in);
+}
+
+namespace {
+
+// Rotates every pair of every head by +angle (forward) or -angle (backward).
+template <class S>
+void rope_rotate(S* x, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout,
+                 double sign) {
+  const int64_t half = head_dim / 2;
+  std::vector<S> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+  for (int64_t t = 0; t < T; ++t) {
+    const auto pos = static_cast<double>(t);
+    for (int64_t i = 0; i < half; ++i) {  // as ops::rope: angles in double, rounded to S
+      const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+      cs[static_cast<size_t>(i)] = static_cast<S>(std::cos(pos * freq));
+      sn[static_cast<size_t>(i)] = static_cast<S>(sign * std::sin(pos * freq));
+    }
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < n_heads; ++h) {
+        S* v = x + ((b * T + t) * n_heads + h) * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const int64_t p = layout == RopeLayout::Interleaved ? 2 * i : i;
+          const int64_t q = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
+          const S v0 = v[p], v1 = v[q], c = cs[static_cast<size_t>(i)], s = sn[static_cast<size_t>(i)];
+          v[p] = v0 * c - v1 * s;
+          v[q] = v0 * s + v1 * c;
+        }
+      }
+  }
+}
+
+}  // namespace
+
+template <class S>
+void rope_forward(S* x, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout) {
+  rope_rotate(x, B, T, n_heads, head_dim, theta, layout, 1.0);
+}
+
+template <class S>
+void rope_backward(S* dx, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout) {
+  rope_rotate(dx, B, T, n_heads, head_dim, theta, layout, -1.0);
+}
+
+template <class S>
+void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int64_t B, int64_t T, int64_t n_heads,
+                       int64_t n_kv_heads, int64_t head_dim) {
+  const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+  const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < n_heads; ++h) {
+      const int64_t kv_off = h / group * head_dim;
+      const S* qb = q + b * T * dim + h * head_dim;
+      const S* kb = k + b * T * kv_dim + kv_off;
+      const S* vb = v + b * T * kv_dim + kv_off;
+      S* p = probs + (b * n_heads + h) * T * T;
+      gemm<S>(false, true, T, T, head_dim, scale, qb, dim, kb, kv_dim, S(0), p, T);
+      for (int64_t t = 0; t < T; ++t) {  // causal softmax, as ops::attention
+        S* row = p + t * T;
+        S mx = row[0];
+        for (int64_t j = 1; j <= t; ++j) mx = std::max(mx, row[j]);
+        S sum = 0;
+        for (int64_t j = 0; j <= t; ++j) sum += row[j] = std::exp(row[j] - mx);
+        const S inv = S(1) / sum;
+        for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
+        std::fill(row + t + 1, row + T, S(0));
+      }
+      gemm<S>(false, false, T, head_dim, T, S(1), p, T, vb, kv_dim, S(0), out + b * T * dim + h * head_dim, dim);
+    }
+}
+
+template <class S>
+void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S* probs, const S* q, const S* k,
+                        const S* v, int64_t B, int64_t T, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+  const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+  const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
+  std::fill_n(dk, B * T * kv_dim, S(0));
+  std::fill_n(dv, B * T * kv_dim, S(0));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < n_heads; ++h) {
+      const int64_t kv_off = h / group * head_dim, q_off = b * T * dim + h * head_dim, k_off = b * T * kv_dim + kv_off;
+      const S* p = probs + (b * n_heads + h) * T * T;
+      const S* dob = dout + q_off;
+      S* dp = scratch;
+      // dP = dOut V^T; dV += P^T dOut (heads of one group share V).
+      gemm<S>(false, true, T, T, head_dim, S(1), dob, dim, v + k_off, kv_dim, S(0), dp, T);
+      gemm<S>(true, false, T, head_dim, T, S(1), p, T, dob, dim, S(1), dv + k_off, kv_dim);
+      // Softmax backward: dS = P (dP - <dP, P>) per row; masked entries have P = 0.
+      for (int64_t t = 0; t < T; ++t) {
+        const S* pr = p + t * T;
+        S* dr = dp + t * T;
+        double dot = 0;
+        for (int64_t j = 0; j <= t; ++j) dot += static_cast<double>(pr[j]) * dr[j];
+        for (int64_t j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - static_cast<S>(dot));
+        std::fill(dr + t + 1, dr + T, S(0));
+      }
+      // scores = scale Q K^T:  dQ = scale dS K;  dK += scale dS^T Q.
+      gemm<S>(false, false, T, head_dim, T, scale, dp, T, k + k_off, kv_dim, S(0), dq + q_off, dim);
+      gemm<S>(true, false, T, head_dim, T, scale, dp, T, q + q_off, dim, S(1), dk + k_off, kv_dim);
+    }
+}
+
+template <class S>
+void swiglu_forward(S* h, const S* gate, const S* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) h[i] = gate[i] / (S(1) + std::exp(-gate[i])) * up[i];  // as ops::swiglu
+}
+
+template <class S>
+void swiglu_backward(S* dgate, S* dup, const S* dh, const S* gate, const S* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const S g = gate[i], sig = S(1) / (S(1) + std::exp(-g));
+    dup[i] = dh[i] * g * sig;
+    dgate[i] = dh[i] * up[i] * sig * (S(1) + g * (S(1) - sig));  // silu'(g)
+  }
+}
+
+template <class S>
+double cross_entropy_forward(double* loss, double* lse, const S* logits, const int32_t* targets, int64_t N, int64_t V) {
+  double total = 0;
+  for (int64_t t = 0; t < N; ++t) {
+    const S* row = logits + t * V;
+    const double mx = *std::max_element(row, row + V);
+    double sum = 0;
+    for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(row[j]) - mx);
+    lse[t] = mx + std::log(sum);
+    loss[t] = targets[t] >= 0 ? lse[t] - static_cast<double>(row[targets[t]]) : 0.0;
+    if (targets[t] >= 0) total += loss[t];
+  }
+  return total;
+}
+
+template <class S>
+void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, const int32_t* targets, int64_t N,
+                            int64_t V, double scale) {
+  for (int64_t t = 0; t < N; ++t) {
+    S* d = dlogits + t * V;
+    if (targets[t] < 0) {
+      std::fill_n(d, V, S(0));
+      continue;
+    }
+    const S* row = logits + t * V;
+    for (int64_t j = 0; j < V; ++j) d[j] = static_cast<S>(scale * std::exp(static_cast<double>(row[j]) - lse[t]));
+    d[targets[t]] -= static_cast<S>(scale);
+  }
+}
+
+#define CTSCOPE_TRAIN_LAYERS(S)                                                                                      \
+  template void embedding_forward<S>(S*, const int32_t*, const S*, int64_t, int64_t);                                \
+  template void embedding_backward<S>(S*, const S*, const int32_t*, int64_t, int64_t);                               \
+  template void rmsnorm_forward<S>(S*, S*, const S*, const S*, int64_t, int64_t, double);                            \
+  template void rmsnorm_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t);               \
+  template void matmul_forward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t);                                \
+  template void matmul_backward<S>(S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, bool);           \
+  template void rope_forward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                         \
+  template void rope_backward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                        \
+  template void attention_forward<S>(S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, int64_t,       \
+                                     int64_t);                                                                       \
+  template void attention_backward<S>(S*, S*, S*, S*, const S*, const S*, const S*, const S*, const S*, int64_t,     \
+                                      int64_t, int64_t, int64_t, int64_t);                                           \
+  template void swiglu_forward<S>(S*, const S*, const S*, int64_t);                                                  \
+  template void swiglu_backward<S>(S*, S*, const S*, const S*, const S*, int64_t);                                   \
+  template double cross_entropy_forward<S>(double*, double*, const S*, const int32_t*, int64_t, int64_t);           \
+  template void cross_entropy_backward<S>(S*, const S*, const double*, const int32_t*, int64_t, int64_t, double);
+CTSCOPE_TRAIN_LAYERS(float)
+CTSCOPE_TRAIN_LAYERS(double)
+#undef CTSCOPE_TRAIN_LAYERS
+
+}  // namespace ctscope::train

@@ -1,0 +1,80 @@
+// The Llama layers for training, in the style of llm.c: one free function per
+// layer forward and one per backward, on row-major buffers the caller planned
+// (activations [N, n] for N = B*T tokens; weights [out, in]). A backward
+// function takes what its forward kept and the gradient of its output; it
+// adds to weight gradients (a null one is not wanted) and writes or adds to
+// input gradients as each comment says.
+//
+// Templated on the scalar: float for real runs (the matmuls are BLAS GEMMs;
+// sums that need it are taken in double), double for the gradient checks.
+// The float forward computes what the runtime computes (runtime/ops.cpp), in
+// the same order where it matters, so training starts from eval's numbers.
+#pragma once
+#include <cstdint>
+
+#include "model/config.hpp"
+
+namespace ctscope::train {
+
+// C[M,N] = alpha op(A) op(B) + beta C, row-major: cblas_sgemm / cblas_dgemm.
+template <class S>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda, const S* B,
+          int64_t ldb, S beta, S* C, int64_t ldc);
+
+// out[t] = embed[tokens[t]];  backward: dembed[tokens[t]] += dout[t].
+template <class S>
+void embedding_forward(S* out, const int32_t* tokens, const S* embed, int64_t N, int64_t d);
+template <class S>
+void embedding_backward(S* dembed, const S* dout, const int32_t* tokens, int64_t N, int64_t d);
+
+// out[t] = w * x[t] * rstd[t], rstd = 1/sqrt(mean(x[t]^2) + eps) (kept for the backward).
+// Backward: dx += ..., dw += ... (dw null: not wanted).
+template <class S>
+void rmsnorm_forward(S* out, S* rstd, const S* x, const S* w, int64_t N, int64_t d, double eps);
+template <class S>
+void rmsnorm_backward(S* dx, S* dw, const S* dout, const S* x, const S* w, const S* rstd, int64_t N, int64_t d);
+
+// out[N, n_out] = x[N, n_in] W[n_out, n_in]^T. Backward: dx = dout W (or
+// dx += when accumulate_dx; dx null: not wanted), dW += dout^T x.
+template <class S>
+void matmul_forward(S* out, const S* x, const S* W, int64_t N, int64_t n_in, int64_t n_out);
+template <class S>
+void matmul_backward(S* dx, S* dW, const S* dout, const S* x, const S* W, int64_t N, int64_t n_in, int64_t n_out,
+                     bool accumulate_dx);
+
+// Rotary embedding in place for B sequences of T rows of n_heads heads, row t
+// at position t (ops::rope's two layouts). The backward rotates back (the
+// rotation is orthogonal): dx in place.
+template <class S>
+void rope_forward(S* x, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout);
+template <class S>
+void rope_backward(S* dx, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout);
+
+// Causal grouped-query attention within each of B sequences of T tokens:
+// q, out [N, n_heads*hd]; k, v [N, n_kv_heads*hd]; probs [B, n_heads, T, T]
+// (softmax rows, zero above the diagonal) kept for the backward.
+// Backward writes dq, dk, dv (zeroed first); scratch holds T*T.
+template <class S>
+void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int64_t B, int64_t T, int64_t n_heads,
+                       int64_t n_kv_heads, int64_t head_dim);
+template <class S>
+void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S* probs, const S* q, const S* k,
+                        const S* v, int64_t B, int64_t T, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
+
+// h = silu(gate) * up. Backward writes dgate, dup.
+template <class S>
+void swiglu_forward(S* h, const S* gate, const S* up, int64_t n);
+template <class S>
+void swiglu_backward(S* dgate, S* dup, const S* dh, const S* gate, const S* up, int64_t n);
+
+// Per row: loss[t] = logsumexp(logits[t]) - logits[t][target[t]], in double;
+// rows with a negative target are not scored (loss 0). lse[t] is kept for the
+// backward. Returns the sum of the scored losses.
+template <class S>
+double cross_entropy_forward(double* loss, double* lse, const S* logits, const int32_t* targets, int64_t N, int64_t V);
+// dlogits = scale * (softmax(logits) - onehot(target)) on scored rows, 0 elsewhere.
+template <class S>
+void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, const int32_t* targets, int64_t N,
+                            int64_t V, double scale);
+
+}  // namespace ctscope::train

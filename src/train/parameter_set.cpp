@@ -1,0 +1,182 @@
+#include "train/parameter_set.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "train/layers.hpp"
+#include "util/error.hpp"
+#include "util/normal_rng.hpp"
+
+namespace ctscope::train {
+
+template <class S>
+ParameterSet<S>::ParameterSet(TrainWeights<S> base) : w_(std::move(base)) {}
+
+template <class S>
+int ParameterSet<S>::add_param(Parameter<S> p) {
+  if (p.trainable) p.grad.assign(p.value.size(), S(0));
+  params_.push_back(std::move(p));
+  return static_cast<int>(params_.size()) - 1;
+}
+
+template <class S>
+void ParameterSet<S>::require_unlinked(int layer, Role role) const {
+  if (w_.tied && layer < 0 && role == Role::LmHead)
+    throw Error("the classifier is tied to the embedding: train embed_tokens instead");
+  for (const auto& l : links_)
+    if (l.tensor.layer == layer && l.tensor.role == role)
+      throw Error(fmt::format("{} is already trainable", hf_tensor_name(layer, role)));
+}
+
+template <class S>
+void ParameterSet<S>::add_dense(int layer, Role role) {
+  require_unlinked(layer, role);
+  const TensorShape s = tensor_shape(w_.config, role);
+  const bool vector = s.cols == 1;
+  const int p = add_param({hf_tensor_name(layer, role), s.rows, s.cols, w_.tensor(layer, role), {}, true, !vector});
+  links_.push_back({LinkKind::Dense, {layer, role}, p});
+}
+
+template <class S>
+int ParameterSet<S>::add_basis(const std::string& name, int64_t K, int64_t d, std::vector<S> G, std::vector<S> offset,
+                               bool trainable) {
+  if (K <= 0 || d <= 0 || static_cast<int64_t>(G.size()) != K * d || (!offset.empty() && std::ssize(offset) != d))
+    throw Error(fmt::format("basis {}: {} values for K = {}, d = {} (offset {})", name, G.size(), K, d, offset.size()));
+  Basis b;
+  b.G = add_param({name + ".basis", K, d, std::move(G), {}, trainable, true});
+  if (!offset.empty()) b.offset = add_param({name + ".offset", 1, d, std::move(offset), {}, trainable, false});
+  bases_.push_back(b);
+  return static_cast<int>(bases_.size()) - 1;
+}
+
+template <class S>
+void ParameterSet<S>::add_amplitudes(int layer, Role role, int basis, std::vector<S> A0) {
+  require_unlinked(layer, role);
+  if (basis < 0 || basis >= std::ssize(bases_)) throw Error(fmt::format("no basis {}", basis));
+  const TensorShape s = tensor_shape(w_.config, role);
+  const auto& G = params_[static_cast<size_t>(bases_[static_cast<size_t>(basis)].G)];
+  if (G.cols != s.cols || std::ssize(A0) != s.rows * G.rows)
+    throw Error(fmt::format("{}: amplitudes of {} values in a basis {} x {} for a {} x {} matrix",
+                            hf_tensor_name(layer, role), A0.size(), G.rows, G.cols, s.rows, s.cols));
+  const int a = add_param({hf_tensor_name(layer, role) + ".ct_amplitudes", s.rows, G.rows, std::move(A0), {}, true, true});
+  links_.push_back({LinkKind::Amplitudes, {layer, role}, a, basis});
+}
+
+template <class S>
+void ParameterSet<S>::add_lora(int layer, Role role, int64_t rank, double alpha, uint64_t seed) {
+  require_unlinked(layer, role);
+  const TensorShape s = tensor_shape(w_.config, role);
+  if (rank <= 0 || s.cols == 1) throw Error(fmt::format("LoRA rank {} for {}", rank, hf_tensor_name(layer, role)));
+  const std::string name = hf_tensor_name(layer, role);
+  const int frozen = add_param({name, s.rows, s.cols, w_.tensor(layer, role), {}, false, false});
+  std::vector<S> A(static_cast<size_t>(rank * s.cols));
+  NormalRng rng(seed);
+  const double sd = 1.0 / std::sqrt(static_cast<double>(s.cols));
+  for (auto& x : A) x = static_cast<S>(sd * rng());
+  const int b = add_param({name + ".lora_B", s.rows, rank, std::vector<S>(static_cast<size_t>(s.rows * rank)), {}, true, true});
+  const int a = add_param({name + ".lora_A", rank, s.cols, std::move(A), {}, true, true});
+  links_.push_back({LinkKind::Lora, {layer, role}, b, a, frozen, alpha / static_cast<double>(rank)});
+}
+
+template <class S>
+uint64_t ParameterSet<S>::trainable_count() const {
+  uint64_t n = 0;
+  for (const auto& p : params_) n += p.trainable ? p.value.size() : 0;
+  return n;
+}
+
+template <class S>
+bool ParameterSet<S>::link_trains(const Link& l) const {
+  auto trains = [&](int p) { return p >= 0 && params_[static_cast<size_t>(p)].trainable; };
+  if (l.kind != LinkKind::Amplitudes) return trains(l.a) || trains(l.b);
+  const Basis& b = bases_[static_cast<size_t>(l.b)];
+  return trains(l.a) || trains(b.G) || trains(b.offset);
+}
+
+template <class S>
+void ParameterSet<S>::materialize() {
+  for (const auto& l : links_) {
+    std::vector<S>& W = w_.tensor(l.tensor.layer, l.tensor.role);
+    const auto& P = params_[static_cast<size_t>(l.a)];
+    switch (l.kind) {
+      case LinkKind::Dense: std::copy(P.value.begin(), P.value.end(), W.begin()); break;
+      case LinkKind::Amplitudes: {
+        const Basis& b = bases_[static_cast<size_t>(l.b)];
+        const auto& G = params_[static_cast<size_t>(b.G)];
+        const int64_t n = P.rows, K = G.rows, d = G.cols;
+        if (b.offset >= 0) {
+          const auto& o = params_[static_cast<size_t>(b.offset)].value;
+          for (int64_t i = 0; i < n; ++i) std::copy(o.begin(), o.end(), W.begin() + i * d);
+        }
+        gemm<S>(false, false, n, d, K, S(1), P.value.data(), K, G.value.data(), d, b.offset >= 0 ? S(1) : S(0),
+                W.data(), d);
+        break;
+      }
+      case LinkKind::Lora: {
+        const auto& A = params_[static_cast<size_t>(l.b)];
+        const auto& W0 = params_[static_cast<size_t>(l.frozen)].value;
+        std::copy(W0.begin(), W0.end(), W.begin());
+        gemm<S>(false, false, P.rows, A.cols, P.cols, static_cast<S>(l.scale), P.value.data(), P.cols,
+                A.value.data(), A.cols, S(1), W.data(), A.cols);
+        break;
+      }
+    }
+  }
+}
+
+template <class S>
+TrainWeights<S> ParameterSet<S>::gradient_buffers() const {
+  std::vector<TensorRole> wanted;
+  for (const auto& l : links_)
+    if (link_trains(l)) wanted.push_back(l.tensor);
+  return zero_gradients(w_, [&](int layer, Role role) {
+    return std::any_of(wanted.begin(), wanted.end(),
+                       [&](const TensorRole& t) { return t.layer == layer && t.role == role; });
+  });
+}
+
+template <class S>
+void ParameterSet<S>::zero_grad() {
+  for (auto& p : params_) std::fill(p.grad.begin(), p.grad.end(), S(0));
+}
+
+template <class S>
+void ParameterSet<S>::collect(const TrainWeights<S>& g) {
+  for (const auto& l : links_) {
+    if (!link_trains(l)) continue;
+    const std::vector<S>& dW = g.tensor(l.tensor.layer, l.tensor.role);
+    auto& P = params_[static_cast<size_t>(l.a)];
+    switch (l.kind) {
+      case LinkKind::Dense:
+        for (size_t i = 0; i < dW.size(); ++i) P.grad[i] += dW[i];
+        break;
+      case LinkKind::Amplitudes: {
+        const Basis& b = bases_[static_cast<size_t>(l.b)];
+        auto& G = params_[static_cast<size_t>(b.G)];
+        const int64_t n = P.rows, K = G.rows, d = G.cols;
+        gemm<S>(false, true, n, K, d, S(1), dW.data(), d, G.value.data(), d, S(1), P.grad.data(), K);  // dA += dW G^T
+        if (G.trainable)
+          gemm<S>(true, false, K, d, n, S(1), P.value.data(), K, dW.data(), d, S(1), G.grad.data(), d);  // dG += A^T dW
+        if (b.offset >= 0 && params_[static_cast<size_t>(b.offset)].trainable) {
+          auto& o = params_[static_cast<size_t>(b.offset)].grad;
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < d; ++j) o[static_cast<size_t>(j)] += dW[static_cast<size_t>(i * d + j)];
+        }
+        break;
+      }
+      case LinkKind::Lora: {  // P = B [n, R], A [R, d]
+        auto& A = params_[static_cast<size_t>(l.b)];
+        const auto s = static_cast<S>(l.scale);
+        const int64_t n = P.rows, R = P.cols, d = A.cols;
+        gemm<S>(false, true, n, R, d, s, dW.data(), d, A.value.data(), d, S(1), P.grad.data(), R);  // dB += s dW A^T
+        gemm<S>(true, false, R, d, n, s, P.value.data(), R, dW.data(), d, S(1), A.grad.data(), d);  // dA += s B^T dW
+        break;
+      }
+    }
+  }
+}
+
+template class ParameterSet<float>;
+template class ParameterSet<double>;
+
+}  // namespace ctscope::train

@@ -1,0 +1,88 @@
+// What a training run changes, and how it reaches the model. Each trainable
+// tensor of the model is bound to parameters by one link:
+//   dense       W itself                         dW
+//   amplitudes  W = A G (+ 1 o^T)                dA = dW G^T, dG = A^T dW, do = 1^T dW
+//   lora        W = W0 + (alpha/R) B A           dB = s dW A^T, dA = s B^T dW
+// A basis G (K x d, with an optional offset row o) is a parameter of its own,
+// shared by every matrix that uses it (universal: one per row length) and
+// trainable or frozen (gaussian, dct and random bases follow from (K, d, seed)
+// and stay frozen; an svd basis or a universal basis and offset are stored
+// pieces a run may train). Tensors no link covers keep their values.
+//
+// A step: materialize() writes every linked tensor of weights(); the backward
+// pass fills gradient_buffers() (only the tensors some trainable parameter
+// needs); collect() turns those into parameter gradients.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/train_weights.hpp"
+
+namespace ctscope::train {
+
+template <class S>
+struct Parameter {
+  std::string name;       // e.g. "model.layers.0.self_attn.q_proj.weight.ct_amplitudes"
+  int64_t rows = 0, cols = 0;
+  std::vector<S> value;
+  std::vector<S> grad;    // rows*cols when trainable, else empty
+  bool trainable = true;
+  bool decay = true;      // weight decay applies (matrices), not to norms and offsets
+};
+
+enum class LinkKind { Dense, Amplitudes, Lora };
+
+template <class S>
+class ParameterSet {
+ public:
+  // The starting model; tensors no link covers are used as they are.
+  explicit ParameterSet(TrainWeights<S> base);
+
+  // W(layer, role) trained as it is.
+  void add_dense(int layer, Role role);
+  // A basis G [K, d] (+ offset [d], or empty) for add_amplitudes; returns its id.
+  int add_basis(const std::string& name, int64_t K, int64_t d, std::vector<S> G, std::vector<S> offset,
+                bool trainable);
+  // W(layer, role) [n, d] = A G (+ offset) with A [n, K] starting at A0.
+  void add_amplitudes(int layer, Role role, int basis, std::vector<S> A0);
+  // W = W0 + (alpha/rank) B A with W0 the current tensor (frozen), B [n, rank]
+  // = 0 and A [rank, d] ~ N(0, 1/d) seeded: training starts at W0.
+  void add_lora(int layer, Role role, int64_t rank, double alpha, uint64_t seed);
+
+  std::vector<Parameter<S>>& params() { return params_; }
+  const std::vector<Parameter<S>>& params() const { return params_; }
+  // Trainable scalars (what the optimizer updates).
+  uint64_t trainable_count() const;
+
+  // Rebuilds every linked tensor of weights() from the parameters.
+  void materialize();
+  const TrainWeights<S>& weights() const { return w_; }
+  // Zeroed dense gradients for the tensors whose link has a trainable parameter.
+  TrainWeights<S> gradient_buffers() const;
+  void zero_grad();
+  // Adds the parameter gradients that follow from the dense gradients dW.
+  void collect(const TrainWeights<S>& dW);
+
+ private:
+  struct Link {
+    LinkKind kind;
+    TensorRole tensor;
+    int a = -1, b = -1;  // parameters: dense W; amplitudes A and basis id; lora B and A
+    int frozen = -1;     // lora: W0
+    double scale = 1;    // lora: alpha/rank
+  };
+  struct Basis {
+    int G = -1, offset = -1;  // parameters
+  };
+  bool link_trains(const Link& l) const;
+  int add_param(Parameter<S> p);
+  void require_unlinked(int layer, Role role) const;
+
+  TrainWeights<S> w_;
+  std::vector<Parameter<S>> params_;
+  std::vector<Basis> bases_;
+  std::vector<Link> links_;
+};
+
+}  // namespace ctscope::train

@@ -1,0 +1,179 @@
+#include "train/train_model.hpp"
+
+#include <algorithm>
+
+#include "train/layers.hpp"
+#include "util/error.hpp"
+
+namespace ctscope::train {
+
+namespace {
+
+struct Dims {
+  int64_t L, d, kv, hidden, V, H, KVH, hd, N;
+  Dims(const ModelConfig& c, int64_t B, int64_t T)
+      : L(c.n_layers), d(c.dim), kv(c.n_kv_heads * c.head_dim()), hidden(c.hidden_dim), V(c.vocab_size),
+        H(c.n_heads), KVH(c.n_kv_heads), hd(c.head_dim()), N(B * T) {}
+};
+
+template <class S>
+S* data_or_null(std::vector<S>& v) {
+  return v.empty() ? nullptr : v.data();
+}
+
+}  // namespace
+
+template <class S>
+uint64_t Activations<S>::bytes() const {
+  uint64_t n = 0;
+  for (const auto* buf : {&res_in, &res_mid, &xn1, &xn2, &rstd1, &rstd2, &q, &k, &v, &probs, &att, &gate, &up, &hact,
+                          &res_final, &xnf, &rstdf, &logits, &dres, &dxn, &datt, &dq, &dk, &dv, &dgate, &dup, &dhact,
+                          &dprobs, &dlogits})
+    n += buf->size() * sizeof(S);
+  return n + (loss.size() + lse.size()) * sizeof(double) + (inputs.size() + targets.size()) * sizeof(int32_t);
+}
+
+template <class S>
+Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T) {
+  if (B <= 0 || T <= 0) throw Error(fmt::format("training batch of {} x {} tokens", B, T));
+  const Dims m(c, B, T);
+  auto n = [](int64_t count) { return static_cast<size_t>(count); };
+  Activations<S> a;
+  a.B = B, a.T = T;
+  a.inputs.resize(n(m.N)), a.targets.resize(n(m.N));
+  for (auto* v : {&a.res_in, &a.res_mid, &a.xn1, &a.xn2, &a.q, &a.att}) v->resize(n(m.L * m.N * m.d));
+  for (auto* v : {&a.rstd1, &a.rstd2}) v->resize(n(m.L * m.N));
+  for (auto* v : {&a.k, &a.v}) v->resize(n(m.L * m.N * m.kv));
+  a.probs.resize(n(m.L * B * m.H * T * T));
+  for (auto* v : {&a.gate, &a.up, &a.hact}) v->resize(n(m.L * m.N * m.hidden));
+  a.res_final.resize(n(m.N * m.d)), a.xnf.resize(n(m.N * m.d)), a.rstdf.resize(n(m.N));
+  a.logits.resize(n(m.N * m.V));
+  a.loss.resize(n(m.N)), a.lse.resize(n(m.N));
+  for (auto* v : {&a.dres, &a.dxn, &a.datt, &a.dq}) v->resize(n(m.N * m.d));
+  for (auto* v : {&a.dk, &a.dv}) v->resize(n(m.N * m.kv));
+  for (auto* v : {&a.dgate, &a.dup, &a.dhact}) v->resize(n(m.N * m.hidden));
+  a.dprobs.resize(n(T * T));
+  a.dlogits.resize(n(m.N * m.V));
+  return a;
+}
+
+template <class S>
+double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
+                     std::span<const int32_t> targets) {
+  const auto& c = w.config;
+  const Dims m(c, a.B, a.T);
+  if (static_cast<int64_t>(inputs.size()) != m.N || static_cast<int64_t>(targets.size()) != m.N)
+    throw Error(fmt::format("training batch of {} inputs and {} targets for a plan of {} x {}", inputs.size(),
+                            targets.size(), a.B, a.T));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i] < 0 || inputs[i] >= m.V || targets[i] >= m.V)
+      throw Error(fmt::format("token id {} is outside the vocabulary of {}",
+                              inputs[i] < 0 || inputs[i] >= m.V ? inputs[i] : targets[i], m.V));
+  std::copy(inputs.begin(), inputs.end(), a.inputs.begin());
+  std::copy(targets.begin(), targets.end(), a.targets.begin());
+  const int64_t N = m.N, d = m.d;
+  embedding_forward(a.res_in.data(), a.inputs.data(), w.embed.data(), N, d);
+  for (int64_t l = 0; l < m.L; ++l) {
+    const auto& L = w.layers[static_cast<size_t>(l)];
+    S* res_in = a.res_in.data() + l * N * d;
+    S* res_mid = a.res_mid.data() + l * N * d;
+    S* xn1 = a.xn1.data() + l * N * d;
+    S* xn2 = a.xn2.data() + l * N * d;
+    S* q = a.q.data() + l * N * d;
+    S* k = a.k.data() + l * N * m.kv;
+    S* v = a.v.data() + l * N * m.kv;
+    S* att = a.att.data() + l * N * d;
+    S* gate = a.gate.data() + l * N * m.hidden;
+    S* up = a.up.data() + l * N * m.hidden;
+    S* hact = a.hact.data() + l * N * m.hidden;
+    S* res_out = l + 1 < m.L ? a.res_in.data() + (l + 1) * N * d : a.res_final.data();
+    // Attention block: res_mid = res_in + Wo attention(rope(Wq xn1), rope(Wk xn1), Wv xn1).
+    rmsnorm_forward(xn1, a.rstd1.data() + l * N, res_in, L.attn_norm.data(), N, d, c.norm_eps);
+    matmul_forward(q, xn1, L.wq.data(), N, d, d);
+    matmul_forward(k, xn1, L.wk.data(), N, d, m.kv);
+    matmul_forward(v, xn1, L.wv.data(), N, d, m.kv);
+    rope_forward(q, a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
+    rope_forward(k, a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
+    attention_forward(att, a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
+    matmul_forward(res_mid, att, L.wo.data(), N, d, d);
+    for (int64_t i = 0; i < N * d; ++i) res_mid[i] += res_in[i];
+    // MLP block: res_out = res_mid + Wdown (silu(Wgate xn2) * Wup xn2).
+    rmsnorm_forward(xn2, a.rstd2.data() + l * N, res_mid, L.ffn_norm.data(), N, d, c.norm_eps);
+    matmul_forward(gate, xn2, L.w_gate.data(), N, d, m.hidden);
+    matmul_forward(up, xn2, L.w_up.data(), N, d, m.hidden);
+    swiglu_forward(hact, gate, up, N * m.hidden);
+    matmul_forward(res_out, hact, L.w_down.data(), N, m.hidden, d);
+    for (int64_t i = 0; i < N * d; ++i) res_out[i] += res_mid[i];
+  }
+  rmsnorm_forward(a.xnf.data(), a.rstdf.data(), a.res_final.data(), w.final_norm.data(), N, d, c.norm_eps);
+  matmul_forward(a.logits.data(), a.xnf.data(), w.tensor(-1, Role::LmHead).data(), N, d, m.V);
+  const double total = cross_entropy_forward(a.loss.data(), a.lse.data(), a.logits.data(), a.targets.data(), N, m.V);
+  a.scored = std::count_if(a.targets.begin(), a.targets.end(), [](int32_t t) { return t >= 0; });
+  return a.scored > 0 ? total / static_cast<double>(a.scored) : 0.0;
+}
+
+template <class S>
+void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& g, double loss_scale) {
+  const auto& c = w.config;
+  const Dims m(c, a.B, a.T);
+  const int64_t N = m.N, d = m.d;
+  if (a.scored == 0) return;
+  cross_entropy_backward(a.dlogits.data(), a.logits.data(), a.lse.data(), a.targets.data(), N, m.V,
+                         loss_scale / static_cast<double>(a.scored));
+  // Classifier and final norm; dres is the gradient of the residual stream from here down.
+  matmul_backward(a.dxn.data(), data_or_null(g.tensor(-1, Role::LmHead)), a.dlogits.data(), a.xnf.data(),
+                  w.tensor(-1, Role::LmHead).data(), N, d, m.V, false);
+  std::fill(a.dres.begin(), a.dres.end(), S(0));
+  rmsnorm_backward(a.dres.data(), data_or_null(g.final_norm), a.dxn.data(), a.res_final.data(), w.final_norm.data(),
+                   a.rstdf.data(), N, d);
+  for (int64_t l = m.L - 1; l >= 0; --l) {
+    const auto& L = w.layers[static_cast<size_t>(l)];
+    auto& G = g.layers[static_cast<size_t>(l)];
+    const S* res_in = a.res_in.data() + l * N * d;
+    const S* res_mid = a.res_mid.data() + l * N * d;
+    const S* xn1 = a.xn1.data() + l * N * d;
+    const S* xn2 = a.xn2.data() + l * N * d;
+    const S* q = a.q.data() + l * N * d;
+    const S* k = a.k.data() + l * N * m.kv;
+    const S* v = a.v.data() + l * N * m.kv;
+    const S* att = a.att.data() + l * N * d;
+    const S* gate = a.gate.data() + l * N * m.hidden;
+    const S* up = a.up.data() + l * N * m.hidden;
+    const S* hact = a.hact.data() + l * N * m.hidden;
+    // MLP block (the residual passes dres through unchanged).
+    matmul_backward(a.dhact.data(), data_or_null(G.w_down), a.dres.data(), hact, L.w_down.data(), N, m.hidden, d,
+                    false);
+    swiglu_backward(a.dgate.data(), a.dup.data(), a.dhact.data(), gate, up, N * m.hidden);
+    matmul_backward(a.dxn.data(), data_or_null(G.w_gate), a.dgate.data(), xn2, L.w_gate.data(), N, d, m.hidden,
+                    false);
+    matmul_backward(a.dxn.data(), data_or_null(G.w_up), a.dup.data(), xn2, L.w_up.data(), N, d, m.hidden, true);
+    rmsnorm_backward(a.dres.data(), data_or_null(G.ffn_norm), a.dxn.data(), res_mid, L.ffn_norm.data(),
+                     a.rstd2.data() + l * N, N, d);
+    // Attention block.
+    matmul_backward(a.datt.data(), data_or_null(G.wo), a.dres.data(), att, L.wo.data(), N, d, d, false);
+    attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.dprobs.data(), a.datt.data(),
+                       a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
+    rope_backward(a.dq.data(), a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
+    rope_backward(a.dk.data(), a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
+    matmul_backward(a.dxn.data(), data_or_null(G.wq), a.dq.data(), xn1, L.wq.data(), N, d, d, false);
+    matmul_backward(a.dxn.data(), data_or_null(G.wk), a.dk.data(), xn1, L.wk.data(), N, d, m.kv, true);
+    matmul_backward(a.dxn.data(), data_or_null(G.wv), a.dv.data(), xn1, L.wv.data(), N, d, m.kv, true);
+    rmsnorm_backward(a.dres.data(), data_or_null(G.attn_norm), a.dxn.data(), res_in, L.attn_norm.data(),
+                     a.rstd1.data() + l * N, N, d);
+  }
+  if (!g.embed.empty()) embedding_backward(g.embed.data(), a.dres.data(), a.inputs.data(), N, d);
+}
+
+template struct Activations<float>;
+template struct Activations<double>;
+template Activations<float> plan_activations<float>(const ModelConfig&, int64_t, int64_t);
+template Activations<double> plan_activations<double>(const ModelConfig&, int64_t, int64_t);
+template double train_forward<float>(const TrainWeights<float>&, Activations<float>&, std::span<const int32_t>,
+                                     std::span<const int32_t>);
+template double train_forward<double>(const TrainWeights<double>&, Activations<double>&, std::span<const int32_t>,
+                                      std::span<const int32_t>);
+template void train_backward<float>(const TrainWeights<float>&, Activations<float>&, TrainWeights<float>&, double);
+template void train_backward<double>(const TrainWeights<double>&, Activations<double>&, TrainWeights<double>&,
+                                     double);
+
+}  // namespace ctscope::train

@@ -1,0 +1,37 @@
+// A training run without its I/O: `steps` optimizer steps, each over
+// `accumulate` micro-batches of B windows of the data (TokenWindows), at the
+// schedule's learning rate, clipped by global norm, reporting each step.
+// Deterministic: the same parameters, data, settings and BLAS thread count
+// give the same parameters bit for bit (batch i of the data is fixed, and
+// nothing else draws random numbers). `ctscope finetune` wraps this with
+// files, validation and the output writer.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "train/optimizer.hpp"
+#include "train/schedule.hpp"
+#include "train/token_windows.hpp"
+
+namespace ctscope::train {
+
+struct RunSettings {
+  int64_t steps = 100, batch = 8, accumulate = 1;
+  Schedule schedule;  // schedule.steps is set to steps
+  OptimizerSettings optimizer;
+  double clip = 1.0;  // max global gradient norm; <= 0: none
+};
+
+struct StepLog {
+  int64_t step = 0;  // 0-based
+  double loss = 0, lr = 0, grad_norm = 0, seconds = 0;  // seconds since the run began
+  nlohmann::json to_json() const;  // one line of the JSONL log
+};
+
+// Trains params in place; on_step after every step (may be empty).
+void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunSettings& s,
+               const std::function<void(const StepLog&)>& on_step = {});
+
+}  // namespace ctscope::train
