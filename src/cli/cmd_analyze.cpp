@@ -1,10 +1,13 @@
-// ctscope analyze MODEL: the CT analysis of docs/ct-analysis.md.
+// ctscope analyze MODEL...: the CT analysis of docs/ct-analysis.md, of one
+// model or of several side by side (report/multi_analysis.hpp).
+#include <fstream>
 #include <iostream>
 
 #include "cli/command.hpp"
 #include "ct/model_analysis.hpp"
 #include "ctfile/ct_reader.hpp"
 #include "report/analysis_report.hpp"
+#include "report/multi_analysis.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -14,25 +17,65 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, json, csv, markdown;
+  std::vector<std::string> models;
+  std::string models_file, json, csv, markdown;
   bool no_svd = false, quiet = false;
   ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
   report::ReportOptions view;
 };
 
+// --models FILE: one model per line; blank lines and lines starting with # are skipped.
+std::vector<std::string> read_model_list(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) fail(file, "cannot read the --models list");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    out.push_back(line.substr(start));
+  }
+  if (out.empty()) fail(file, "the --models list names no model");
+  return out;
+}
+
+ct::ModelAnalysis analyze_one(const std::string& model, const ct::AnalysisSettings& s, const Opts& o) {
+  const Checkpoint ck = Checkpoint::open(model);
+  ctfile::require_dense(ck, "analyze",
+                        "analyze the source model, or `ctscope reconstruct " + model + " -o DIR` and analyze DIR");
+  ProgressBar bar(progress_mode(o.progress, o.quiet));
+  return ct::analyze_model(ck, s, bar.fn());
+}
+
+// Several models: each analyzed in turn (one in memory at a time), then one
+// result with a model column and the summaries side by side.
+int run_many(const std::vector<std::string>& models, const ct::AnalysisSettings& s, const Opts& o) {
+  for (const auto& m : models) (void)Checkpoint::open(m);  // every path readable before the long run
+  std::vector<ct::ModelAnalysis> runs;
+  for (const auto& m : models) runs.push_back(analyze_one(m, s, o));
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::multi_analysis_json(runs), 1) + "\n");
+  if (!o.csv.empty()) write_file_atomic(o.csv, report::multi_analysis_csv(runs));
+  if (!o.markdown.empty()) write_file_atomic(o.markdown, report::multi_analysis_markdown(runs));
+  if (!o.quiet) std::cout << report::multi_analysis_text(runs);
+  return 0;
+}
+
 int run(const Opts& o) {
   ct::AnalysisSettings s = o.s;
   s.Ks = sorted_unique(s.Ks);
   s.svd_baseline = !o.no_svd;
+  std::vector<std::string> models = o.models;
+  if (!o.models_file.empty()) {
+    const auto listed = read_model_list(o.models_file);
+    models.insert(models.end(), listed.begin(), listed.end());
+  }
+  if (models.empty()) throw Error("analyze: MODEL is required (or --models LISTFILE)");
   // Fail on unwritable outputs before the long run starts.
   for (const auto* p : {&o.json, &o.csv, &o.markdown})
     if (!p->empty()) check_writable(*p);
-  const Checkpoint ck = Checkpoint::open(o.model);
-  ctfile::require_dense(ck, "analyze",
-                        "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
-  ProgressBar bar(progress_mode(o.progress, o.quiet));
-  const ct::ModelAnalysis a = ct::analyze_model(ck, s, bar.fn());
+  if (models.size() > 1) return run_many(models, s, o);
+  const ct::ModelAnalysis a = analyze_one(models.front(), s, o);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::analysis_json(a), 1) + "\n");
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
@@ -46,7 +89,13 @@ const RegisterCommand reg(
     "random (null) baselines, amplitude and weight participation ratios, and the compression accounting",
     20, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
-      add_model_arg(sub, o->model);
+      sub.add_option("MODEL", o->models,
+                     "checkpoint(s): HF directory, .safetensors, .gguf, llama2.c .bin, a Hugging Face hub cache "
+                     "folder or a repo id in that cache; several (e.g. a training trajectory) are analyzed in turn "
+                     "into one result with a model column and the summaries side by side");
+      sub.add_option("--models", o->models_file,
+                     "a file listing models to analyze, one per line (# comments), after any MODEL given")
+          ->check(CLI::ExistingFile);
       add_k_list_option(sub, o->s.Ks,
                         "comma-separated numbers of basis functions per row, e.g. --K 8,64. Default: relative to "
                         "the model, d/256 and d/32 rounded down to powers of two, with d the row length of most "
@@ -80,7 +129,8 @@ const RegisterCommand reg(
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",
-                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t"}));
+                           "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t",
+                           "ctscope analyze ckpt/step-1000 ckpt/step-2000 ckpt/step-4000 --K 64 --csv trajectory.csv"}));
       return [o]() { return run(*o); };
     });
 
