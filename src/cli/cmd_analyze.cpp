@@ -70,7 +70,7 @@ int run(const Opts& o) {
     const auto listed = read_model_list(o.models_file);
     models.insert(models.end(), listed.begin(), listed.end());
   }
-  if (models.empty()) throw Error("analyze: MODEL is required (or --models LISTFILE)");
+  if (models.empty()) throw Error("analyze: MODEL is required, or --models LISTFILE (see ctscope analyze --help)");
   // Fail on unwritable outputs before the long run starts.
   for (const auto* p : {&o.json, &o.csv, &o.markdown})
     if (!p->empty()) check_writable(*p);
