@@ -1,4 +1,6 @@
-// ctscope analyze MODEL: the CT analysis of docs/ct-analysis.md.
+// ctscope analyze MODEL...: the CT analysis of docs/ct-analysis.md, of one
+// model or of several side by side (report/multi_analysis.hpp).
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -10,6 +12,7 @@
 #include "dist/distributed_analysis.hpp"
 #include "report/analysis_report.hpp"
 #include "report/html_report.hpp"
+#include "report/multi_analysis.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -19,51 +22,100 @@ namespace ctscope::cli {
 namespace {
 
 struct Opts {
-  std::string model, json, csv, markdown, journal, html;
+  std::vector<std::string> models;
+  std::string models_file, json, csv, markdown, journal, html;
   bool no_svd = false, quiet = false;
   ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
   report::ReportOptions view;
 };
 
+// --models FILE: one model per line; blank lines and lines starting with # are skipped.
+std::vector<std::string> read_model_list(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) fail(file, "cannot read the --models list");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    out.push_back(line.substr(start));
+  }
+  if (out.empty()) fail(file, "the --models list names no model");
+  return out;
+}
+
+// One model: under mpirun across the ranks (nullopt on every rank but 0, which
+// reports), else in this process, resuming from --journal when given.
+std::optional<ct::ModelAnalysis> analyze_one(const std::string& model, const ct::AnalysisSettings& s, const Opts& o) {
+  auto open_model = [&model]() {
+    Checkpoint ck = Checkpoint::open(model);
+    ctfile::require_dense(ck, "analyze",
+                          "analyze the source model, or `ctscope reconstruct " + model + " -o DIR` and analyze DIR");
+    return ck;
+  };
+  ProgressBar bar(progress_mode(o.progress, o.quiet));
+  if (dist::launched_ranks() > 0) return dist::analyze_across_ranks({open_model, s, o.journal, bar.fn()});
+  const Checkpoint ck = open_model();
+  std::unique_ptr<ct::AnalysisJournal> journal;
+  if (!o.journal.empty())
+    journal = std::make_unique<ct::AnalysisJournal>(o.journal, ct::journal_identity(ck, ct::plan_analysis(ck, s).out.settings));
+  return ct::analyze_model(ck, s, bar.fn(), journal.get());
+}
+
+// The page `ctscope report` makes of the same JSON results.
+void write_html(const std::string& file, const std::vector<report::ResultFile>& results) {
+  write_file_atomic(file, report::html_report(results));
+}
+
+// Several models: each analyzed in turn (one in memory at a time), then one
+// result with a model column and the summaries side by side.
+int run_many(const std::vector<std::string>& models, const ct::AnalysisSettings& s, const Opts& o) {
+  for (const auto& m : models) (void)Checkpoint::open(m);  // every path readable before the long run
+  std::vector<ct::ModelAnalysis> runs;
+  for (const auto& m : models) runs.push_back(*analyze_one(m, s, o));
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::multi_analysis_json(runs), 1) + "\n");
+  if (!o.html.empty()) {
+    std::vector<report::ResultFile> results;
+    for (size_t i = 0; i < runs.size(); ++i)
+      results.push_back(report::classify_result(models[i], report::analysis_json(runs[i])));
+    write_html(o.html, results);
+  }
+  if (!o.csv.empty()) write_file_atomic(o.csv, report::multi_analysis_csv(runs));
+  if (!o.markdown.empty()) write_file_atomic(o.markdown, report::multi_analysis_markdown(runs));
+  if (!o.quiet) std::cout << report::multi_analysis_text(runs);
+  return 0;
+}
+
 int run(const Opts& o) {
   ct::AnalysisSettings s = o.s;
   s.Ks = sorted_unique(s.Ks);
   s.svd_baseline = !o.no_svd;
+  std::vector<std::string> models = o.models;
+  if (!o.models_file.empty()) {
+    const auto listed = read_model_list(o.models_file);
+    models.insert(models.end(), listed.begin(), listed.end());
+  }
+  if (models.empty()) throw Error("analyze: MODEL is required, or --models LISTFILE (see ctscope analyze --help)");
+  if (models.size() > 1 && (!o.journal.empty() || dist::launched_ranks() > 0))
+    throw Error("analyze: --journal and mpirun take one model at a time; run one per model");
+  if (o.journal == "-") throw Error("--journal: give a file (the journal is read back on a rerun), not '-'");
   // Fail on unwritable outputs before the long run starts.
   for (const auto* p : {&o.json, &o.csv, &o.markdown, &o.html})
     if (!p->empty()) check_writable(*p);
   if (!o.html.empty()) report::require_charting();
-  if (o.journal == "-") throw Error("--journal: give a file (the journal is read back on a rerun), not '-'");
-  auto open_model = [&o]() {
-    Checkpoint ck = Checkpoint::open(o.model);
-    ctfile::require_dense(ck, "analyze",
-                          "analyze the source model, or `ctscope reconstruct " + o.model + " -o DIR` and analyze DIR");
-    return ck;
-  };
-  ProgressBar bar(progress_mode(o.progress, o.quiet));
+  if (models.size() > 1) return run_many(models, s, o);
   std::optional<ct::ModelAnalysis> result;
-  if (dist::launched_ranks() > 0) {  // under mpirun: rank 0 reports, the others only compute
-    try {
-      result = dist::analyze_across_ranks({open_model, s, o.journal, bar.fn()});
-    } catch (const dist::FailedElsewhere&) {
-      return 2;
-    }
-    if (!result) return 0;
-  } else {
-    const Checkpoint ck = open_model();
-    std::unique_ptr<ct::AnalysisJournal> journal;
-    if (!o.journal.empty())
-      journal = std::make_unique<ct::AnalysisJournal>(o.journal,
-                                                      ct::journal_identity(ck, ct::plan_analysis(ck, s).out.settings));
-    result = ct::analyze_model(ck, s, bar.fn(), journal.get());
+  try {
+    result = analyze_one(models.front(), s, o);
+  } catch (const dist::FailedElsewhere&) {
+    return 2;  // rank 0 said why, in one line
   }
+  if (!result) return 0;  // an MPI rank other than 0
   const ct::ModelAnalysis& a = *result;
   const nlohmann::json json = report::analysis_json(a);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(json, 1) + "\n");
-  // The page `ctscope report` makes of the same JSON.
-  if (!o.html.empty())
-    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, json)}));
+  if (!o.html.empty()) write_html(o.html, {report::classify_result(o.json.empty() ? models.front() : o.json, json)});
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
   if (!o.quiet) std::cout << report::analysis_text(a, o.view);
@@ -76,7 +128,13 @@ const RegisterCommand reg(
     "random (null) baselines, amplitude and weight participation ratios, and the compression accounting",
     20, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
-      add_model_arg(sub, o->model);
+      sub.add_option("MODEL", o->models,
+                     "checkpoint(s): HF directory, .safetensors, .gguf, llama2.c .bin, a Hugging Face hub cache "
+                     "folder or a repo id in that cache; several (e.g. a training trajectory) are analyzed in turn "
+                     "into one result with a model column and the summaries side by side");
+      sub.add_option("--models", o->models_file,
+                     "a file listing models to analyze, one per line (# comments), after any MODEL given")
+          ->check(CLI::ExistingFile);
       add_k_list_option(sub, o->s.Ks,
                         "comma-separated numbers of basis functions per row, e.g. --K 8,64. Default: relative to "
                         "the model, d/256 and d/32 rounded down to powers of two, with d the row length of most "
@@ -119,7 +177,8 @@ const RegisterCommand reg(
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",
                            "ctscope analyze ./Llama-3.2-1B --preset paper68 --csv - | column -s, -t",
                            "ctscope analyze model.gguf --journal run.journal --json result.json   # rerun resumes",
-                           "mpirun -np 4 --bind-to none ctscope analyze model.gguf --json result.json"}) +
+                           "mpirun -np 4 --bind-to none ctscope analyze model.gguf --json result.json",
+                           "ctscope analyze ckpt/step-1000 ckpt/step-2000 ckpt/step-4000 --K 64 --csv trajectory.csv"}) +
                  "\nExit status: 0 when at least one matrix was analyzed; a matrix that cannot be (NaN/Inf) is listed "
                  "under \"Not fitted\" and in the JSON's `skipped` with the reason. 2 when nothing could be fitted. "
                  "Extreme but finite values (1e20, 1e-30) are analyzed: the Gram pass rescales them exactly.\n");

@@ -1,5 +1,5 @@
 // GGUF on-disk constants (ggml's gguf spec): the metadata value types and the
-// ggml tensor type ids we can read. Shared by the reader and the tests' writer.
+// ggml tensor type ids we can read. Shared by the reader, the writer and the tests.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -40,6 +40,13 @@ inline std::optional<DType> dtype_from_ggml(uint32_t id) {
     case GgmlType::F64: return DType::F64;
     case GgmlType::BF16: return DType::BF16;
   }
+  return std::nullopt;
+}
+
+// The ggml type a writer stores `t` as (the inverse of dtype_from_ggml).
+inline std::optional<GgmlType> ggml_from_dtype(DType t) {
+  for (uint32_t id : {0u, 1u, 2u, 8u, 12u, 24u, 25u, 26u, 27u, 28u, 30u})
+    if (dtype_from_ggml(id) == t) return static_cast<GgmlType>(id);
   return std::nullopt;
 }
 

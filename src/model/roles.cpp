@@ -34,6 +34,7 @@ constexpr std::array<Alias, 27> kLayerAliases{{
     {"feed_forward.w2.weight", Role::DownProj}, {"attention_norm.weight", Role::InputLayernorm},
     {"ffn_norm.weight", Role::PostAttentionLayernorm},
 }};
+constexpr size_t kFirstGgufAlias = 9;  // the nine GGUF suffixes follow Hugging Face's
 constexpr std::array<Alias, 9> kGlobalAliases{{
     {"model.embed_tokens.weight", Role::EmbedTokens}, {"lm_head.weight", Role::LmHead},
     {"model.norm.weight", Role::Norm},
@@ -82,6 +83,19 @@ std::string hf_tensor_name(int layer, Role role) {
   const bool attn = role == Role::QProj || role == Role::KProj || role == Role::VProj || role == Role::OProj;
   const bool mlp = role == Role::GateProj || role == Role::UpProj || role == Role::DownProj;
   return fmt::format("model.layers.{}.{}{}.weight", layer, attn ? "self_attn." : mlp ? "mlp." : "", sv);
+}
+
+std::string gguf_tensor_name(int layer, Role role) {
+  switch (role) {
+    case Role::EmbedTokens: return "token_embd.weight";
+    case Role::LmHead: return "output.weight";
+    case Role::Norm: return "output_norm.weight";
+    case Role::Other: return "";
+    default: break;
+  }
+  for (size_t i = kFirstGgufAlias; i < kFirstGgufAlias + 9; ++i)
+    if (kLayerAliases[i].role == role) return fmt::format("blk.{}.{}", layer, kLayerAliases[i].suffix);
+  return "";
 }
 
 }  // namespace ctscope

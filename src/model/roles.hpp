@@ -26,5 +26,7 @@ TensorRole classify_tensor(std::string_view name);
 
 // The Hugging Face name for (layer, role), e.g. for reconstructing a dense checkpoint.
 std::string hf_tensor_name(int layer, Role role);
+// The GGUF (llama.cpp) name for (layer, role), e.g. "blk.3.attn_q.weight"; "" for Role::Other.
+std::string gguf_tensor_name(int layer, Role role);
 
 }  // namespace ctscope

@@ -24,4 +24,16 @@ std::vector<uint8_t> permute_meta_to_hf(const uint8_t* w, int64_t n_heads, int64
   return out;
 }
 
+void permute_hf_to_meta(uint8_t* w, int64_t n_heads, int64_t head_dim, int64_t cols, int64_t elem_bytes) {
+  const auto row_bytes = static_cast<size_t>(cols * elem_bytes);
+  std::vector<uint8_t> head(static_cast<size_t>(head_dim) * row_bytes);
+  for (int64_t h = 0; h < n_heads; ++h) {
+    uint8_t* base = w + static_cast<size_t>(h * head_dim) * row_bytes;
+    std::memcpy(head.data(), base, head.size());
+    for (int64_t r = 0; r < head_dim; ++r)
+      std::memcpy(base + static_cast<size_t>(r) * row_bytes,
+                  head.data() + static_cast<size_t>(hf_row(0, r, head_dim)) * row_bytes, row_bytes);
+  }
+}
+
 }  // namespace ctscope

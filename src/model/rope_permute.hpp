@@ -12,5 +12,7 @@ namespace ctscope {
 // rows = n_heads * head_dim; each row has `cols` elements of `elem_bytes` bytes.
 std::vector<uint8_t> permute_meta_to_hf(const uint8_t* w, int64_t n_heads, int64_t head_dim, int64_t cols,
                                         int64_t elem_bytes);
+// The inverse (llama.cpp's converter writing GGUF from a Hugging Face checkpoint), in place.
+void permute_hf_to_meta(uint8_t* w, int64_t n_heads, int64_t head_dim, int64_t cols, int64_t elem_bytes);
 
 }  // namespace ctscope

@@ -7,10 +7,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <numbers>
 #include <random>
 
+#include "io/gguf_llama.hpp"
+#include "io/gguf_writer.hpp"
+#include "io/quantize.hpp"
 #include "model/roles.hpp"
+#include "model/rope_permute.hpp"
 #include "util/atomic_file.hpp"
 #include "util/error.hpp"
 #include "util/normal_rng.hpp"
@@ -110,11 +115,14 @@ std::pair<int64_t, int64_t> split_dim(int64_t d) {
   return {a, d / a};
 }
 
-// Streams one matrix W = Z diag(s) Q^T (n x d) to the writer in row panels.
+// Row panels of a matrix, float32: (first row, rows, data) in order.
+using PanelSink = std::function<void(int64_t r0, int64_t rows, float* data)>;
+
+// Makes one matrix W = Z diag(s) Q^T (n x d) in row panels of a multiple of
+// `row_multiple` rows (whole heads, for the RoPE permutation of GGUF's q/k).
 // Q = S P (A (x) B) Pin: random orthogonal A, B, output permutation P with sign
 // flips S, and a random assignment Pin of spectrum entries to input directions.
-void write_matrix(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed, double target_pr) {
-  const int64_t n = e.shape[0], d = e.shape[1];
+void make_matrix(int64_t n, int64_t d, uint64_t seed, double target_pr, int64_t row_multiple, const PanelSink& sink) {
   const auto split = split_dim(d);  // (not a structured binding: lambdas below capture a and b)
   const int64_t a = split.first, b = split.second;
   NormalRng g(seed);
@@ -133,11 +141,10 @@ void write_matrix(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed
   for (size_t c = 0; c < scale.size(); ++c)
     scale[c] = static_cast<float>(std::sqrt(s2[in_perm[c]] * static_cast<double>(d) / total) * kWeightStd);
 
-  const int64_t panel = std::clamp<int64_t>((int64_t{1} << 20) / d, 1, n);
+  int64_t panel = std::clamp<int64_t>((int64_t{1} << 20) / d, 1, n);
+  panel = std::max(row_multiple, panel / row_multiple * row_multiple);
   const auto pd = static_cast<size_t>(panel * d);
-  std::vector<float> buf1(pd), buf2(pd);
-  const size_t esize = traits(e.dtype).block_bytes;
-  std::vector<std::byte> out(pd * esize);
+  std::vector<float> buf1(pd), buf2(pd), out(pd);
   for (int64_t r0 = 0; r0 < n; r0 += panel) {
     const int64_t np = std::min(panel, n - r0);
     // Z diag(scale), laid out [i][r][j] (c = i*b + j) so that A and B each
@@ -159,29 +166,46 @@ void write_matrix(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(a * np), ib, ib, 1.f, buf2.data(), ib,
                 B.data(), ib, 0.f, buf1.data(), ib);
     parallel_for(np, 1, [&](int64_t r_begin, int64_t r_end, int) {
-      std::vector<float> tmp(static_cast<size_t>(d));
-      for (int64_t r = r_begin; r < r_end; ++r) {
+      for (int64_t r = r_begin; r < r_end; ++r)
         for (int64_t col = 0; col < d; ++col) {
           const auto src = static_cast<int64_t>(out_perm[static_cast<size_t>(col)]);
           const int64_t i = src / b, j = src % b;
-          tmp[static_cast<size_t>(col)] = sign[static_cast<size_t>(col)] * buf1[static_cast<size_t>((i * np + r) * b + j)];
+          out[static_cast<size_t>(r * d + col)] =
+              sign[static_cast<size_t>(col)] * buf1[static_cast<size_t>((i * np + r) * b + j)];
         }
-        convert_from_f32(e.dtype, tmp.data(), tmp.size(), out.data() + static_cast<size_t>(r * d) * esize);
-      }
     });
-    w.write(e.name, out.data(), static_cast<size_t>(np * d) * esize);
+    sink(r0, np, out.data());
   }
 }
 
-void write_vector(SafetensorsWriter& w, const SafetensorsEntry& e, uint64_t seed) {
+std::vector<float> make_vector(int64_t n, uint64_t seed) {
   NormalRng g(seed);
-  std::vector<float> v(static_cast<size_t>(e.shape.at(0)));
+  std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) x = static_cast<float>(1.0 + kNormStd * g());
-  std::vector<std::byte> out(v.size() * traits(e.dtype).block_bytes);
-  convert_from_f32(e.dtype, v.data(), v.size(), out.data());
-  w.write(e.name, out.data(), out.size());
+  return v;
 }
 
+// One tensor of the plan (its seed from the name, its spectrum from its layer)
+// as float32 row panels of a multiple of `row_multiple` rows; a vector is one
+// panel of one row.
+void make_tensor(const ModelConfig& c, const SafetensorsEntry& e, uint64_t seed, int64_t row_multiple,
+                 const PanelSink& sink) {
+  const uint64_t tseed = splitmix64(seed ^ fnv1a(e.name));
+  if (e.shape.size() == 2) {
+    const auto r = classify_tensor(e.name);
+    make_matrix(e.shape[0], e.shape[1], tseed, synth_target_pr(c, r.layer, e.shape[0], e.shape[1]), row_multiple,
+                sink);
+  } else {
+    auto v = make_vector(e.shape.at(0), tseed);
+    sink(0, 1, v.data());
+  }
+}
+
+uint64_t numel(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (auto s : shape) n *= static_cast<uint64_t>(s);
+  return n;
+}
 
 }  // namespace
 
@@ -204,6 +228,13 @@ const SynthPreset& synth_preset(std::string_view name) {
     names += (names.empty() ? "" : ", ") + p.name;
   }
   throw Error(fmt::format("--preset: unknown preset '{}' (choose one of: {})", name, names));
+}
+
+ModelConfig synth_config(const SynthOptions& o) {
+  ModelConfig c = synth_preset(o.preset).config;
+  if (o.layers < 0) throw Error("--layers: must be at least 1");
+  if (o.layers > 0) c.n_layers = o.layers;
+  return c;
 }
 
 std::vector<SafetensorsEntry> synth_plan(const ModelConfig& c, DType dtype) {
@@ -235,9 +266,60 @@ double synth_target_pr(const ModelConfig& c, int layer, int64_t n, int64_t d) {
   return std::clamp(pr, 1.5, 0.8 * static_cast<double>(std::min(n, d)));
 }
 
+namespace {
+
+// The plan as llama.cpp names and stores it (HF order; GGUF names; each
+// tensor's type from gguf_tensor_type).
+std::vector<GgufTensorEntry> gguf_plan(const std::vector<SafetensorsEntry>& plan, DType quant) {
+  std::vector<GgufTensorEntry> out;
+  for (const auto& e : plan) {
+    const auto r = classify_tensor(e.name);
+    out.push_back({gguf_tensor_name(r.layer, r.role), gguf_tensor_type(quant, e.shape), e.shape});
+  }
+  return out;
+}
+
+SynthResult synth_gguf(const std::filesystem::path& out, const SynthOptions& o) {
+  check_gguf_quant(o.dtype);
+  const ModelConfig c = synth_config(o);
+  const auto plan = synth_plan(c, DType::F32);
+  const auto entries = gguf_plan(plan, o.dtype);
+  GgufWriter w(out, gguf_llama_metadata(c, o.dtype, "ctscope synth " + o.preset), entries);
+  SynthResult res;
+  const int64_t hd = c.head_dim();
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const auto& e = plan[i];
+    const auto& g = entries[i];
+    const auto role = classify_tensor(e.name).role;
+    // llama.cpp's converter stores q/k rows in Meta's order (RoPE pairs
+    // adjacent): permute whole heads of each panel.
+    const bool rope_rows = role == Role::QProj || role == Role::KProj;
+    std::vector<std::byte> bytes;
+    make_tensor(c, e, o.seed, rope_rows ? hd : 1, [&](int64_t, int64_t rows, float* data) {
+      const auto count = static_cast<size_t>(rows * e.shape.back());
+      if (rope_rows)
+        permute_hf_to_meta(reinterpret_cast<uint8_t*>(data), rows / hd, hd, e.shape.back(), sizeof(float));
+      bytes.resize(*dtype_bytes(g.dtype, count));
+      if (traits(g.dtype).block_elems > 1) quantize_from_f32(g.dtype, data, count, bytes.data());
+      else convert_from_f32(g.dtype, data, count, bytes.data());
+      w.write(g.name, bytes.data(), bytes.size());
+    });
+    ++res.tensors;
+    ++res.types[std::string(dtype_name(g.dtype))];
+    res.params += numel(e.shape);
+    if (o.progress) o.progress(res.tensors, plan.size(), g.name, static_cast<double>(w.bytes_written()));
+  }
+  w.commit();
+  res.bytes = w.file_size();
+  return res;
+}
+
+}  // namespace
+
 SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOptions& o) {
   namespace fs = std::filesystem;
-  const auto& preset = synth_preset(o.preset);
+  if (o.format == SynthFormat::Gguf) return synth_gguf(out_arg, o);
+  const ModelConfig c = synth_config(o);
   if (o.dtype != DType::BF16 && o.dtype != DType::F16 && o.dtype != DType::F32)
     throw Error("--dtype: synth writes bf16, f16 or f32");
   const fs::path out = out_arg.has_filename() ? out_arg : out_arg.parent_path();  // "dir/" -> "dir"
@@ -245,7 +327,6 @@ SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOp
 
   AtomicDir dir(out);
 
-  const ModelConfig& c = preset.config;
   write_file_atomic(dir.tmp() / "config.json", to_hf_config(c, torch_dtype(o.dtype)).dump(2) + "\n");
 
   // Shards: greedy in file order; a tensor larger than the limit gets a shard of its own.
@@ -274,15 +355,15 @@ SynthResult synth_checkpoint(const std::filesystem::path& out_arg, const SynthOp
     SafetensorsWriter w(dir.tmp() / fname, shards[si], meta);
     for (const auto& e : shards[si]) {
       ++res.tensors;
-      const uint64_t tseed = splitmix64(o.seed ^ fnv1a(e.name));
-      const auto r = classify_tensor(e.name);
-      if (e.shape.size() == 2)
-        write_matrix(w, e, tseed, synth_target_pr(c, r.layer, e.shape[0], e.shape[1]));
-      else
-        write_vector(w, e, tseed);
-      uint64_t numel = 1;
-      for (auto s : e.shape) numel *= static_cast<uint64_t>(s);
-      res.params += numel;
+      const size_t esize = traits(e.dtype).block_bytes;
+      std::vector<std::byte> bytes;
+      make_tensor(c, e, o.seed, 1, [&](int64_t, int64_t rows, float* data) {
+        const size_t count = static_cast<size_t>(rows * e.shape.back());
+        bytes.resize(count * esize);
+        convert_from_f32(e.dtype, data, count, bytes.data());
+        w.write(e.name, bytes.data(), bytes.size());
+      });
+      res.params += numel(e.shape);
       weight_map[e.name] = fname;
       if (o.progress) o.progress(res.tensors, plan.size(), e.name, static_cast<double>(res.bytes + w.bytes_written()));
     }
