@@ -560,7 +560,8 @@ def main():
                     help="address-space limit of each run (default 2.5: a run needs ~0.2 GB of address space, "
                     "so an allocation of more than ~2.3 GB fails and is a finding)")
     ap.add_argument("--max-rss-gb", type=float, default=2, help="peak RSS that counts as a finding (default 2)")
-    ap.add_argument("--out", help="where findings and summary.json go (default: a new /tmp directory)")
+    ap.add_argument("--out", help="where findings and summary.json go (default: a new /tmp directory, removed "
+                    "when there is no finding)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch files")
     a = ap.parse_args()
     if not a.mutants and not a.minutes and a.only is None:
@@ -649,6 +650,8 @@ def main():
               f"{len(stats['findings'])} findings" + (f" in {out}/findings" if stats["findings"] else ""))
         for f in stats["findings"]:
             print(f"  {f}")
+        if not stats["findings"] and not a.out:
+            shutil.rmtree(out, ignore_errors=True)  # nothing to keep (a clean smoke run leaves nothing in /tmp)
         return 1 if stats["findings"] else 0
     finally:
         if not a.keep:
