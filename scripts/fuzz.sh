@@ -3,7 +3,8 @@
 # (default 20; run it for hours with e.g. `scripts/fuzz.sh 3600`).
 #   scripts/fuzz.sh [SECONDS]
 # Seeds: a synthetic checkpoint and its .ct.safetensors made here, the shared
-# models beside the checkout when present, and fuzz/regressions/. A finding
+# models beside the checkout when present (and the tokenizer.model reconstruct
+# writes from one), fuzz/seeds/ and fuzz/regressions/. A finding
 # (crash, sanitizer report, timeout, out-of-memory) is copied into
 # fuzz/regressions/<target>/, where the normal tests replay it once fixed, and
 # the script exits 1. The seed is fixed (CTSCOPE_FUZZ_SEED, default 1), so a CI run
@@ -34,11 +35,16 @@ seed '\x01' "$work/tiny/config.json" text_inputs config
 printf '\x00\x00[1, 403, 407]' > "$work/corpus/text_inputs/ids-json"
 printf '\x00\x001\n403\n407\n' > "$work/corpus/text_inputs/ids-lines"
 for j in fuzz/seeds/tokenizer-*.json; do seed '\x03\x00' "$j" text_inputs "$(basename "$j")"; done
+for m in fuzz/seeds/tokenizer-*.model; do seed '\x04\x00' "$m" text_inputs "$(basename "$m")"; done
 models=../shared/models
 if [ -d "$models" ]; then
   for g in "$models"/*.gguf; do seed '\x01' "$g" checkpoint "$(basename "$g")"; done
   seed '\x02' "$models/stories260K.bin" checkpoint stories260K.bin
   seed '\x02\x80' "$models/tok512.bin" text_inputs tok512  # vocabulary 4 x 0x80 = 512
+  # A SentencePiece tokenizer.model: the one reconstruct writes from the GGUF's vocabulary.
+  build/ctscope compress "$models/tinyllamas-stories-260k-f32.gguf" -o "$work/g.ct.safetensors" --K 4 -q
+  build/ctscope reconstruct "$work/g.ct.safetensors" -o "$work/g-dense" -q
+  seed '\x04\x00' "$work/g-dense/tokenizer.model" text_inputs tokenizer-model
 else
   echo "fuzz: $models not found: seeding from the synthetic checkpoint only"
 fi

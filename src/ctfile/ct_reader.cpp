@@ -148,6 +148,17 @@ CtReader::CtReader(Checkpoint ck) : ck_(std::move(ck)) {
       fail(where, "tensor {} is an alias of {}, which is not a stored tensor", e.name, e.alias_of);
   }
   if (entries_.empty()) fail(where, "metadata lists no tensors: nothing to rebuild");
+  // reconstruct reorders the rows of q/k from Meta's interleaved RoPE layout to
+  // Hugging Face's head by head, which needs the config's heads x head_dim rows
+  // (a GGUF whose header gives k_proj 0 rows made reconstruct read past them).
+  if (config_.rope == RopeLayout::Interleaved)
+    for (const auto& e : entries_) {
+      if (e.role != Role::QProj && e.role != Role::KProj) continue;
+      const int64_t heads = e.role == Role::QProj ? config_.n_heads : config_.n_kv_heads;
+      if (e.shape.size() != 2 || e.shape[0] != heads * config_.head_dim())
+        fail(where, "tensor {} has {} rows, but the config's {} heads of {} need {}", e.name,
+             e.shape.empty() ? 0 : e.shape[0], heads, config_.head_dim(), heads * config_.head_dim());
+    }
   // Every tensor in the file is a piece of some entry: nothing stored goes unread.
   std::set<std::string> pieces = vocab_tensor_names(ck_);
   for (const auto& e : entries_) {

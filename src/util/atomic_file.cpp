@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 #include "util/error.hpp"
@@ -14,6 +17,23 @@
 namespace ctscope {
 
 namespace {
+
+// Test hook: with CTSCOPE_TEST_KILL_AT=N in the environment the process kills
+// itself (SIGKILL: no handler, no cleanup - a crash or a kill -9) at the Nth
+// step of writing outputs, so that a test (tests/test_write_faults.cpp) can end a
+// run at each point where a crash could leave a partial output. The steps: a
+// temporary created, its first write, the moment before its rename (written and
+// fsynced) and the moment after; for a directory, created, before and after the
+// swap. Unset (always, outside tests): one getenv per process.
+void write_step() {
+  static const long kill_at = [] {
+    const char* e = std::getenv("CTSCOPE_TEST_KILL_AT");
+    return e ? std::atol(e) : 0L;
+  }();
+  static std::atomic<long> steps{0};
+  if (kill_at > 0 && ++steps == kill_at) ::kill(::getpid(), SIGKILL);
+}
+
 std::filesystem::path temporary_name(const std::filesystem::path& path, const char* sep) {
   std::filesystem::path tmp = path;
   tmp += sep + std::to_string(::getpid());
@@ -134,6 +154,7 @@ AtomicFile::AtomicFile(std::filesystem::path path)
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) fail(shown_, "cannot write: {}", std::strerror(errno));
   keep_mode(target_.path, f_);
+  write_step();
 }
 
 AtomicFile::~AtomicFile() {
@@ -147,6 +168,7 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::write(const void* data, size_t n) {
   if (n == 0) return;
   if (std::fwrite(data, 1, n, f_) != n) fail(shown_, "write failed: {}", std::strerror(errno));
+  if (written_ == 0 && !tmp_.empty()) write_step();
   written_ += n;
 }
 
@@ -167,20 +189,32 @@ void AtomicFile::commit(const std::function<void(const std::filesystem::path&)>&
   }
   f_ = nullptr;
   if (check) check(tmp_);  // throws: the temporary goes, the target is untouched
+  write_step();
   std::error_code ec;
   std::filesystem::rename(tmp_, target_.path, ec);
   if (ec) fail(shown_, "cannot rename into place: {}", ec.message());
   committed_ = true;
+  write_step();
   sync_directory(target_.path);
 }
 
+namespace {
+// "out/" names the directory out: its temporary goes beside it ("out.tmp-PID"),
+// not inside it, where the swap could never happen.
+std::filesystem::path without_trailing_slash(const std::filesystem::path& path) {
+  const std::filesystem::path p = path.lexically_normal();
+  return !p.has_filename() && p.has_relative_path() ? p.parent_path() : p;
+}
+}  // namespace
+
 AtomicDir::AtomicDir(std::filesystem::path path)
-    : path_(follow_links(path)), tmp_(temporary_name(path_, ".tmp-")), registration_(tmp_) {
+    : path_(follow_links(without_trailing_slash(path))), tmp_(temporary_name(path_, ".tmp-")), registration_(tmp_) {
   remove_stale_temporaries(path_);
   std::error_code ec;
   std::filesystem::remove_all(tmp_, ec);
   if (!std::filesystem::create_directories(tmp_, ec) || ec)
     fail(path_.string(), "cannot create directory {}: {}", tmp_.string(), ec.message());
+  write_step();
 }
 
 AtomicDir::~AtomicDir() {
@@ -193,11 +227,13 @@ AtomicDir::~AtomicDir() {
 void AtomicDir::commit() {
   namespace fs = std::filesystem;
   std::error_code ec;
+  write_step();
   // Replacing: swap the two directories in one step, so `path` is at every
   // moment the old or the new directory, even if the process is killed.
   if (fs::exists(fs::symlink_status(path_, ec)) &&
       ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) == 0) {
     committed_ = true;
+    write_step();
     sync_directory(path_);
     fs::remove_all(tmp_, ec);  // now the old directory
     return;
@@ -209,6 +245,7 @@ void AtomicDir::commit() {
     old += ".old-" + std::to_string(::getpid());
     fs::rename(path_, old, ec);
     if (ec) fail(path_.string(), "cannot move the old directory aside: {}", ec.message());
+    write_step();  // killed here, the next run puts the old directory back (remove_stale_temporaries)
   }
   fs::rename(tmp_, path_, ec);
   if (ec) {
@@ -217,6 +254,7 @@ void AtomicDir::commit() {
     fail(path_.string(), "cannot rename into place: {}", ec.message());
   }
   committed_ = true;
+  write_step();
   sync_directory(path_);
   if (!old.empty()) fs::remove_all(old, ec);
 }

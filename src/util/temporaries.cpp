@@ -92,12 +92,16 @@ void remove_stale_temporaries(const std::filesystem::path& target) {
   const std::string name = target.filename().string();
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string f = e.path().filename().string();
-    for (const char* sep : {".tmp.", ".tmp-"}) {
+    for (const char* sep : {".tmp.", ".tmp-", ".old-"}) {
       const std::string prefix = name + sep;
       if (f.size() <= prefix.size() || f.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string pid = f.substr(prefix.size());
       if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
-      if (!process_alive(std::stol(pid))) fs::remove_all(e.path(), ec);
+      if (process_alive(std::stol(pid))) continue;
+      // "OUT.old-PID" is the previous output, moved aside just before the new
+      // one was to take its name: if the process died in between, it goes back.
+      if (std::strcmp(sep, ".old-") == 0 && !fs::exists(fs::symlink_status(target, ec))) fs::rename(e.path(), target, ec);
+      else fs::remove_all(e.path(), ec);
     }
   }
 }

@@ -26,7 +26,9 @@ class TemporaryRegistration {
 void remove_temporaries_on_signals();
 
 // Removes "<target>.tmp.<pid>" and "<target>.tmp-<pid>" beside target whose
-// process no longer runs (left by a kill -9).
+// process no longer runs (left by a kill -9); a "<target>.old-<pid>" of such a
+// process (a directory moved aside for its replacement) is put back when target
+// is missing, else removed.
 void remove_stale_temporaries(const std::filesystem::path& target);
 
 }  // namespace ctscope
