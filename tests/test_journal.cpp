@@ -20,14 +20,6 @@ using namespace test_support;
 using nlohmann::json;
 
 // run_cli with environment variables (VAR=value words) set for ctscope.
-CliRun run_cli_env(const std::string& env, const std::string& args) {
-  TempDir io("cli");
-  const std::string cmd = env + " " + std::string(CTSCOPE_BINARY) + " " + args + " >" + (io / "out").string() +
-                          " 2>" + (io / "err").string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};
-}
-
 ct::MatrixRecord odd_record() {
   ct::MatrixRecord r;
   r.name = std::string("blk.3.ffn_down.weight\0tail", 26);  // a NUL inside the name survives too
@@ -100,17 +92,10 @@ const fs::path& tiny_model() {
 
 // A result without what may differ between runs: wall time, per-matrix seconds,
 // bytes streamed this time (a resumed run streams less).
-json without_timing(const fs::path& file) {
-  json j = json::parse(slurp(file));
-  j.erase("timing");
-  for (auto& m : j["matrices"]) m.erase("cost");
-  return j;
-}
-
 const std::string kArgs = " --basis gaussian,universal,svd --K 2,8 -q";
 
 CliRun analyze(const fs::path& model, const fs::path& json_out, const std::string& extra, const std::string& env = "") {
-  return run_cli_env(env, "analyze " + model.string() + kArgs + " --json " + json_out.string() + extra);
+  return run_cli("analyze " + model.string() + kArgs + " --json " + json_out.string() + extra, env);
 }
 
 // Records whose frame is whole (magic, length, record, checksum), counted
@@ -140,11 +125,11 @@ TEST(Journal, KilledThenResumedEqualsUninterrupted) {
   EXPECT_EQ(journal_records(d / "j"), 7u);
   const CliRun resumed = analyze(model, d / "resumed.json", " --journal " + (d / "j").string());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_EQ(without_timing(d / "resumed.json"), without_timing(d / "whole.json"));
+  EXPECT_EQ(result_without_timing(d / "resumed.json"), result_without_timing(d / "whole.json"));
   EXPECT_EQ(journal_records(d / "j"), 30u);
   // A third run computes nothing and still gives the same result.
   ASSERT_EQ(analyze(model, d / "again.json", " --journal " + (d / "j").string()).code, 0);
-  EXPECT_EQ(without_timing(d / "again.json"), without_timing(d / "whole.json"));
+  EXPECT_EQ(result_without_timing(d / "again.json"), result_without_timing(d / "whole.json"));
   EXPECT_EQ(json::parse(slurp(d / "again.json"))["timing"]["bytes_streamed"], 0.0);
 }
 
@@ -158,7 +143,7 @@ TEST(Journal, TornLastRecordIsComputedAgain) {
   EXPECT_EQ(journal_records(d / "j"), 29u);
   const CliRun r = analyze(model, d / "after.json", " --journal " + (d / "j").string());
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(without_timing(d / "after.json"), without_timing(d / "whole.json"));
+  EXPECT_EQ(result_without_timing(d / "after.json"), result_without_timing(d / "whole.json"));
   // Cut off and written again (its seconds differ, so not byte for byte): 30 whole records, the first 29 untouched.
   EXPECT_EQ(journal_records(d / "j"), 30u);
   const std::string after = slurp(d / "j");

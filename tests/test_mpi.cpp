@@ -29,7 +29,7 @@ CliRun mpirun(const std::string& ranks) {
   std::string cmd = ranks;
   for (size_t at; (at = cmd.find("{ctscope}")) != std::string::npos;) cmd.replace(at, 9, CTSCOPE_BINARY);
   TempDir io("mpi");
-  const int status = std::system((kMpirun + " " + cmd + " >" + (io / "out").string() + " 2>" +
+  const int status = std::system((same_blas_core_env() + kMpirun + " " + cmd + " >" + (io / "out").string() + " 2>" +
                                   (io / "err").string() + " </dev/null")
                                      .c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};
@@ -45,13 +45,6 @@ const fs::path& tiny_model() {
   return p;
 }
 
-json without_timing(const fs::path& file) {
-  json j = json::parse(slurp(file));
-  j.erase("timing");
-  for (auto& m : j["matrices"]) m.erase("cost");
-  return j;
-}
-
 const std::string kArgs = " --basis gaussian,universal,svd --K 2,8 -q";
 
 TEST(Mpi, TwoRanksGiveTheSingleProcessResult) {
@@ -62,7 +55,7 @@ TEST(Mpi, TwoRanksGiveTheSingleProcessResult) {
   const CliRun two = mpirun("-np 2 {ctscope} analyze " + model + kArgs + " --json " + (d / "two.json").string() +
                             " --journal " + (d / "j").string());
   ASSERT_EQ(two.code, 0) << two.err;
-  EXPECT_EQ(without_timing(d / "two.json"), without_timing(d / "one.json"));
+  EXPECT_EQ(result_without_timing(d / "two.json"), result_without_timing(d / "one.json"));
   EXPECT_EQ(json::parse(slurp(d / "two.json"))["timing"]["bytes_streamed"],
             json::parse(slurp(d / "one.json"))["timing"]["bytes_streamed"]);
   // The journal rank 0 kept serves a one-process rerun whole: nothing is computed again.
@@ -70,7 +63,7 @@ TEST(Mpi, TwoRanksGiveTheSingleProcessResult) {
                     (d / "j").string())
                 .code,
             0);
-  EXPECT_EQ(without_timing(d / "re.json"), without_timing(d / "one.json"));
+  EXPECT_EQ(result_without_timing(d / "re.json"), result_without_timing(d / "one.json"));
   EXPECT_EQ(json::parse(slurp(d / "re.json"))["timing"]["bytes_streamed"], 0.0);
 }
 

@@ -2,6 +2,7 @@
 // temporary directory, and running the ctscope binary as a user would.
 #pragma once
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,18 +106,34 @@ struct CliRun {
   std::string out, err;
 };
 
-// Runs `ctscope ARGS` (ARGS as shell words) and captures exit code, stdout, stderr.
-// The binary runs on this process's OpenBLAS kernels (OPENBLAS_CORETYPE, which
-// ctscope respects, unless the test set it), so the tests that hold its output
-// to in-process results digit for digit compare like with like.
-inline CliRun run_cli(const std::string& args) {
-  TempDir io("cli");
+// "OPENBLAS_CORETYPE=<this process's core> " (empty when the test set it): a
+// command prefix that runs ctscope (which respects the variable) on this
+// process's OpenBLAS kernels, so the tests that hold its output to in-process
+// results, or to other runs, digit for digit compare like with like.
+inline std::string same_blas_core_env() {
   const char* set = std::getenv("OPENBLAS_CORETYPE");
-  const std::string core = set && *set ? std::string() : "OPENBLAS_CORETYPE=" + linalg::blas_core() + " ";
-  const std::string cmd = core + std::string(CTSCOPE_BINARY) + " " + args + " >" + (io / "out").string() + " 2>" +
+  return set && *set ? std::string() : "OPENBLAS_CORETYPE=" + linalg::blas_core() + " ";
+}
+
+// Runs `ctscope ARGS` (ARGS as shell words) and captures exit code, stdout,
+// stderr, on this process's OpenBLAS kernels (same_blas_core_env); `env`:
+// "NAME=value ..." set for that run alone.
+inline CliRun run_cli(const std::string& args, const std::string& env = "") {
+  TempDir io("cli");
+  const std::string cmd = env + " " + same_blas_core_env() + std::string(CTSCOPE_BINARY) + " " + args + " >" + (io / "out").string() + " 2>" +
                           (io / "err").string() + " </dev/null";
   const int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};
+}
+
+// An analyze result (JSON file) less what differs between runs of the same
+// analysis: the timing, each matrix's cost, and when it ran.
+inline nlohmann::json result_without_timing(const fs::path& file) {
+  nlohmann::json j = nlohmann::json::parse(slurp(file));
+  j.erase("timing");
+  if (j.contains("tool")) j["tool"].erase("run_utc");
+  for (auto& m : j["matrices"]) m.erase("cost");
+  return j;
 }
 
 }  // namespace ctscope::test_support
