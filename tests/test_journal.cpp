@@ -79,19 +79,6 @@ TEST(MatrixRecord, RefusesCutOrPaddedBytes) {
   EXPECT_THROW(ct::decode_record(bytes + "x"), Error);
 }
 
-// The tiny synthetic model (30 matrices), made once per test process.
-const fs::path& tiny_model() {
-  static const fs::path p = [] {
-    const fs::path dir = process_tmp() / "journal_tiny";
-    const CliRun r = run_cli("synth " + dir.string() + " --preset tiny -q");
-    EXPECT_EQ(r.code, 0) << r.err;
-    return dir;
-  }();
-  return p;
-}
-
-// A result without what may differ between runs: wall time, per-matrix seconds,
-// bytes streamed this time (a resumed run streams less).
 const std::string kArgs = " --basis gaussian,universal,svd --K 2,8 -q";
 
 CliRun analyze(const fs::path& model, const fs::path& json_out, const std::string& extra, const std::string& env = "") {
@@ -114,7 +101,7 @@ size_t journal_records(const fs::path& journal) {
 }
 
 TEST(Journal, KilledThenResumedEqualsUninterrupted) {
-  const fs::path& model = tiny_model();
+  const fs::path& model = tiny_synthetic_model();
   TempDir d("journal");
   ASSERT_EQ(analyze(model, d / "whole.json", "").code, 0);
   // Killed (SIGKILL, the test hook) right after the 7th record reached the disk: no output, 7 records.
@@ -134,7 +121,7 @@ TEST(Journal, KilledThenResumedEqualsUninterrupted) {
 }
 
 TEST(Journal, TornLastRecordIsComputedAgain) {
-  const fs::path& model = tiny_model();
+  const fs::path& model = tiny_synthetic_model();
   TempDir d("journal");
   ASSERT_EQ(analyze(model, d / "whole.json", " --journal " + (d / "j").string()).code, 0);
   const std::string full = slurp(d / "j");
@@ -156,7 +143,7 @@ TEST(Journal, TornLastRecordIsComputedAgain) {
 }
 
 TEST(Journal, ForeignJournalIsRefusedInOneLine) {
-  const fs::path& model = tiny_model();
+  const fs::path& model = tiny_synthetic_model();
   TempDir d("journal");
   ASSERT_EQ(analyze(model, d / "a.json", " --journal " + (d / "j").string()).code, 0);
   const std::string before = slurp(d / "j");

@@ -35,22 +35,12 @@ CliRun mpirun(const std::string& ranks) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};
 }
 
-const fs::path& tiny_model() {
-  static const fs::path p = [] {
-    const fs::path dir = process_tmp() / "mpi_tiny";
-    const CliRun r = run_cli("synth " + dir.string() + " --preset tiny -q");
-    EXPECT_EQ(r.code, 0) << r.err;
-    return dir;
-  }();
-  return p;
-}
-
 const std::string kArgs = " --basis gaussian,universal,svd --K 2,8 -q";
 
 TEST(Mpi, TwoRanksGiveTheSingleProcessResult) {
   REQUIRE_MPIRUN();
   TempDir d("mpi");
-  const std::string model = tiny_model().string();
+  const std::string model = tiny_synthetic_model().string();
   ASSERT_EQ(run_cli("analyze " + model + kArgs + " --json " + (d / "one.json").string()).code, 0);
   const CliRun two = mpirun("-np 2 {ctscope} analyze " + model + kArgs + " --json " + (d / "two.json").string() +
                             " --journal " + (d / "j").string());
@@ -81,7 +71,7 @@ void expect_ctscope_error(const CliRun& r, const std::string& what, const fs::pa
 TEST(Mpi, MoreRanksThanMatricesIsRefused) {
   REQUIRE_MPIRUN();
   TempDir d("mpi");
-  expect_ctscope_error(mpirun("-np 3 {ctscope} analyze " + tiny_model().string() +
+  expect_ctscope_error(mpirun("-np 3 {ctscope} analyze " + tiny_synthetic_model().string() +
                               " --include q_proj --layers 0-1 -q --json " + (d / "r.json").string()),
                        "3 MPI ranks for 2 matrices", d / "r.json");
 }
@@ -91,7 +81,7 @@ TEST(Mpi, ModelMissingOnOneRankIsRefused) {
   TempDir d("mpi");
   const std::string out = " -q --json " + (d / "r.json").string();
   // Rank 1 is given a path that does not exist, as on a node whose file system lacks the model.
-  expect_ctscope_error(mpirun("-np 1 {ctscope} analyze " + tiny_model().string() + out + " : -np 1 {ctscope} analyze " +
+  expect_ctscope_error(mpirun("-np 1 {ctscope} analyze " + tiny_synthetic_model().string() + out + " : -np 1 {ctscope} analyze " +
                               (d / "absent").string() + out),
                        "rank 1 of 2: ", d / "r.json");
 }

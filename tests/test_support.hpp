@@ -126,6 +126,17 @@ inline CliRun run_cli(const std::string& args, const std::string& env = "") {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(io / "out"), slurp(io / "err")};
 }
 
+// A `ctscope synth --preset tiny` model (30 matrices), made once per test process.
+inline const fs::path& tiny_synthetic_model() {
+  static const fs::path p = [] {
+    const fs::path dir = process_tmp().path / "synth_tiny";
+    const CliRun r = run_cli("synth " + dir.string() + " --preset tiny -q");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return dir;
+  }();
+  return p;
+}
+
 // An analyze result (JSON file) less what differs between runs of the same
 // analysis: the timing, each matrix's cost, and when it ran.
 inline nlohmann::json result_without_timing(const fs::path& file) {
