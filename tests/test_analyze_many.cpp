@@ -3,6 +3,7 @@
 // the CSV is the single CSVs with a leading model column, the terminal table
 // puts the models side by side, and one model keeps the single-model schema.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -122,6 +123,16 @@ TEST(AnalyzeMany, ModelsListFileAndItsErrors) {
   r = run_cli("analyze --models " + (dir / "empty.txt").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("names no model"), std::string::npos) << r.err;
+  // A list that is a FIFO is refused in one line, not waited on.
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  r = run_cli("analyze --models " + (dir / "fifo").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("fifo"), std::string::npos) << r.err;
+  // A journal or MPI ranks take one model at a time.
+  r = run_cli("analyze --models " + list.string() + " --journal " + (dir / "j").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("one model at a time"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "j"));
   // A missing model among several fails before anything is analyzed or written.
   r = run_cli("analyze " + (dir / "a").string() + " " + (dir / "missing").string() + " --json " +
               (dir / "out.json").string());

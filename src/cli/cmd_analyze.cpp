@@ -1,7 +1,7 @@
 // ctscope analyze MODEL...: the CT analysis of docs/ct-analysis.md, of one
 // model or of several side by side (report/multi_analysis.hpp).
-#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <optional>
 
@@ -17,6 +17,7 @@
 #include "util/error.hpp"
 #include "util/progress.hpp"
 #include "util/json_text.hpp"
+#include "util/mapped_file.hpp"
 
 namespace ctscope::cli {
 namespace {
@@ -30,10 +31,11 @@ struct Opts {
   report::ReportOptions view;
 };
 
-// --models FILE: one model per line; blank lines and lines starting with # are skipped.
+// --models FILE: one model per line; blank lines and lines starting with # are
+// skipped. Mapped, so a FIFO or device is refused in one line, never waited on.
 std::vector<std::string> read_model_list(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) fail(file, "cannot read the --models list");
+  const auto mapped = MappedFile::open(file);
+  std::istringstream in{std::string(mapped->text())};
   std::vector<std::string> out;
   for (std::string line; std::getline(in, line);) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
@@ -45,15 +47,18 @@ std::vector<std::string> read_model_list(const std::string& file) {
   return out;
 }
 
+// A model analyze can read: dense weights (a .ct.safetensors is refused, with what to do instead).
+Checkpoint open_dense_model(const std::string& model) {
+  Checkpoint ck = Checkpoint::open(model);
+  ctfile::require_dense(ck, "analyze",
+                        "analyze the source model, or `ctscope reconstruct " + model + " -o DIR` and analyze DIR");
+  return ck;
+}
+
 // One model: under mpirun across the ranks (nullopt on every rank but 0, which
 // reports), else in this process, resuming from --journal when given.
 std::optional<ct::ModelAnalysis> analyze_one(const std::string& model, const ct::AnalysisSettings& s, const Opts& o) {
-  auto open_model = [&model]() {
-    Checkpoint ck = Checkpoint::open(model);
-    ctfile::require_dense(ck, "analyze",
-                          "analyze the source model, or `ctscope reconstruct " + model + " -o DIR` and analyze DIR");
-    return ck;
-  };
+  auto open_model = [&model]() { return open_dense_model(model); };
   ProgressBar bar(progress_mode(o.progress, o.quiet));
   if (dist::launched_ranks() > 0) return dist::analyze_across_ranks({open_model, s, o.journal, bar.fn()});
   const Checkpoint ck = open_model();
@@ -71,7 +76,7 @@ void write_html(const std::string& file, const std::vector<report::ResultFile>& 
 // Several models: each analyzed in turn (one in memory at a time), then one
 // result with a model column and the summaries side by side.
 int run_many(const std::vector<std::string>& models, const ct::AnalysisSettings& s, const Opts& o) {
-  for (const auto& m : models) (void)Checkpoint::open(m);  // every path readable before the long run
+  for (const auto& m : models) (void)open_dense_model(m);  // every model readable before the long run
   std::vector<ct::ModelAnalysis> runs;
   for (const auto& m : models) runs.push_back(*analyze_one(m, s, o));
   if (!o.json.empty()) write_file_atomic(o.json, json_text(report::multi_analysis_json(runs), 1) + "\n");
