@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     std::printf("AMX unavailable\n");
   }
   setenv("CTSCOPE_NO_AMX", "1", 1);
-  unsetenv("CTSCOPE_NO_AVX512BF16");
+  setenv("CTSCOPE_AVX512BF16", "1", 1);
   if (bf16dot::available()) {
     std::vector<float> G(static_cast<size_t>(m * m));
     bf16dot::Scratch s;
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   } else {
     std::printf("AVX-512 BF16 unavailable\n");
   }
-  setenv("CTSCOPE_NO_AVX512BF16", "1", 1);
+  unsetenv("CTSCOPE_AVX512BF16");
   double tp = best_of(reps, [&] { pass(0); });
   std::printf("ssyrk pass kq=0   %7.3f s  %7.1f GFLOP/s  ratio %.2f\n", tp, gflop / tp, gflop / tp / sgemm);
   tp = best_of(reps, [&] { pass(kq); });

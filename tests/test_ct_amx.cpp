@@ -23,17 +23,11 @@ using ctscope::test_support::random_bf16;
 
 namespace {
 
-// Sets CTSCOPE_NO_AMX (and CTSCOPE_NO_AVX512BF16: the SSYRK path, not the
-// dot-product kernel test_gram_bf16dot checks) for its lifetime.
+// Sets CTSCOPE_NO_AMX for its lifetime: the SSYRK path (the opt-in dot-product
+// kernel, CTSCOPE_AVX512BF16, is test_gram_bf16dot's).
 struct NoAmx {
-  NoAmx() {
-    setenv("CTSCOPE_NO_AMX", "1", 1);
-    setenv("CTSCOPE_NO_AVX512BF16", "1", 1);
-  }
-  ~NoAmx() {
-    unsetenv("CTSCOPE_NO_AMX");
-    unsetenv("CTSCOPE_NO_AVX512BF16");
-  }
+  NoAmx() { setenv("CTSCOPE_NO_AMX", "1", 1); }
+  ~NoAmx() { unsetenv("CTSCOPE_NO_AMX"); }
 };
 
 bool amx_or_skip() {

@@ -75,7 +75,7 @@ void flush(std::vector<float>& Gf, int64_t ldf, std::vector<double>& G, int64_t 
 // (and the switches allow), everything else SSYRK on float.
 enum class Kernel {
   amx,         // BF16 as stored, AMX tiles (gram_amx); off with CTSCOPE_NO_AMX=1
-  avx512bf16,  // BF16 as stored, AVX-512 BF16 dot products (gram_bf16dot); off with CTSCOPE_NO_AVX512BF16=1
+  avx512bf16,  // BF16 as stored, AVX-512 BF16 dot products (gram_bf16dot); on with CTSCOPE_AVX512BF16=1 (opt-in: slower than SSYRK so far)
   ssyrk,       // converted to float, OpenBLAS SSYRK: the portable path
 };
 

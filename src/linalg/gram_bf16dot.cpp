@@ -12,8 +12,8 @@ namespace ctscope::linalg::bf16dot {
 
 namespace {
 
-bool env_disabled() {
-  const char* e = std::getenv("CTSCOPE_NO_AVX512BF16");
+bool env_opted_in() {
+  const char* e = std::getenv("CTSCOPE_AVX512BF16");
   return e && *e && std::strcmp(e, "0") != 0;
 }
 
@@ -190,7 +190,7 @@ void gram(bool, const uint16_t*, int64_t, int64_t, int64_t, float*, int64_t, Scr
 
 }  // namespace
 
-bool available() { return cpu_features().avx512_bf16 && !env_disabled(); }
+bool available() { return cpu_features().avx512_bf16 && env_opted_in(); }
 
 void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
   gram(true, X, m, k, ld, G, ldg, s, st);
