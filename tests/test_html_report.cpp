@@ -73,14 +73,14 @@ TEST(ResultFile, NamesTheWrongKey) {
 TEST(ResultFile, RefusesTextThatIsNotJsonAndDeepNesting) {
   const auto bad = write_temp("report_not_json.json", std::string("{\"tool\": "));
   try {
-    report::read_result_file(bad.string());
+    report::read_result_files(bad.string());
     FAIL() << "accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("report_not_json.json: not JSON (a syntax error at byte"), std::string::npos)
         << e.what();
   }
   const auto deep = write_temp("report_deep.json", std::string(100000, '['));
-  EXPECT_THROW(report::read_result_file(deep.string()), Error);
+  EXPECT_THROW(report::read_result_files(deep.string()), Error);
 }
 
 TEST(ReportCli, ABadResultIsOneLineExit2AndNoFile) {
@@ -192,6 +192,29 @@ TEST(ReportCli, AnalyzeHtmlIsTheReportOfItsJson) {
   const std::string p1 = slurp(h1);
   EXPECT_NE(p1.find("\"date_utc\""), std::string::npos);
   EXPECT_EQ(undated(p1), undated(slurp(h2)));
+}
+
+// A result of several models (`analyze A B`) reads as one result per model,
+// and `analyze A B --html` is the report of its own --json.
+TEST(ReportCli, AResultOfSeveralModelsIsOneResultPerModel) {
+  CTSCOPE_REQUIRE_MODEL("stories260K.bin");
+  if (!report::charting_available()) GTEST_SKIP() << "built without web/node_modules (scripts/install-deps.sh)";
+  TempDir dir("report_many");
+  const std::string j = (dir / "m.json").string(), h1 = (dir / "a.html").string(), h2 = (dir / "b.html").string();
+  const std::string a = (kModels / "stories260K.bin").string(), b = tiny_synthetic_model().string();
+  ASSERT_EQ(run_cli("analyze " + a + " " + b + " --K 2 --no-svd -q --json " + j + " --html " + h1).code, 0);
+  const auto results = report::read_result_files(j);
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) EXPECT_EQ(r.kind, "analysis");
+  EXPECT_EQ(results[0].file, j + " (" + a + ")");
+  EXPECT_EQ(results[1].result["model"]["path"], b);
+  const CliRun r = run_cli("report " + j + " -o " + h2);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto undated = [](std::string page) {
+    const size_t at = page.find("\"date_utc\":\"");
+    return at == std::string::npos ? page : page.erase(at, page.find('"', at + 12) + 1 - at);
+  };
+  EXPECT_EQ(undated(slurp(h1)), undated(slurp(h2)));
 }
 
 }  // namespace

@@ -79,13 +79,9 @@ int run_many(const std::vector<std::string>& models, const ct::AnalysisSettings&
   for (const auto& m : models) (void)open_dense_model(m);  // every model readable before the long run
   std::vector<ct::ModelAnalysis> runs;
   for (const auto& m : models) runs.push_back(*analyze_one(m, s, o));
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(report::multi_analysis_json(runs), 1) + "\n");
-  if (!o.html.empty()) {
-    std::vector<report::ResultFile> results;
-    for (size_t i = 0; i < runs.size(); ++i)
-      results.push_back(report::classify_result(models[i], report::analysis_json(runs[i])));
-    write_html(o.html, results);
-  }
+  const nlohmann::json json = report::multi_analysis_json(runs);
+  if (!o.json.empty()) write_file_atomic(o.json, json_text(json, 1) + "\n");
+  if (!o.html.empty()) write_html(o.html, report::classify_results(o.json.empty() ? "analyze" : o.json, json));
   if (!o.csv.empty()) write_file_atomic(o.csv, report::multi_analysis_csv(runs));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::multi_analysis_markdown(runs));
   if (!o.quiet) std::cout << report::multi_analysis_text(runs);
@@ -120,7 +116,7 @@ int run(const Opts& o) {
   const ct::ModelAnalysis& a = *result;
   const nlohmann::json json = report::analysis_json(a);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(json, 1) + "\n");
-  if (!o.html.empty()) write_html(o.html, {report::classify_result(o.json.empty() ? models.front() : o.json, json)});
+  if (!o.html.empty()) write_html(o.html, report::classify_results(o.json.empty() ? models.front() : o.json, json));
   if (!o.csv.empty()) write_file_atomic(o.csv, report::analysis_csv(a));
   if (!o.markdown.empty()) write_file_atomic(o.markdown, report::analysis_markdown(a, o.view));
   if (!o.quiet) std::cout << report::analysis_text(a, o.view);

@@ -25,7 +25,10 @@ int run(const Opts& o) {
   if (o.svg == "-") fail("--svg -", "figure files go to a folder: name one");
   // Every input is checked before anything is written.
   std::vector<report::ResultFile> results;
-  for (const auto& f : o.results) results.push_back(report::read_result_file(f));
+  for (const auto& f : o.results) {
+    auto read = report::read_result_files(f);
+    results.insert(results.end(), std::make_move_iterator(read.begin()), std::make_move_iterator(read.end()));
+  }
   const std::string page = o.html.empty() ? "" : report::html_report(results);
   std::vector<std::string> svgs;
   if (!o.svg.empty()) svgs = report::write_report_svgs(results, o.svg);

@@ -85,15 +85,46 @@ ResultFile classify_result(const std::string& file, nlohmann::json result) {
   fail(file, "a ctscope result of no kind the report shows: it has no key {}", known_kinds());
 }
 
-ResultFile read_result_file(const std::string& file) {
+namespace {
+
+// `analyze A B ...` writes one result per model under "models" (each less the
+// shared "tool", plus its "label"): each becomes the result it would be alone.
+std::vector<ResultFile> split_models(const std::string& file, const nlohmann::json& result) {
+  if (!result["models"].is_array() || result["models"].empty())
+    fail(file, "'models' is {}, not a non-empty array (in a result of analyze with several models)",
+         type_words(result["models"]));
+  std::vector<ResultFile> out;
+  for (const auto& entry : result["models"]) {
+    if (!entry.is_object()) fail(file, "an entry of 'models' is {}, not an object", type_words(entry));
+    nlohmann::json one = entry;
+    const std::string label = one.value("label", std::to_string(out.size() + 1));
+    one.erase("label");
+    one["tool"] = result["tool"];
+    out.push_back(classify_result(file + " (" + label + ")", std::move(one)));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ResultFile> classify_results(const std::string& file, nlohmann::json result) {
+  check_tool(file, result);
+  if (result.contains("models") && result.value("schema", "") == "ctscope-analyze-multi/1")
+    return split_models(file, result);
+  return {classify_result(file, std::move(result))};
+}
+
+std::vector<ResultFile> read_result_files(const std::string& file) {
   const auto map = MappedFile::open(file);
   const std::string_view text = map->text();
   check_nesting(file, text);
+  nlohmann::json result;
   try {
-    return classify_result(file, nlohmann::json::parse(text.begin(), text.end()));
+    result = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     fail(file, "not JSON (a syntax error at byte {}): not a ctscope result", e.byte);
   }
+  return classify_results(file, std::move(result));
 }
 
 }  // namespace ctscope::report

@@ -32,7 +32,10 @@ struct ResultFile {
 // Checks that `result` is a ctscope result of a known schema version and kind;
 // an Error "<file>: ..." naming the key that is wrong otherwise.
 ResultFile classify_result(const std::string& file, nlohmann::json result);
-// Reads and classifies a result file.
-ResultFile read_result_file(const std::string& file);
+// classify_result, where a result of several models (`analyze A B ...`:
+// "models") is one result per model, each named "FILE (LABEL)".
+std::vector<ResultFile> classify_results(const std::string& file, nlohmann::json result);
+// Reads a result file and classifies it (classify_results).
+std::vector<ResultFile> read_result_files(const std::string& file);
 
 }  // namespace ctscope::report
