@@ -260,7 +260,7 @@ TEST_F(TrainCt, StartsAtTheCompressedModel) {
   for (auto kind : {ct::BasisKind::Gaussian, ct::BasisKind::Svd, ct::BasisKind::Universal}) {
     SCOPED_TRACE(std::string(ct::basis_name(kind)));
     CtTrainSettings s;
-    s.K = 8, s.basis = kind, s.norms = kind == ct::BasisKind::Gaussian;
+    s.fit.K = 8, s.fit.basis = kind, s.norms = kind == ct::BasisKind::Gaussian;
     ParameterSet<float> ps = ct_parameter_set(ck, s);
     ps.materialize();
     ctfile::CompressSettings cs;

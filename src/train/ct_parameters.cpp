@@ -18,21 +18,21 @@ std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v
 ParameterSet<float> ct_parameter_set(const Checkpoint& ck, const CtTrainSettings& s) {
   ctfile::require_dense(ck, "amplitude training", "start from the source model");
   ParameterSet<float> ps(train_weights_from<float>(load_llama_weights(ck)));
-  const ct::Selection sel = ct::select_tensors(ck, s.selection, s.K);
+  const ct::Selection sel = ct::select_tensors(ck, s.fit.selection, s.fit.K);
   const std::vector<const TensorInfo*> matrices = ct::tensors_to_fit(ck, sel);
-  ct::BasisProvider bases(ck, matrices, s.seed);
-  const bool fitted_basis = s.basis == ct::BasisKind::Svd || s.basis == ct::BasisKind::Universal;
+  ct::BasisProvider bases(ck, matrices, s.fit.seed);
+  const bool fitted_basis = s.fit.basis == ct::BasisKind::Svd || s.fit.basis == ct::BasisKind::Universal;
   std::map<int64_t, int> shared;  // row length -> basis id (fixed and universal bases)
   for (const TensorInfo* t : matrices) {
     const linalg::MatrixView W = ct::stored_matrix(ck, *t);
-    const ct::FactoredBasis& b = bases.get(s.basis, s.K, *t, W);
+    const ct::FactoredBasis& b = bases.get(s.fit.basis, s.fit.K, *t, W);
     int id = -1;
-    if (s.basis == ct::BasisKind::Svd) {
-      id = ps.add_basis(t->name, s.K, t->cols(), to_float(b.B), {}, s.train_basis);
+    if (s.fit.basis == ct::BasisKind::Svd) {
+      id = ps.add_basis(t->name, s.fit.K, t->cols(), to_float(b.B), {}, s.train_basis);
     } else if (auto it = shared.find(t->cols()); it != shared.end()) {
       id = it->second;
     } else {
-      id = ps.add_basis(fmt::format("ct.{}.d{}", ct::basis_name(s.basis), t->cols()), s.K, t->cols(), to_float(b.B),
+      id = ps.add_basis(fmt::format("ct.{}.d{}", ct::basis_name(s.fit.basis), t->cols()), s.fit.K, t->cols(), to_float(b.B),
                         to_float(b.offset), fitted_basis && s.train_basis);
       shared[t->cols()] = id;
     }

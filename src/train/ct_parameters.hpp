@@ -8,18 +8,14 @@
 #pragma once
 #include <cstdint>
 
-#include "ct/basis.hpp"
-#include "ct/tensor_selection.hpp"
+#include "ctfile/ct_writer.hpp"
 #include "io/checkpoint.hpp"
 #include "train/parameter_set.hpp"
 
 namespace ctscope::train {
 
 struct CtTrainSettings {
-  int K = 64;
-  ct::BasisKind basis = ct::BasisKind::Gaussian;
-  ct::TensorSelection selection;
-  uint64_t seed = 0x5eed;  // random basis, as compress
+  ctfile::CompressSettings fit;  // what compress fits (selection, basis, K, seed); its vocabulary is unused
   bool norms = false;
   bool train_basis = false;
 };
