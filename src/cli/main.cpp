@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
 
   // A misspelt command: say which one was meant, before CLI11 calls it an extra argument.
   if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
-    std::fprintf(stderr, "ctscope: error: %s\n", cli::unknown_command(argv[1], names).c_str());
+    print_error_line(cli::unknown_command(argv[1], names).c_str());
     return 2;
   }
   try {
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   } catch (const Error& e) {  // thrown by validators
-    std::fprintf(stderr, "ctscope: error: %s\n", e.what());
+    print_error_line(e.what());
     return 2;
   }
   if (verbose) std::fprintf(stderr, "ctscope: %s\n", blas_note.c_str());
@@ -140,10 +140,10 @@ int main(int argc, char** argv) {
         return action();
       }
   } catch (const Error& e) {
-    std::fprintf(stderr, "ctscope: error: %s\n", e.what());
+    print_error_line(e.what());
     return 2;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "ctscope: error: out of memory\n");
+    print_error_line("out of memory");
     return 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ctscope: internal error: %s\n", e.what());

@@ -36,8 +36,8 @@ struct DistributedRun {
   ProgressFn progress;                     // rank 0's
 };
 
-// Thrown on every rank but 0 when the run fails: rank 0 reports the one line
-// (an Error naming the rank that failed), the others exit 2 silently.
+// Thrown on every rank when the run fails, after rank 0 has printed the one
+// line (naming the rank that failed): every rank exits 2 without printing.
 struct FailedElsewhere : std::runtime_error {
   FailedElsewhere() : std::runtime_error("the run failed; rank 0 reports why") {}
 };

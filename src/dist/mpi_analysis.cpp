@@ -113,8 +113,10 @@ class Session {
 };
 
 // Runs `step` on every rank; when it throws Error on any, all ranks stop
-// here: rank 0 throws an Error with the first failing rank's line, the
-// others FailedElsewhere. So a failure is one line, and no rank waits forever.
+// here: rank 0 prints the first failing rank's line, and only then (a
+// barrier: mpirun ends the job at the first non-zero exit, which could cut
+// rank 0 short) every rank throws FailedElsewhere. So a failure is one line,
+// and no rank waits forever.
 template <class F>
 void agree(const Session& s, F&& step) {
   std::string why;
@@ -133,9 +135,14 @@ void agree(const Session& s, F&& step) {
   if (first == all.end()) return;
   const int who = static_cast<int>(first - all.begin());
   if (who != kRoot && s.rank == who) send(why.data(), why.size(), kRoot, kMessage);
-  if (s.rank != kRoot) throw FailedElsewhere();
-  if (who != kRoot) why = fmt::format("rank {} of {}: {}", who, s.size, recv_text(who, kMessage));
-  throw Error(why);
+  if (s.rank == kRoot) {
+    if (who != kRoot) why = fmt::format("rank {} of {}: {}", who, s.size, recv_text(who, kMessage));
+    print_error_line(why.c_str());
+  }
+  MPI_Request done;
+  MPI_Ibarrier(MPI_COMM_WORLD, &done);
+  wait_quietly(done);
+  throw FailedElsewhere();
 }
 
 // The pooled Grams of the universal bases: matrix i's share is computed by

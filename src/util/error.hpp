@@ -3,6 +3,8 @@
 // for input problems, so a crash is always a bug, never a bad file.
 #pragma once
 #include <fmt/format.h>
+
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +13,12 @@ namespace ctscope {
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The one line a user error ends in, on stderr: "ctscope: error: WHAT".
+inline void print_error_line(const char* what) {
+  std::fprintf(stderr, "ctscope: error: %s\n", what);
+  std::fflush(stderr);
+}
 
 // fail("model.gguf", "tensor {} past end of file", name) -> "model.gguf: tensor x past end of file"
 template <typename... Args>
