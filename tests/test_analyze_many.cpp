@@ -128,7 +128,7 @@ TEST(AnalyzeMany, ModelsListFileAndItsErrors) {
   r = run_cli("analyze --models " + (dir / "fifo").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("fifo"), std::string::npos) << r.err;
-  // A journal or MPI ranks take one model at a time.
+  // A journal takes one model at a time.
   r = run_cli("analyze --models " + list.string() + " --journal " + (dir / "j").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("one model at a time"), std::string::npos) << r.err;

@@ -57,6 +57,29 @@ TEST(Mpi, TwoRanksGiveTheSingleProcessResult) {
   EXPECT_EQ(json::parse(slurp(d / "re.json"))["timing"]["bytes_streamed"], 0.0);
 }
 
+TEST(Mpi, SeveralModelsAreEachDividedAmongTheRanks) {
+  REQUIRE_MPIRUN();
+  TempDir d("mpi");
+  const std::string models = tiny_synthetic_model().string() + " " + (kModels / "stories260K.bin").string();
+  if (!fs::exists(kModels / "stories260K.bin")) GTEST_SKIP() << "stories260K.bin not in " << kModels;
+  ASSERT_EQ(run_cli("analyze " + models + kArgs + " --json " + (d / "one.json").string()).code, 0);
+  const CliRun two = mpirun("-np 2 {ctscope} analyze " + models + kArgs + " --json " + (d / "two.json").string());
+  ASSERT_EQ(two.code, 0) << two.err;
+  auto without_timing = [](const fs::path& f) {
+    json j = json::parse(slurp(f));
+    j["tool"].erase("run_utc");
+    j.erase("timing");
+    for (auto& m : j["models"]) {
+      m.erase("timing");
+      for (auto& x : m["matrices"]) x.erase("cost");
+    }
+    return j;
+  };
+  const json one = without_timing(d / "one.json");
+  ASSERT_EQ(one["models"].size(), 2u);
+  EXPECT_EQ(without_timing(d / "two.json"), one);
+}
+
 // ctscope's line on stderr (mpirun may add its own notice of the exit code).
 void expect_ctscope_error(const CliRun& r, const std::string& what, const fs::path& not_written) {
   EXPECT_EQ(r.code, 2) << r.err;

@@ -74,11 +74,17 @@ void write_html(const std::string& file, const std::vector<report::ResultFile>& 
 }
 
 // Several models: each analyzed in turn (one in memory at a time), then one
-// result with a model column and the summaries side by side.
+// result with a model column and the summaries side by side. Under mpirun
+// every model is divided among all the ranks in turn, and rank 0 reports.
 int run_many(const std::vector<std::string>& models, const ct::AnalysisSettings& s, const Opts& o) {
-  for (const auto& m : models) (void)open_dense_model(m);  // every model readable before the long run
+  // Every model readable before the long run; under mpirun each rank's
+  // opening is checked by the distributed run, which names the rank.
+  if (dist::launched_ranks() == 0)
+    for (const auto& m : models) (void)open_dense_model(m);
   std::vector<ct::ModelAnalysis> runs;
-  for (const auto& m : models) runs.push_back(*analyze_one(m, s, o));
+  for (const auto& m : models)
+    if (auto r = analyze_one(m, s, o)) runs.push_back(std::move(*r));
+  if (runs.empty()) return 0;  // an MPI rank other than 0
   const nlohmann::json json = report::multi_analysis_json(runs);
   if (!o.json.empty()) write_file_atomic(o.json, json_text(json, 1) + "\n");
   if (!o.html.empty()) write_html(o.html, report::classify_results(o.json.empty() ? "analyze" : o.json, json));
@@ -98,16 +104,16 @@ int run(const Opts& o) {
     models.insert(models.end(), listed.begin(), listed.end());
   }
   if (models.empty()) throw Error("analyze: MODEL is required, or --models LISTFILE (see ctscope analyze --help)");
-  if (models.size() > 1 && (!o.journal.empty() || dist::launched_ranks() > 0))
-    throw Error("analyze: --journal and mpirun take one model at a time; run one per model");
+  if (models.size() > 1 && !o.journal.empty())
+    throw Error("analyze: --journal takes one model at a time; run one per model (mpirun takes several)");
   if (o.journal == "-") throw Error("--journal: give a file (the journal is read back on a rerun), not '-'");
   // Fail on unwritable outputs before the long run starts.
   for (const auto* p : {&o.json, &o.csv, &o.markdown, &o.html})
     if (!p->empty()) check_writable(*p);
   if (!o.html.empty()) report::require_charting();
-  if (models.size() > 1) return run_many(models, s, o);
   std::optional<ct::ModelAnalysis> result;
   try {
+    if (models.size() > 1) return run_many(models, s, o);
     result = analyze_one(models.front(), s, o);
   } catch (const dist::FailedElsewhere&) {
     return 2;  // rank 0 said why, in one line

@@ -88,11 +88,32 @@ void broadcast(T* data, size_t n) {
   wait_quietly(r);
 }
 
-// MPI for the life of the run: initialized here, finalized after every rank
-// got here (a quiet barrier). Rank 0 answers the others from a second thread
-// while its main thread computes; the two never call MPI at the same time.
+// MPI for the life of the process (several models are analyzed one after
+// another, each across every rank): initialized at the first run, finalized at
+// exit after every rank got there; each run ends with every rank at a quiet
+// barrier too (RunEnd). Rank 0 answers the others from a second thread while
+// its main thread computes; the two never call MPI at the same time.
 class Session {
  public:
+  static const Session& get() {
+    static const Session s;
+    return s;
+  }
+  void barrier() const {
+    MPI_Request r;
+    MPI_Ibarrier(MPI_COMM_WORLD, &r);
+    wait_quietly(r);
+  }
+  ~Session() {
+    barrier();
+    MPI_Finalize();
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  int rank = 0, size = 1;
+  bool threads_ok = false;
+
+ private:
   Session() {
     int provided = 0;
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
@@ -100,16 +121,12 @@ class Session {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     threads_ok = provided >= MPI_THREAD_SERIALIZED;
   }
-  ~Session() {
-    MPI_Request r;
-    MPI_Ibarrier(MPI_COMM_WORLD, &r);
-    wait_quietly(r);
-    MPI_Finalize();
-  }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-  int rank = 0, size = 1;
-  bool threads_ok = false;
+};
+
+// No rank starts the next run (the next model) while another is still in this one.
+struct RunEnd {
+  const Session& s;
+  ~RunEnd() { s.barrier(); }
 };
 
 // Runs `step` on every rank; when it throws Error on any, all ranks stop
@@ -351,7 +368,8 @@ ct::ModelAnalysis lead(const Session& s, const Checkpoint& ck, ct::AnalysisPlan 
 }  // namespace
 
 std::optional<ct::ModelAnalysis> analyze_across_ranks(const DistributedRun& run) {
-  Session s;
+  const Session& s = Session::get();
+  const RunEnd end{s};
   std::optional<Checkpoint> ck;
   std::optional<ct::AnalysisPlan> plan;
   uint64_t fp[2] = {0, 0xcbf29ce484222325ULL};  // the model's bytes, and a hash of its files' sizes and hashes
