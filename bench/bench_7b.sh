@@ -20,7 +20,8 @@ if [ ! -e "$MODEL" ]; then
     *)      nice -n 19 "$BUILD/ctscope" synth "$MODEL" --preset llama-7b --progress lines ;;
   esac
 fi
-OPENBLAS_CORE=$(OPENBLAS_VERBOSE=2 "$BUILD/bench_sgemm" 2>&1 | awk '/^Core:/ {print $2; exit}')
+# the last "Core:" line: the one in use after ctscope's restart with a corrected OPENBLAS_CORETYPE
+OPENBLAS_CORE=$(OPENBLAS_VERBOSE=2 "$BUILD/bench_sgemm" 2>&1 | awk '/^Core:/ {core = $2} END {print core}')
 SGEMM=$("$BUILD/bench_sgemm" | awk '/^GFLOP/ {print $2}')
 echo "SGEMM yardstick  ${SGEMM} GFLOP/s (OpenBLAS core: ${OPENBLAS_CORE:-unknown})"
 run() {  # $1: label; the rest: environment for ctscope
