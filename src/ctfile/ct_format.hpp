@@ -2,12 +2,14 @@
 // holds, per fitted matrix X, its amplitudes "X.ct_amplitudes" [n, K] (and the
 // basis "X.ct_basis" [K, d] for the per-matrix svd basis; one
 // "ct.universal.d<d>.basis"/".offset" per row length for the universal basis),
-// every unfitted tensor verbatim, and __metadata__ with the format version,
-// basis, K, seed, each original tensor's name/shape/dtype and the source config.
-// Gaussian, dct and random bases are not stored: they follow from (K, d, seed).
-// Optionally the source's vocabulary (ct_vocab.hpp): "ct.vocab.*" tensors and
-// metadata vocab_model, so the file runs without --tokenizer.
-// This header names the pieces; ct_writer writes them and ct_reader reads them.
+// every unfitted tensor verbatim (a trained model: those it changed as F32;
+// the metadata keeps the source's dtype), and __metadata__ with the format
+// version, basis, K, seed, each original tensor's name/shape/dtype and the
+// source config. Gaussian, dct and random bases are not stored: they follow
+// from (K, d, seed). Optionally the source's vocabulary (ct_vocab.hpp):
+// "ct.vocab.*" tensors and metadata vocab_model, so the file runs without
+// --tokenizer. This header names the pieces; ct_file_writer writes them and
+// ct_reader reads them.
 #pragma once
 #include <cstdint>
 #include <string>

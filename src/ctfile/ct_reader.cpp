@@ -90,8 +90,10 @@ void check_stored(const Checkpoint& ck, const CtReader::Entry& e, BasisKind basi
   };
   if (!e.alias_of.empty()) return;
   if (!e.fitted) {
+    // As in the source, or F32 (a trained tensor: its values are no longer the source dtype's).
     const TensorInfo* t = ck.find(e.name);
-    if (!t || t->shape != e.shape || t->dtype != e.dtype) fail(where, "verbatim tensor {} is missing or inconsistent", e.name);
+    if (!t || t->shape != e.shape || (t->dtype != e.dtype && t->dtype != DType::F32))
+      fail(where, "verbatim tensor {} is missing or inconsistent", e.name);
     return;
   }
   if (e.shape.size() != 2 || e.shape[1] < K) fail(where, "fitted tensor {} has an invalid shape", e.name);

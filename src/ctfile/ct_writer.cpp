@@ -3,20 +3,13 @@
 #include <cmath>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
 #include "ct/accounting.hpp"
 #include "ct/amplitudes.hpp"
 #include "ct/basis_provider.hpp"
 #include "ct/stored_matrix.hpp"
-#include "ctfile/ct_format.hpp"
+#include "ctfile/ct_file_writer.hpp"
 #include "ctfile/ct_reader.hpp"
-#include "ctfile/ct_vocab.hpp"
-#include "io/formats.hpp"
-#include "io/safetensors_writer.hpp"
-#include "util/atomic_file.hpp"
 #include "util/error.hpp"
-#include "util/version.hpp"
 
 namespace ctscope::ctfile {
 
@@ -27,103 +20,68 @@ using ct::FactoredBasis;
 
 std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 
-// Metadata must be valid UTF-8 (a safetensors header is JSON), and the reader
-// finds tensors by these exact names: no replacement characters here.
-std::string strict_json(const nlohmann::json& j, const Checkpoint& ck) {
-  try {
-    return j.dump();
-  } catch (const nlohmann::json::type_error&) {
-    fail(ck.path.string(), "a tensor name is not valid UTF-8: it cannot be stored in a .ct.safetensors");
+// compress's pieces: each selected matrix fitted by least squares when its
+// turn comes (the fit quality summed as it goes), every other tensor verbatim.
+class LeastSquaresPieces : public CtPieces {
+ public:
+  LeastSquaresPieces(const Checkpoint& ck, const CompressSettings& s, const std::vector<const TensorInfo*>& matrices,
+                     CompressSummary& sum, const ProgressFn& progress)
+      : ck_(ck), s_(s), matrices_(matrices), bases_(ck, matrices, s.seed), sum_(sum), progress_(progress) {
+    for (const auto* t : matrices) fitted_[t->name] = t;
   }
-}
 
-// What the file holds: the header's tensor list (universal bases first, then
-// every source tensor in order, fitted ones as their amplitudes [+ basis]) and
-// the metadata that lets a reader rebuild the source.
-struct FilePlan {
-  std::vector<SafetensorsEntry> entries;
-  std::map<std::string, std::string> metadata;
-};
+  bool fitted(const TensorInfo& t) const override { return fitted_.count(t.name) > 0; }
 
-// The vocabulary the file carries, with where it came from: the one the
-// caller gives, else the source's own; none: {nullptr, ""}.
-std::pair<const Vocabulary*, std::string> vocab_to_carry(const Checkpoint& ck, const CompressSettings& s) {
-  if (s.vocab) return {&*s.vocab, s.vocab_source};
-  if (ck.vocab && !ck.vocab->tokens.empty()) return {&*ck.vocab, ck.path.string()};
-  return {nullptr, ""};
-}
-
-FilePlan plan_file(const Checkpoint& ck, const CompressSettings& s, const std::map<std::string, const TensorInfo*>& fitted,
-                   const std::map<int64_t, const FactoredBasis*>& universal, const VocabTensors* vocab) {
-  FilePlan plan;
-  nlohmann::json tensors = nlohmann::json::array();
-  for (const auto& [d, b] : universal) {
-    plan.entries.push_back({universal_name(d, "basis"), DType::F32, {b->K, d}});
-    plan.entries.push_back({universal_name(d, "offset"), DType::F32, {d}});
+  std::vector<int64_t> universal_row_lengths() const override {
+    return s_.basis == BasisKind::Universal ? bases_.row_lengths() : std::vector<int64_t>{};
   }
-  for (const auto& t : ck.tensors) {
-    nlohmann::json jt = {{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}};
-    if (!t.alias_of.empty()) {
-      jt["alias_of"] = t.alias_of;
-      jt["fitted"] = false;
-    } else if (fitted.count(t.name)) {
-      jt["fitted"] = true;
-      plan.entries.push_back({amplitudes_name(t.name), DType::F32, {t.rows(), s.K}});
-      if (s.basis == BasisKind::Svd) plan.entries.push_back({basis_tensor_name(t.name), DType::F32, {s.K, t.cols()}});
-    } else {
-      jt["fitted"] = false;
-      plan.entries.push_back({t.name, t.dtype, t.shape});
+
+  Universal universal(int64_t d) override {
+    for (const TensorInfo* t : matrices_)
+      if (t->cols() == d) {
+        const FactoredBasis& b = bases_.get(BasisKind::Universal, s_.K, *t, ct::stored_matrix(ck_, *t));
+        return {to_float(b.B), to_float(b.offset)};
+      }
+    throw Error(fmt::format("no fitted matrix has rows of length {}", d));
+  }
+
+  Fitted fit(const TensorInfo& t) override {
+    const FactoredBasis& b = bases_.get(s_.basis, s_.K, t, ct::stored_matrix(ck_, t));
+    ct::RowFit f = ct::fit_rows(ct::stored_matrix(ck_, t), b);  // the fit quality of exactly what is stored
+    if (std::isfinite(f.sse)) {
+      sum_.sse += f.sse;
+      sum_.sst += f.sst;
     }
-    tensors.push_back(std::move(jt));
+    sum_.fitted_params += t.numel();
+    sum_.fitted_rows += static_cast<uint64_t>(t.rows());
+    ++sum_.fitted_matrices;
+    bytes_ += static_cast<double>(t.nbytes);
+    if (progress_) progress_(sum_.fitted_matrices, fitted_.size(), t.name, bytes_);
+    return {std::move(f.A), s_.basis == BasisKind::Svd ? to_float(b.B) : std::vector<float>{}};
   }
-  if (vocab)
-    for (auto& e : vocab->entries()) plan.entries.push_back(std::move(e));
-  nlohmann::json cfg = to_hf_config(ck.config, "float32");
-  cfg[kRopeLayoutKey] = ck.config.rope == RopeLayout::HalfSplit ? "half_split" : "interleaved";
-  plan.metadata = {
-      {"format", kCtFormat},
-      {"format_version", std::to_string(kCtFormatVersion)},
-      {"basis", std::string(ct::basis_name(s.basis))},
-      {"K", std::to_string(s.K)},
-      {"seed", std::to_string(s.seed)},
-      {"source_format", std::string(format_name(ck.format))},
-      {"source_path", std::filesystem::absolute(ck.path).lexically_normal().string()},
-      {"config", strict_json(cfg, ck)},
-      {"tensors", strict_json(tensors, ck)},
-      {"written_by", version_line()},  // which build made the file (reproducibility)
-  };
-  if (const auto [v, from] = vocab_to_carry(ck, s); v) {
-    plan.metadata[kVocabModelKey] = v->model;
-    plan.metadata[kVocabSourceKey] = std::filesystem::absolute(from).lexically_normal().string();
-  }
-  return plan;
-}
+
+  std::span<const std::byte> unfitted(const TensorInfo& t) override { return ck_.bytes(t); }
+
+ private:
+  const Checkpoint& ck_;
+  const CompressSettings& s_;
+  std::vector<const TensorInfo*> matrices_;
+  ct::BasisProvider bases_;
+  std::map<std::string, const TensorInfo*> fitted_;
+  CompressSummary& sum_;
+  const ProgressFn& progress_;
+  double bytes_ = 0;
+};
 
 }  // namespace
 
 CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings& s, const std::filesystem::path& out,
                                     const ProgressFn& progress) {
-  std::vector<std::filesystem::path> inputs;
-  for (const auto& f : ck.files) inputs.emplace_back(f->path());
-  check_not_an_input(out, inputs);
+  check_not_an_input(out, ck);
   require_dense(ck, "compress", "compress the source model instead");
   const ct::Selection sel = ct::select_tensors(ck, s.selection, s.K);
   ct::require_fittable(sel, {s.K}, ck.path.string());
   const std::vector<const TensorInfo*> matrices = ct::tensors_to_fit(ck, sel);
-  std::map<std::string, const TensorInfo*> fitted;
-  for (const auto* t : matrices) fitted[t->name] = t;
-  ct::BasisProvider bases(ck, matrices, s.seed);
-  // Universal bases are stored once per row length d, ahead of the amplitudes.
-  std::map<int64_t, const FactoredBasis*> universal;
-  if (s.basis == BasisKind::Universal)
-    for (const auto* t : matrices)
-      if (!universal.count(t->cols()))
-        universal[t->cols()] = &bases.get(BasisKind::Universal, s.K, *t, ct::stored_matrix(ck, *t));
-
-  std::optional<VocabTensors> vocab;
-  if (const auto [v, from] = vocab_to_carry(ck, s); v) vocab.emplace(*v, from);
-  const FilePlan plan = plan_file(ck, s, fitted, universal, vocab ? &*vocab : nullptr);
-  SafetensorsWriter w(out, plan.entries, plan.metadata);
 
   CompressSummary sum;
   sum.skipped = sel.skipped;
@@ -135,52 +93,10 @@ CompressSummary compress_checkpoint(const Checkpoint& ck, const CompressSettings
   sum.stored_params = storage.params();
   sum.amplitude_params = storage.amplitude_params;
 
-  for (const auto& [d, b] : universal) {
-    auto B = to_float(b->B), off = to_float(b->offset);
-    w.write(universal_name(d, "basis"), B.data(), B.size() * 4);
-    w.write(universal_name(d, "offset"), off.data(), off.size() * 4);
-  }
-  double bytes = 0;
-  for (const auto& t : ck.tensors) {
-    if (!t.alias_of.empty()) continue;
-    if (!fitted.count(t.name)) {
-      auto raw = ck.bytes(t);
-      w.write(t.name, raw.data(), raw.size());
-      ck.release(t);
-      continue;
-    }
-    const FactoredBasis& b = bases.get(s.basis, s.K, t, ct::stored_matrix(ck, t));
-    const ct::RowFit f = ct::fit_rows(ct::stored_matrix(ck, t), b);  // the fit quality of exactly what is stored
-    if (std::isfinite(f.sse)) {
-      sum.sse += f.sse;
-      sum.sst += f.sst;
-    }
-    w.write(amplitudes_name(t.name), f.A.data(), f.A.size() * 4);
-    if (s.basis == BasisKind::Svd) {
-      auto B = to_float(b.B);
-      w.write(basis_tensor_name(t.name), B.data(), B.size() * 4);
-    }
-    sum.fitted_params += t.numel();
-    sum.fitted_rows += static_cast<uint64_t>(t.rows());
-    ++sum.fitted_matrices;
-    ck.release(t);
-    bytes += static_cast<double>(t.nbytes);
-    if (progress) progress(sum.fitted_matrices, fitted.size(), t.name, bytes);
-  }
-  if (vocab) {
-    vocab->write(w);
-    sum.vocab_tokens = vocab_to_carry(ck, s).first->tokens.size();
-  }
-  // What ctscope writes, ctscope must read: the finished file is read back
-  // before it takes the output's name.
-  w.commit([&](const std::filesystem::path& written) {
-    try {
-      CtReader check(open_safetensors_file(written));
-    } catch (const Error& e) {
-      fail(out.string(), "not written: the file would not read back ({})", e.what());
-    }
-  });
-  sum.file_bytes = w.file_size();  // out may be a pipe (-o -, a FIFO): no size to ask for
+  LeastSquaresPieces pieces(ck, s, matrices, sum, progress);
+  const CtFileWritten written = write_ct_file(ck, s, pieces, out);
+  sum.file_bytes = written.file_bytes;
+  sum.vocab_tokens = written.vocab_tokens;
   return sum;
 }
 

@@ -4,7 +4,8 @@
 // `eval` runs on the .ct.safetensors. Fixed bases (gaussian, dct, random) are
 // shared per row length and frozen; an svd basis (per matrix) and a universal
 // basis and offset (per row length) are trainable when train_basis is set.
-// With norms, every RMSNorm weight is trained too (amplitudes+norms).
+// With norms, every RMSNorm weight is trained too (amplitudes+norms). The
+// amplitude modes of start_parameters (trainable.hpp), kept as a shorthand.
 #pragma once
 #include <cstdint>
 

@@ -79,6 +79,24 @@ void ParameterSet<S>::add_lora(int layer, Role role, int64_t rank, double alpha,
 }
 
 template <class S>
+std::optional<LinkKind> ParameterSet<S>::link_kind(int layer, Role role) const {
+  for (const auto& l : links_)
+    if (l.tensor.layer == layer && l.tensor.role == role) return l.kind;
+  return std::nullopt;
+}
+
+template <class S>
+typename ParameterSet<S>::AmplitudeLink ParameterSet<S>::amplitude_link(int layer, Role role) const {
+  for (const auto& l : links_)
+    if (l.tensor.layer == layer && l.tensor.role == role && l.kind == LinkKind::Amplitudes) {
+      const Basis& b = bases_[static_cast<size_t>(l.b)];
+      return {&params_[static_cast<size_t>(l.a)], &params_[static_cast<size_t>(b.G)],
+              b.offset >= 0 ? &params_[static_cast<size_t>(b.offset)] : nullptr};
+    }
+  throw Error(fmt::format("{} is not trained as amplitudes", hf_tensor_name(layer, role)));
+}
+
+template <class S>
 uint64_t ParameterSet<S>::trainable_count() const {
   uint64_t n = 0;
   for (const auto& p : params_) n += p.trainable ? p.value.size() : 0;

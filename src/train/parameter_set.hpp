@@ -14,6 +14,7 @@
 // needs); collect() turns those into parameter gradients.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,17 @@ class ParameterSet {
   // W = W0 + (alpha/rank) B A with W0 the current tensor (frozen), B [n, rank]
   // = 0 and A [rank, d] ~ N(0, 1/d) seeded: training starts at W0.
   void add_lora(int layer, Role role, int64_t rank, double alpha, uint64_t seed);
+
+  // Read-only views for writers of a trained model: how (layer, role) is
+  // linked (nullopt: not at all), and an amplitude link's A, basis G and offset
+  // (nullptr: none); Error when (layer, role) is not amplitude-linked.
+  std::optional<LinkKind> link_kind(int layer, Role role) const;
+  struct AmplitudeLink {
+    const Parameter<S>* A = nullptr;
+    const Parameter<S>* G = nullptr;
+    const Parameter<S>* offset = nullptr;
+  };
+  AmplitudeLink amplitude_link(int layer, Role role) const;
 
   std::vector<Parameter<S>>& params() { return params_; }
   const std::vector<Parameter<S>>& params() const { return params_; }
