@@ -29,9 +29,14 @@ class Optimizer {
   // One update of every trainable parameter from its gradient, at learning rate lr.
   void step(ParameterSet<S>& params, double lr);
   int64_t steps() const { return t_; }
-  // The moments, per parameter (empty for frozen ones and for SGD): the state a resume needs.
+  const OptimizerSettings& settings() const { return s_; }
+  // The moments, per parameter (empty for frozen ones and for SGD), and the
+  // step count t of the bias corrections: the state a resume needs.
   std::vector<std::vector<S>>& first_moments() { return m_; }
   std::vector<std::vector<S>>& second_moments() { return v_; }
+  const std::vector<std::vector<S>>& first_moments() const { return m_; }
+  const std::vector<std::vector<S>>& second_moments() const { return v_; }
+  void restore_steps(int64_t t) { t_ = t; }
 
  private:
   OptimizerSettings s_;

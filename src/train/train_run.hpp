@@ -5,9 +5,17 @@
 // give the same parameters bit for bit (batch i of the data is fixed, and
 // nothing else draws random numbers). `ctscope finetune` wraps this with
 // files, validation and the output writer.
+//
+// Resumable: with a state file the run saves its state (train/train_state.hpp)
+// every save_every steps and after the last; a run resumed from a state starts
+// at its step with its parameters, moments and optimizer step count, so it
+// ends bit for bit where the uninterrupted run ends (same thread count).
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,8 +38,20 @@ struct StepLog {
   nlohmann::json to_json() const;  // one line of the JSONL log
 };
 
-// Trains params in place; on_step after every step (may be empty).
+// Where and when a run saves its state, and the state it resumes from.
+struct Checkpointing {
+  std::filesystem::path state;  // saved here (atomically) when set
+  int64_t save_every = 0;       // after step s when (s+1) % save_every == 0; <= 0: only after the last step
+  std::string fingerprint;      // identity of model + data + settings; a resumed state must carry the same
+  std::function<std::vector<std::string>()> log_lines;  // the caller's log so far, kept in the state (may be empty)
+  std::filesystem::path resume;  // when set: continue from this state, at its step
+};
+
+// Trains params in place; on_step after every step (may be empty), before
+// that step's state is saved (so the log lines saved include the step).
+// Error naming the resume file when its state does not fit this run or is
+// past s.steps.
 void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunSettings& s,
-               const std::function<void(const StepLog&)>& on_step = {});
+               const std::function<void(const StepLog&)>& on_step = {}, const Checkpointing& checkpointing = {});
 
 }  // namespace ctscope::train
