@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -19,10 +20,36 @@ using namespace ctscope;
 using namespace ctscope::linalg;
 using bench::best_of;
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: bench_gram [n=5632] [d=2048] [kq=72] [reps=3]\n"
+    "  Gram pass throughput on one random n x d BF16 matrix, every kernel path, over SGEMM.\n"
+    "  e.g. bench_gram 5632 2048 72 3\n";
+
+// The i-th positional argument as a positive whole number, or `fallback` when absent.
+int64_t argument(int argc, char** argv, int i, int64_t fallback) {
+  if (argc <= i) return fallback;
+  char* end = nullptr;
+  const long long v = std::strtoll(argv[i], &end, 10);
+  if (end == argv[i] || *end || v <= 0) {
+    std::fprintf(stderr, "bench_gram: error: argument %d: '%s' is not a positive whole number\n%s", i, argv[i], kUsage);
+    std::exit(2);
+  }
+  return v;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  const int64_t n = argument(argc, argv, 1, 5632), d = argument(argc, argv, 2, 2048);
+  const int kq = static_cast<int>(argument(argc, argv, 3, 72)), reps = static_cast<int>(argument(argc, argv, 4, 3));
   ctscope::bench::start_benchmark(argv);
-  const int64_t n = argc > 1 ? std::atoll(argv[1]) : 5632, d = argc > 2 ? std::atoll(argv[2]) : 2048;
-  const int kq = argc > 3 ? std::atoi(argv[3]) : 72, reps = argc > 4 ? std::atoi(argv[4]) : 3;
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 0.02f);
   std::vector<uint16_t> W(static_cast<size_t>(n * d));

@@ -533,5 +533,102 @@ TEST_F(TrainRun, FullFineTuningOverfitsARepeatedText) {
   EXPECT_LT(loss, 0.05);
 }
 
+// Amplitudes of layer 0 in a trainable basis with a trainable offset (every
+// factor of the link trains), LoRA on layer 1, every norm dense.
+template <class S>
+ParameterSet<S> factored_and_dense(const ModelConfig& c) {
+  ParameterSet<S> ps(tiny_weights<S>(c, false, 19));
+  auto values = [](size_t n, uint64_t seed, double sd) {
+    const std::vector<double> v = random_values(n, seed, sd);
+    return std::vector<S>(v.begin(), v.end());
+  };
+  const int K = 4;
+  std::map<int64_t, int> basis;
+  uint64_t seed = 300;
+  for (Role r : kProjections) {
+    const TensorShape s = tensor_shape(c, r);
+    if (!basis.count(s.cols)) {
+      std::vector<S> G = values(static_cast<size_t>(K * s.cols), seed++, 0.3);
+      std::vector<S> offset = values(static_cast<size_t>(s.cols), seed++, 0.1);
+      basis[s.cols] = ps.add_basis(fmt::format("b{}", s.cols), K, s.cols, std::move(G), std::move(offset), true);
+    }
+    ps.add_amplitudes(0, r, basis.at(s.cols), values(static_cast<size_t>(s.rows * K), seed++, 0.3));
+    ps.add_lora(1, r, 3, 6.0, seed++);
+  }
+  for (auto& p : ps.params())
+    if (p.name.ends_with(".lora_B")) p.value = values(p.value.size(), seed++, 0.2);
+  for (int l = 0; l < 2; ++l) {
+    ps.add_dense(l, Role::InputLayernorm);
+    ps.add_dense(l, Role::PostAttentionLayernorm);
+  }
+  ps.add_dense(-1, Role::Norm);
+  return ps;
+}
+
+// The factored links get no dense gradient buffer (only the norms do), and
+// the gradients the backward streams into their factors equal the
+// dense-then-collect path: dW = dout^T x in a full buffer, then dA = dW G^T,
+// dG = A^T dW, do = 1^T dW (LoRA: dB = s dW A^T, dA = s B^T dW). Not bit for
+// bit: the stream computes dout^T (x G^T), the same sums associated another
+// way, so they agree to rounding: 1e-12 relative in double, 1e-5 in float.
+template <class S>
+void check_streamed_gradients(double tolerance) {
+  const ModelConfig c = tiny_config(RopeLayout::Interleaved);
+  ParameterSet<S> ps = factored_and_dense<S>(c);
+  TrainWeights<S> grads = ps.gradient_buffers();
+  uint64_t norm_bytes = 0;
+  for (const auto& t : model_tensors(c, false)) {
+    const TensorShape s = tensor_shape(c, t.role);
+    EXPECT_EQ(grads.tensor(t.layer, t.role).empty(), s.cols != 1) << hf_tensor_name(t.layer, t.role);
+    if (s.cols == 1) norm_bytes += static_cast<uint64_t>(s.size()) * sizeof(S);
+  }
+  EXPECT_EQ(tensor_bytes(grads), norm_bytes);
+  Activations<S> a = plan_activations<S>(c, 2, 6);
+  const TokenBatch batch = tiny_batch();
+  accumulate_gradients(ps, a, grads, std::span(&batch, 1));
+  // Parameter gradients plus a scratch of at most N x K (N = 12 tokens, K <= 4).
+  EXPECT_LE(ps.gradient_bytes(), (ps.trainable_count() + 12 * 4) * sizeof(S));
+  std::vector<std::vector<S>> streamed;
+  for (const auto& p : ps.params()) streamed.push_back(p.grad);
+
+  TrainWeights<S> dense = zero_gradients(ps.weights(), [](int, Role) { return true; });
+  ps.zero_grad();
+  train_forward(ps.weights(), a, batch.inputs, batch.targets);
+  train_backward(ps.weights(), a, dense);
+  ps.collect(dense);
+  int compared = 0;
+  for (size_t i = 0; i < ps.params().size(); ++i) {
+    const auto& p = ps.params()[i];
+    if (!p.trainable) continue;
+    double err2 = 0, ref2 = 0;
+    for (size_t j = 0; j < p.grad.size(); ++j) {
+      const double e = static_cast<double>(streamed[i][j]) - static_cast<double>(p.grad[j]);
+      err2 += e * e;
+      ref2 += static_cast<double>(p.grad[j]) * p.grad[j];
+    }
+    EXPECT_GT(ref2, 0.0) << p.name;
+    EXPECT_LE(std::sqrt(err2 / ref2), tolerance) << p.name;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 7 + 2 + 2 + 2 * 7 + 5);  // amplitudes, two bases and offsets, LoRA B and A, norms
+}
+
+TEST_F(TrainGradients, FactoredLinksStreamWithoutDenseBuffersInDouble) { check_streamed_gradients<double>(1e-12); }
+TEST_F(TrainGradients, FactoredLinksStreamWithoutDenseBuffersInFloat) { check_streamed_gradients<float>(1e-5); }
+
+// Loading moves the float tensors instead of copying them (no second copy of
+// the model at its peak); the copy and the move give the same weights.
+TEST(TrainWeightsLoad, MovesFloatTensors) {
+  const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
+  LlamaWeights lw = to_llama_weights(tiny_weights<float>(c, false, 20));
+  const TrainWeights<float> copied = train_weights_from<float>(lw);
+  const float* wq = lw.layers[1].wq.data();
+  const TrainWeights<float> moved = train_weights_from<float>(std::move(lw));
+  EXPECT_EQ(moved.layers[1].wq.data(), wq);
+  for (const auto& t : model_tensors(c, false))
+    EXPECT_EQ(moved.tensor(t.layer, t.role), copied.tensor(t.layer, t.role)) << hf_tensor_name(t.layer, t.role);
+  EXPECT_EQ(tensor_bytes(moved), tensor_bytes(copied));
+}
+
 }  // namespace
 }  // namespace ctscope::train

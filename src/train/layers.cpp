@@ -3,6 +3,8 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -11,20 +13,45 @@ namespace ctscope::train {
 namespace {
 blasint bi(int64_t v) { return static_cast<blasint>(v); }
 CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+// gemm_stats()'s totals. Training calls gemm from one thread (OpenBLAS
+// threads inside), but tests may train in several: atomics, relaxed.
+std::atomic<uint64_t> g_calls{0}, g_flops{0}, g_nanoseconds{0};
+
+// Counts one call of M x N x K around `run`.
+template <class Run>
+void counted(int64_t M, int64_t N, int64_t K, const Run& run) {
+  const auto t0 = std::chrono::steady_clock::now();
+  run();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  g_calls.fetch_add(1, std::memory_order_relaxed);
+  g_flops.fetch_add(2 * static_cast<uint64_t>(M) * static_cast<uint64_t>(N) * static_cast<uint64_t>(K),
+                    std::memory_order_relaxed);
+  g_nanoseconds.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
+}
 }  // namespace
+
+GemmStats gemm_stats() {
+  return {g_calls.load(std::memory_order_relaxed), g_flops.load(std::memory_order_relaxed),
+          static_cast<double>(g_nanoseconds.load(std::memory_order_relaxed)) * 1e-9};
+}
 
 template <>
 void gemm<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
-              bi(ldc));
+  counted(M, N, K, [&] {
+    cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
+                bi(ldc));
+  });
 }
 
 template <>
 void gemm<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
-              bi(ldc));
+  counted(M, N, K, [&] {
+    cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
+                bi(ldc));
+  });
 }
 
 template <class S>

@@ -21,6 +21,15 @@ template <class S>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda, const S* B,
           int64_t ldb, S beta, S* C, int64_t ldc);
 
+// What every gemm call so far computed (2 M N K each) and how long it took:
+// a benchmark's honest FLOP count of a training step is the difference over
+// the step, and its time outside GEMMs is where the rest goes.
+struct GemmStats {
+  uint64_t calls = 0, flops = 0;
+  double seconds = 0;
+};
+GemmStats gemm_stats();
+
 // out[t] = embed[tokens[t]];  backward: dembed[tokens[t]] += dout[t].
 template <class S>
 void embedding_forward(S* out, const int32_t* tokens, const S* embed, int64_t N, int64_t d);

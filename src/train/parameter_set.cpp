@@ -143,10 +143,17 @@ void ParameterSet<S>::materialize() {
 }
 
 template <class S>
+const typename ParameterSet<S>::Link* ParameterSet<S>::find_link(int layer, Role role) const {
+  for (const auto& l : links_)
+    if (l.tensor.layer == layer && l.tensor.role == role) return &l;
+  return nullptr;
+}
+
+template <class S>
 TrainWeights<S> ParameterSet<S>::gradient_buffers() const {
   std::vector<TensorRole> wanted;
   for (const auto& l : links_)
-    if (link_trains(l)) wanted.push_back(l.tensor);
+    if (l.kind == LinkKind::Dense && link_trains(l)) wanted.push_back(l.tensor);
   return zero_gradients(w_, [&](int layer, Role role) {
     return std::any_of(wanted.begin(), wanted.end(),
                        [&](const TensorRole& t) { return t.layer == layer && t.role == role; });
@@ -163,6 +170,7 @@ void ParameterSet<S>::collect(const TrainWeights<S>& g) {
   for (const auto& l : links_) {
     if (!link_trains(l)) continue;
     const std::vector<S>& dW = g.tensor(l.tensor.layer, l.tensor.role);
+    if (dW.empty()) continue;  // streamed by add_weight_gradient
     auto& P = params_[static_cast<size_t>(l.a)];
     switch (l.kind) {
       case LinkKind::Dense:
@@ -192,6 +200,59 @@ void ParameterSet<S>::collect(const TrainWeights<S>& g) {
       }
     }
   }
+}
+
+template <class S>
+bool ParameterSet<S>::takes(int layer, Role role) const {
+  const Link* l = find_link(layer, role);
+  return l && l->kind != LinkKind::Dense && link_trains(*l);
+}
+
+template <class S>
+void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
+                                          int64_t n_out) {
+  const int64_t d = n_in, n = n_out;  // W [n, d]
+  const Link* l = find_link(layer, role);
+  if (!l || l->kind == LinkKind::Dense)
+    throw Error(fmt::format("{} is not trained through factors", hf_tensor_name(layer, role)));
+  // Amplitudes: W = A G (+ 1 o^T), L = A, R = G, s = 1. LoRA: W = W0 + s B A, L = B, R = A.
+  const Basis* b = l->kind == LinkKind::Amplitudes ? &bases_[static_cast<size_t>(l->b)] : nullptr;
+  auto& L = params_[static_cast<size_t>(l->a)];
+  auto& R = params_[static_cast<size_t>(b ? b->G : l->b)];
+  const auto s = static_cast<S>(l->scale);
+  const int64_t K = L.cols;
+  if (std::ssize(scratch_) < N * K) scratch_.resize(static_cast<size_t>(N * K));
+  S* t = scratch_.data();
+  if (L.trainable) {
+    gemm<S>(false, true, N, K, d, S(1), x, d, R.value.data(), d, S(0), t, K);        // x R^T     [N, K]
+    gemm<S>(true, false, n, K, N, s, dout, n, t, K, S(1), L.grad.data(), K);         // dL += s dout^T (x R^T)
+  }
+  if (R.trainable) {
+    gemm<S>(false, false, N, K, n, S(1), dout, n, L.value.data(), K, S(0), t, K);    // dout L    [N, K]
+    gemm<S>(true, false, K, d, N, s, t, K, x, d, S(1), R.grad.data(), d);            // dR += s (dout L)^T x
+  }
+  if (b && b->offset >= 0 && params_[static_cast<size_t>(b->offset)].trainable) {
+    auto& o = params_[static_cast<size_t>(b->offset)].grad;  // do += 1^T dW = x^T (dout 1)
+    for (int64_t i = 0; i < N; ++i) {
+      double r = 0;
+      for (int64_t j = 0; j < n; ++j) r += static_cast<double>(dout[i * n + j]);
+      for (int64_t j = 0; j < d; ++j) o[static_cast<size_t>(j)] += static_cast<S>(r * static_cast<double>(x[i * d + j]));
+    }
+  }
+}
+
+template <class S>
+uint64_t ParameterSet<S>::parameter_bytes() const {
+  uint64_t n = 0;
+  for (const auto& p : params_) n += p.value.size() * sizeof(S);
+  return n;
+}
+
+template <class S>
+uint64_t ParameterSet<S>::gradient_bytes() const {
+  uint64_t n = scratch_.size() * sizeof(S);
+  for (const auto& p : params_) n += p.grad.size() * sizeof(S);
+  return n;
 }
 
 template class ParameterSet<float>;

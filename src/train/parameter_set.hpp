@@ -10,8 +10,16 @@
 // pieces a run may train). Tensors no link covers keep their values.
 //
 // A step: materialize() writes every linked tensor of weights(); the backward
-// pass fills gradient_buffers() (only the tensors some trainable parameter
-// needs); collect() turns those into parameter gradients.
+// pass fills gradient_buffers() (dense buffers only for the dense links that
+// train) and hands the gradient of each matrix trained through factors
+// (amplitudes, LoRA) to the set itself as a WeightGradientSink, which adds
+// the factors' gradients at once without forming dW:
+//   W = s L R,  dW = dout^T x:  dL += s dout^T (x R^T),  dR += s (dout L)^T x,
+// 2 N K (n + d) FLOPs for N tokens instead of 2 N n d (+ 2 n K d) for dW and
+// then dW R^T, and no dense [n, d] buffer (at TinyLlama shapes, amplitude
+// training would otherwise hold a second 4 GB copy of the model). collect()
+// turns the dense buffers into parameter gradients (and still takes a dense
+// dW of a factored link, the path the streamed one is tested against).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -35,7 +43,7 @@ struct Parameter {
 enum class LinkKind { Dense, Amplitudes, Lora };
 
 template <class S>
-class ParameterSet {
+class ParameterSet : public WeightGradientSink<S> {
  public:
   // The starting model; tensors no link covers are used as they are.
   explicit ParameterSet(TrainWeights<S> base);
@@ -70,11 +78,25 @@ class ParameterSet {
   // Rebuilds every linked tensor of weights() from the parameters.
   void materialize();
   const TrainWeights<S>& weights() const { return w_; }
-  // Zeroed dense gradients for the tensors whose link has a trainable parameter.
+  // Zeroed dense gradients for the tensors of the dense links that train
+  // (the others are left empty: the backward streams them to this set).
   TrainWeights<S> gradient_buffers() const;
   void zero_grad();
-  // Adds the parameter gradients that follow from the dense gradients dW.
+  // Adds the parameter gradients that follow from the dense gradients dW
+  // (tensors left empty are skipped: their gradients were streamed).
   void collect(const TrainWeights<S>& dW);
+
+  // WeightGradientSink: the matrices of the amplitude and LoRA links that train.
+  bool takes(int layer, Role role) const override;
+  void add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
+                           int64_t n_out) override;
+
+  // Bytes held: the model weights() (dense, materialized), the parameters'
+  // values (frozen ones included, e.g. LoRA's W0), their gradients with the
+  // scratch of add_weight_gradient.
+  uint64_t weight_bytes() const { return tensor_bytes(w_); }
+  uint64_t parameter_bytes() const;
+  uint64_t gradient_bytes() const;
 
  private:
   struct Link {
@@ -88,6 +110,7 @@ class ParameterSet {
     int G = -1, offset = -1;  // parameters
   };
   bool link_trains(const Link& l) const;
+  const Link* find_link(int layer, Role role) const;
   int add_param(Parameter<S> p);
   void require_unlinked(int layer, Role role) const;
 
@@ -95,6 +118,7 @@ class ParameterSet {
   std::vector<Parameter<S>> params_;
   std::vector<Basis> bases_;
   std::vector<Link> links_;
+  std::vector<S> scratch_;  // [N, K] of add_weight_gradient, grown to the largest asked
 };
 
 }  // namespace ctscope::train

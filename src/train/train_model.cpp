@@ -21,6 +21,23 @@ S* data_or_null(std::vector<S>& v) {
   return v.empty() ? nullptr : v.data();
 }
 
+// The backward of out = x W(layer, role)^T: dx as matmul_backward writes it,
+// and the weight gradient into its dense buffer or, when it has none, to the
+// sink that takes it (or nowhere: nobody asked).
+template <class S>
+struct WeightGradients {
+  TrainWeights<S>& dense;
+  WeightGradientSink<S>* sink;
+  int64_t N;
+
+  void matmul_backward(int layer, Role role, S* dx, const S* dout, const S* x, const S* W, int64_t n_in,
+                       int64_t n_out, bool accumulate_dx) const {
+    S* dW = data_or_null(dense.tensor(layer, role));
+    train::matmul_backward(dx, dW, dout, x, W, N, n_in, n_out, accumulate_dx);
+    if (!dW && sink && sink->takes(layer, role)) sink->add_weight_gradient(layer, role, dout, x, N, n_in, n_out);
+  }
+};
+
 }  // namespace
 
 template <class S>
@@ -113,7 +130,8 @@ double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<cons
 }
 
 template <class S>
-void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& g, double loss_scale) {
+void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& g, double loss_scale,
+                    WeightGradientSink<S>* sink) {
   const auto& c = w.config;
   const Dims m(c, a.B, a.T);
   const int64_t N = m.N, d = m.d;
@@ -121,14 +139,16 @@ void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>
   cross_entropy_backward(a.dlogits.data(), a.logits.data(), a.lse.data(), a.targets.data(), N, m.V,
                          loss_scale / static_cast<double>(a.scored));
   // Classifier and final norm; dres is the gradient of the residual stream from here down.
-  matmul_backward(a.dxn.data(), data_or_null(g.tensor(-1, Role::LmHead)), a.dlogits.data(), a.xnf.data(),
-                  w.tensor(-1, Role::LmHead).data(), N, d, m.V, false);
+  const WeightGradients<S> wg{g, sink, N};
+  wg.matmul_backward(-1, Role::LmHead, a.dxn.data(), a.dlogits.data(), a.xnf.data(), w.tensor(-1, Role::LmHead).data(),
+                     d, m.V, false);
   std::fill(a.dres.begin(), a.dres.end(), S(0));
   rmsnorm_backward(a.dres.data(), data_or_null(g.final_norm), a.dxn.data(), a.res_final.data(), w.final_norm.data(),
                    a.rstdf.data(), N, d);
   for (int64_t l = m.L - 1; l >= 0; --l) {
     const auto& L = w.layers[static_cast<size_t>(l)];
     auto& G = g.layers[static_cast<size_t>(l)];
+    const int li = static_cast<int>(l);
     const S* res_in = a.res_in.data() + l * N * d;
     const S* res_mid = a.res_mid.data() + l * N * d;
     const S* xn1 = a.xn1.data() + l * N * d;
@@ -141,23 +161,21 @@ void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>
     const S* up = a.up.data() + l * N * m.hidden;
     const S* hact = a.hact.data() + l * N * m.hidden;
     // MLP block (the residual passes dres through unchanged).
-    matmul_backward(a.dhact.data(), data_or_null(G.w_down), a.dres.data(), hact, L.w_down.data(), N, m.hidden, d,
-                    false);
+    wg.matmul_backward(li, Role::DownProj, a.dhact.data(), a.dres.data(), hact, L.w_down.data(), m.hidden, d, false);
     swiglu_backward(a.dgate.data(), a.dup.data(), a.dhact.data(), gate, up, N * m.hidden);
-    matmul_backward(a.dxn.data(), data_or_null(G.w_gate), a.dgate.data(), xn2, L.w_gate.data(), N, d, m.hidden,
-                    false);
-    matmul_backward(a.dxn.data(), data_or_null(G.w_up), a.dup.data(), xn2, L.w_up.data(), N, d, m.hidden, true);
+    wg.matmul_backward(li, Role::GateProj, a.dxn.data(), a.dgate.data(), xn2, L.w_gate.data(), d, m.hidden, false);
+    wg.matmul_backward(li, Role::UpProj, a.dxn.data(), a.dup.data(), xn2, L.w_up.data(), d, m.hidden, true);
     rmsnorm_backward(a.dres.data(), data_or_null(G.ffn_norm), a.dxn.data(), res_mid, L.ffn_norm.data(),
                      a.rstd2.data() + l * N, N, d);
     // Attention block.
-    matmul_backward(a.datt.data(), data_or_null(G.wo), a.dres.data(), att, L.wo.data(), N, d, d, false);
+    wg.matmul_backward(li, Role::OProj, a.datt.data(), a.dres.data(), att, L.wo.data(), d, d, false);
     attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.dprobs.data(), a.datt.data(),
                        a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
     rope_backward(a.dq.data(), a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
     rope_backward(a.dk.data(), a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
-    matmul_backward(a.dxn.data(), data_or_null(G.wq), a.dq.data(), xn1, L.wq.data(), N, d, d, false);
-    matmul_backward(a.dxn.data(), data_or_null(G.wk), a.dk.data(), xn1, L.wk.data(), N, d, m.kv, true);
-    matmul_backward(a.dxn.data(), data_or_null(G.wv), a.dv.data(), xn1, L.wv.data(), N, d, m.kv, true);
+    wg.matmul_backward(li, Role::QProj, a.dxn.data(), a.dq.data(), xn1, L.wq.data(), d, d, false);
+    wg.matmul_backward(li, Role::KProj, a.dxn.data(), a.dk.data(), xn1, L.wk.data(), d, m.kv, true);
+    wg.matmul_backward(li, Role::VProj, a.dxn.data(), a.dv.data(), xn1, L.wv.data(), d, m.kv, true);
     rmsnorm_backward(a.dres.data(), data_or_null(G.attn_norm), a.dxn.data(), res_in, L.attn_norm.data(),
                      a.rstd1.data() + l * N, N, d);
   }
@@ -172,8 +190,9 @@ template double train_forward<float>(const TrainWeights<float>&, Activations<flo
                                      std::span<const int32_t>);
 template double train_forward<double>(const TrainWeights<double>&, Activations<double>&, std::span<const int32_t>,
                                       std::span<const int32_t>);
-template void train_backward<float>(const TrainWeights<float>&, Activations<float>&, TrainWeights<float>&, double);
+template void train_backward<float>(const TrainWeights<float>&, Activations<float>&, TrainWeights<float>&, double,
+                                    WeightGradientSink<float>*);
 template void train_backward<double>(const TrainWeights<double>&, Activations<double>&, TrainWeights<double>&,
-                                     double);
+                                     double, WeightGradientSink<double>*);
 
 }  // namespace ctscope::train

@@ -41,9 +41,12 @@ double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<cons
                      std::span<const int32_t> targets);
 
 // Adds loss_scale * d(mean loss)/d(weight) to every tensor of `grads` that is
-// not empty (zero_gradients). The forward's activations must still be in `a`.
-// Gradient accumulation over n micro-batches: loss_scale = 1/n each.
+// not empty (zero_gradients), and hands the gradient of every matrix with an
+// empty buffer that `sink` takes to the sink as soon as it is known (the
+// matrices trained through factors). The forward's activations must still be
+// in `a`. Gradient accumulation over n micro-batches: loss_scale = 1/n each.
 template <class S>
-void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& grads, double loss_scale = 1.0);
+void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& grads, double loss_scale = 1.0,
+                    WeightGradientSink<S>* sink = nullptr);
 
 }  // namespace ctscope::train

@@ -16,13 +16,13 @@ double accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, Train
     auto& g = grads.tensor(t.layer, t.role);
     std::fill(g.begin(), g.end(), S(0));
   }
+  params.zero_grad();  // the backward streams the factored links' gradients into params as it goes
   const double scale = 1.0 / static_cast<double>(micro_batches.size());
   double loss = 0;
   for (const auto& b : micro_batches) {
     loss += scale * train_forward(params.weights(), acts, b.inputs, b.targets);
-    train_backward(params.weights(), acts, grads, scale);
+    train_backward(params.weights(), acts, grads, scale, &params);
   }
-  params.zero_grad();
   params.collect(grads);
   return loss;
 }

@@ -1,8 +1,10 @@
 // One optimizer step with gradient accumulation: the parameters are
 // materialized into the model, each micro-batch runs forward and backward
 // with loss scale 1/n (so the gradient is that of the mean of the n
-// micro-batch losses), the dense gradients become parameter gradients, are
-// clipped by global norm, and the optimizer moves the parameters.
+// micro-batch losses; the gradients of matrices trained through factors are
+// streamed into their parameters as the backward computes them), the dense
+// gradients become parameter gradients, all are clipped by global norm, and
+// the optimizer moves the parameters.
 #pragma once
 #include <cstdint>
 #include <span>

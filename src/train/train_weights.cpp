@@ -1,5 +1,7 @@
 #include "train/train_weights.hpp"
 
+#include <type_traits>
+
 #include "util/error.hpp"
 
 namespace ctscope::train {
@@ -54,24 +56,53 @@ std::vector<TensorRole> model_tensors(const ModelConfig& c, bool tied) {
   return out;
 }
 
-template <class S>
-TrainWeights<S> train_weights_from(const LlamaWeights& w) {
+namespace {
+
+// The runtime's weights as S, each tensor taken by `take` (a copy or a move).
+template <class S, class W, class Take>
+TrainWeights<S> convert_weights(W& w, const Take& take) {
   TrainWeights<S> t;
   t.config = w.config;
   t.tied = w.lm_head.empty();
   t.layers.resize(w.layers.size());
-  auto copy = [](const std::vector<float>& from) { return std::vector<S>(from.begin(), from.end()); };
-  t.embed = copy(w.embed);
+  t.embed = take(w.embed);
   for (size_t l = 0; l < w.layers.size(); ++l) {
-    const auto& a = w.layers[l];
+    auto& a = w.layers[l];
     auto& b = t.layers[l];
-    b.attn_norm = copy(a.attn_norm), b.ffn_norm = copy(a.ffn_norm);
-    b.wq = copy(a.wq), b.wk = copy(a.wk), b.wv = copy(a.wv), b.wo = copy(a.wo);
-    b.w_gate = copy(a.w_gate), b.w_up = copy(a.w_up), b.w_down = copy(a.w_down);
+    b.attn_norm = take(a.attn_norm), b.ffn_norm = take(a.ffn_norm);
+    b.wq = take(a.wq), b.wk = take(a.wk), b.wv = take(a.wv), b.wo = take(a.wo);
+    b.w_gate = take(a.w_gate), b.w_up = take(a.w_up), b.w_down = take(a.w_down);
   }
-  t.final_norm = copy(w.final_norm);
-  t.lm_head = copy(w.lm_head);
+  t.final_norm = take(w.final_norm);
+  t.lm_head = take(w.lm_head);
   return t;
+}
+
+}  // namespace
+
+template <class S>
+TrainWeights<S> train_weights_from(const LlamaWeights& w) {
+  return convert_weights<S>(w, [](const std::vector<float>& from) { return std::vector<S>(from.begin(), from.end()); });
+}
+
+template <class S>
+TrainWeights<S> train_weights_from(LlamaWeights&& w) {
+  return convert_weights<S>(w, [](std::vector<float>& from) {
+    if constexpr (std::is_same_v<S, float>) {
+      return std::move(from);
+    } else {
+      std::vector<S> out(from.begin(), from.end());
+      std::vector<float>().swap(from);
+      return out;
+    }
+  });
+}
+
+template <class S>
+uint64_t tensor_bytes(const TrainWeights<S>& w) {
+  uint64_t n = 0;
+  for (const auto& t : model_tensors(w.config, w.tied)) n += w.tensor(t.layer, t.role).size() * sizeof(S);
+  return n;
 }
 
 template <class S>
@@ -99,6 +130,10 @@ template struct TrainWeights<float>;
 template struct TrainWeights<double>;
 template TrainWeights<float> train_weights_from<float>(const LlamaWeights&);
 template TrainWeights<double> train_weights_from<double>(const LlamaWeights&);
+template TrainWeights<float> train_weights_from<float>(LlamaWeights&&);
+template TrainWeights<double> train_weights_from<double>(LlamaWeights&&);
+template uint64_t tensor_bytes<float>(const TrainWeights<float>&);
+template uint64_t tensor_bytes<double>(const TrainWeights<double>&);
 template LlamaWeights to_llama_weights<float>(const TrainWeights<float>&);
 template LlamaWeights to_llama_weights<double>(const TrainWeights<double>&);
 

@@ -51,12 +51,34 @@ TensorShape tensor_shape(const ModelConfig& c, Role role);
 // q, k, v, o, ffn norm, gate, up, down; final norm; the classifier unless tied).
 std::vector<TensorRole> model_tensors(const ModelConfig& c, bool tied);
 
-// The runtime's weights as S.
+// The runtime's weights as S. From an rvalue the tensors are moved (float) or
+// converted one at a time and freed (double), so loading a model never holds
+// two full copies (at TinyLlama shapes a copy is 4.4 GB).
 template <class S>
 TrainWeights<S> train_weights_from(const LlamaWeights& w);
+template <class S>
+TrainWeights<S> train_weights_from(LlamaWeights&& w);
 // And back (float), e.g. to run a trained model or score it with eval's rule.
 template <class S>
 LlamaWeights to_llama_weights(const TrainWeights<S>& w);
+
+// Bytes the tensors hold (empty ones, e.g. gradients nobody asked for, hold none).
+template <class S>
+uint64_t tensor_bytes(const TrainWeights<S>& w);
+
+// Where the backward pass puts the gradient of a weight matrix that has no
+// buffer in the gradient set: a parameter set that trains W through factors
+// (W = A G, W = W0 + s B A) takes dout [N, n_out] and x [N, n_in] of
+// dW = dout^T x and adds its factors' gradients at once, so the dense
+// [n_out, n_in] gradient is never formed (at TinyLlama shapes 4 GB).
+template <class S>
+class WeightGradientSink {
+ public:
+  virtual ~WeightGradientSink() = default;
+  virtual bool takes(int layer, Role role) const = 0;
+  virtual void add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
+                                   int64_t n_out) = 0;
+};
 
 // Zero-filled gradients for the tensors `wanted` says yes to (others empty).
 template <class S, class Wanted>
