@@ -8,12 +8,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "train/optimizer.hpp"
 #include "train/schedule.hpp"
 #include "train/token_windows.hpp"
+#include "train/train_step.hpp"
 
 namespace ctscope::train {
 
@@ -26,12 +28,14 @@ struct RunSettings {
 
 struct StepLog {
   int64_t step = 0;  // 0-based
-  double loss = 0, lr = 0, grad_norm = 0, seconds = 0;  // seconds since the run began
-  nlohmann::json to_json() const;  // one line of the JSONL log
+  double loss = 0, lr = 0, grad_norm = 0, seconds = 0;  // loss: mean CE; seconds since the run began
+  std::optional<double> kl;        // mean KL(teacher || student) of the step, with a teacher
+  nlohmann::json to_json() const;  // one line of the JSONL log ("train_kl" with a teacher)
 };
 
-// Trains params in place; on_step after every step (may be empty).
+// Trains params in place; on_step after every step (may be empty). With a
+// teacher, each step minimizes mean CE + weight * mean KL (train_step.hpp).
 void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunSettings& s,
-               const std::function<void(const StepLog&)>& on_step = {});
+               const std::function<void(const StepLog&)>& on_step = {}, const TeacherFn<float>& teacher = {});
 
 }  // namespace ctscope::train
