@@ -28,6 +28,7 @@
 #include "train/token_windows.hpp"
 #include "train/train_run.hpp"
 #include "train/train_step.hpp"
+#include "train_fixtures.hpp"
 #include "util/error.hpp"
 #include "util/normal_rng.hpp"
 
@@ -35,84 +36,13 @@ namespace ctscope::train {
 namespace {
 
 using test_support::kModels;
+using namespace fixtures;
 
-// d = 16, 2 layers, 4 query heads sharing 2 KV heads (GQA), hidden 24, vocab 32.
-ModelConfig tiny_config(RopeLayout layout) {
-  ModelConfig c;
-  c.dim = 16, c.hidden_dim = 24, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.vocab_size = 32;
-  c.max_seq_len = 64, c.rope = layout, c.norm_eps = 1e-5, c.rope_theta = 10000.0;
-  return c;
-}
-
-// Seeded N(0, 0.4^2) matrices and norms near 1: activations of order 1, no
-// saturated softmax, so finite differences see every path.
-template <class S>
-TrainWeights<S> tiny_weights(const ModelConfig& c, bool tied, uint64_t seed) {
-  TrainWeights<S> w;
-  w.config = c;
-  w.tied = tied;
-  w.layers.resize(static_cast<size_t>(c.n_layers));
-  NormalRng rng(seed);
-  for (const auto& t : model_tensors(c, tied)) {
-    const TensorShape s = tensor_shape(c, t.role);
-    auto& v = w.tensor(t.layer, t.role);
-    v.resize(static_cast<size_t>(s.size()));
-    for (auto& x : v) x = static_cast<S>(s.cols == 1 ? 1.0 + 0.1 * rng() : 0.4 * rng());
-  }
-  return w;
-}
-
-// Two sequences of six tokens; a few targets are not scored (-1), as the
-// first half of an eval chunk is not.
-TokenBatch tiny_batch() {
-  return {{1, 5, 9, 30, 2, 7, 3, 3, 17, 0, 31, 12}, {5, 9, -1, 2, 7, 11, -1, 17, 0, 31, 12, 4}};
-}
-
-// Every test here multiplies tiny matrices: OpenBLAS threads would only cost
-// (waking and spinning), so each holds it to one.
-class TrainTest : public ::testing::Test {
-  linalg::ScopedBlasThreads one_{1};
-};
 class TrainGradients : public TrainTest {};
 class TrainForward : public TrainTest {};
 class TrainStep : public TrainTest {};
 class TrainRun : public TrainTest {};
 class TrainCt : public TrainTest {};
-
-double loss_of(ParameterSet<double>& ps, Activations<double>& a, const TokenBatch& b) {
-  ps.materialize();
-  return train_forward(ps.weights(), a, b.inputs, b.targets);
-}
-
-// Every trainable parameter's gradient at up to 12 entries spread over it
-// against (L(x+h) - L(x-h)) / 2h: ||analytic - numeric|| / ||numeric|| <= 1e-4.
-void check_gradients(ParameterSet<double>& ps, const ModelConfig& c) {
-  Activations<double> a = plan_activations<double>(c, 2, 6);
-  TrainWeights<double> grads = ps.gradient_buffers();
-  const TokenBatch batch = tiny_batch();
-  accumulate_gradients(ps, a, grads, std::span(&batch, 1));
-  int checked = 0;
-  for (auto& p : ps.params()) {
-    if (!p.trainable) continue;
-    const size_t n = p.value.size(), stride = std::max<size_t>(1, n / 12);
-    double err2 = 0, ref2 = 0;
-    for (size_t i = 0; i < n; i += stride) {
-      const double x = p.value[i], h = 1e-5;
-      p.value[i] = x + h;
-      const double up = loss_of(ps, a, batch);
-      p.value[i] = x - h;
-      const double down = loss_of(ps, a, batch);
-      p.value[i] = x;
-      const double numeric = (up - down) / (2 * h);
-      err2 += (p.grad[i] - numeric) * (p.grad[i] - numeric);
-      ref2 += numeric * numeric;
-    }
-    EXPECT_GT(ref2, 1e-16) << p.name << ": a vanishing gradient checks nothing";
-    EXPECT_LE(std::sqrt(err2 / ref2), 1e-4) << p.name;
-    ++checked;
-  }
-  EXPECT_GT(checked, 0);
-}
 
 TEST_F(TrainGradients, EveryDenseTensorInBothRopeLayouts) {
   for (RopeLayout layout : {RopeLayout::Interleaved, RopeLayout::HalfSplit})
@@ -129,13 +59,6 @@ TEST_F(TrainGradients, EveryDenseTensorInBothRopeLayouts) {
 
 const std::vector<Role> kProjections = {Role::QProj,    Role::KProj,  Role::VProj,   Role::OProj,
                                         Role::GateProj, Role::UpProj, Role::DownProj};
-
-std::vector<double> random_values(size_t n, uint64_t seed, double sd) {
-  NormalRng rng(seed);
-  std::vector<double> v(n);
-  for (auto& x : v) x = sd * rng();
-  return v;
-}
 
 std::vector<float> as_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 
@@ -383,8 +306,8 @@ TEST_F(TrainStep, AccumulationEqualsTheWholeBatch) {
   const TokenBatch all{in, tg};
   const std::vector<TokenBatch> halves = {{{in.begin(), in.begin() + 6}, {tg.begin(), tg.begin() + 6}},
                                           {{in.begin() + 6, in.end()}, {tg.begin() + 6, tg.end()}}};
-  const double l2 = accumulate_gradients(whole, a2, g2, std::span(&all, 1));
-  const double l1 = accumulate_gradients(parts, a1, g1, halves);
+  const double l2 = accumulate_gradients(whole, a2, g2, std::span(&all, 1)).loss;
+  const double l1 = accumulate_gradients(parts, a1, g1, halves).loss;
   EXPECT_NEAR(l1, l2, 1e-13);
   for (size_t i = 0; i < whole.params().size(); ++i) {
     const auto &x = whole.params()[i].grad, &y = parts.params()[i].grad;

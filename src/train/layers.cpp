@@ -251,6 +251,45 @@ void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, cons
   }
 }
 
+template <class S>
+double distill_forward(double* kl, double* teacher_lse, const S* logits, const double* lse, const S* teacher,
+                       const int32_t* targets, int64_t N, int64_t V) {
+  double total = 0;
+  for (int64_t t = 0; t < N; ++t) {
+    kl[t] = teacher_lse[t] = 0;
+    if (targets[t] < 0) continue;
+    const S* p = teacher + t * V;
+    const S* q = logits + t * V;
+    // log p_v = p_v - lse_p, log-sum-exp as cross_entropy_forward and eval take it.
+    const double mx = *std::max_element(p, p + V);
+    double sum = 0;
+    for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(p[j]) - mx);
+    teacher_lse[t] = mx + std::log(sum);
+    double k = 0;
+    for (int64_t j = 0; j < V; ++j) {
+      const double lp = static_cast<double>(p[j]) - teacher_lse[t], lq = static_cast<double>(q[j]) - lse[t];
+      k += std::exp(lp) * (lp - lq);
+    }
+    kl[t] = k;
+    total += k;
+  }
+  return total;
+}
+
+template <class S>
+void distill_backward(S* dlogits, const S* logits, const double* lse, const S* teacher, const double* teacher_lse,
+                      const int32_t* targets, int64_t N, int64_t V, double scale) {
+  for (int64_t t = 0; t < N; ++t) {
+    if (targets[t] < 0) continue;
+    const S* p = teacher + t * V;
+    const S* q = logits + t * V;
+    S* d = dlogits + t * V;
+    for (int64_t j = 0; j < V; ++j)
+      d[j] += static_cast<S>(scale * (std::exp(static_cast<double>(q[j]) - lse[t]) -
+                                      std::exp(static_cast<double>(p[j]) - teacher_lse[t])));
+  }
+}
+
 #define CTSCOPE_TRAIN_LAYERS(S)                                                                                      \
   template void embedding_forward<S>(S*, const int32_t*, const S*, int64_t, int64_t);                                \
   template void embedding_backward<S>(S*, const S*, const int32_t*, int64_t, int64_t);                               \
@@ -267,7 +306,11 @@ void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, cons
   template void swiglu_forward<S>(S*, const S*, const S*, int64_t);                                                  \
   template void swiglu_backward<S>(S*, S*, const S*, const S*, const S*, int64_t);                                   \
   template double cross_entropy_forward<S>(double*, double*, const S*, const int32_t*, int64_t, int64_t);           \
-  template void cross_entropy_backward<S>(S*, const S*, const double*, const int32_t*, int64_t, int64_t, double);
+  template void cross_entropy_backward<S>(S*, const S*, const double*, const int32_t*, int64_t, int64_t, double);  \
+  template double distill_forward<S>(double*, double*, const S*, const double*, const S*, const int32_t*, int64_t,  \
+                                     int64_t);                                                                       \
+  template void distill_backward<S>(S*, const S*, const double*, const S*, const double*, const int32_t*, int64_t,  \
+                                    int64_t, double);
 CTSCOPE_TRAIN_LAYERS(float)
 CTSCOPE_TRAIN_LAYERS(double)
 #undef CTSCOPE_TRAIN_LAYERS

@@ -86,4 +86,18 @@ template <class S>
 void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, const int32_t* targets, int64_t N,
                             int64_t V, double scale);
 
+// Distillation, per scored row: kl[t] = KL(p || q) = sum_v p_v (log p_v - log q_v)
+// with p = softmax(teacher[t]) and q = softmax(logits[t]), in double, as eval's
+// kl_mean (eval/perplexity.cpp) computes it; lse is the student's from
+// cross_entropy_forward, teacher_lse[t] the teacher's (kept for the backward).
+// Unscored rows (negative target): 0. Returns the sum over the scored rows.
+template <class S>
+double distill_forward(double* kl, double* teacher_lse, const S* logits, const double* lse, const S* teacher,
+                       const int32_t* targets, int64_t N, int64_t V);
+// dKL/dlogits = q - p: dlogits += scale * (softmax(logits) - softmax(teacher))
+// on scored rows (after cross_entropy_backward wrote them).
+template <class S>
+void distill_backward(S* dlogits, const S* logits, const double* lse, const S* teacher, const double* teacher_lse,
+                      const int32_t* targets, int64_t N, int64_t V, double scale);
+
 }  // namespace ctscope::train

@@ -47,7 +47,7 @@ uint64_t Activations<S>::bytes() const {
                           &res_final, &xnf, &rstdf, &logits, &dres, &dxn, &datt, &dq, &dk, &dv, &dgate, &dup, &dhact,
                           &dprobs, &dlogits})
     n += buf->size() * sizeof(S);
-  return n + (loss.size() + lse.size()) * sizeof(double) + (inputs.size() + targets.size()) * sizeof(int32_t);
+  return n + (loss.size() + lse.size() + teacher_lse.size() + kl.size()) * sizeof(double) + (inputs.size() + targets.size()) * sizeof(int32_t);
 }
 
 template <class S>
@@ -66,6 +66,7 @@ Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T) {
   a.res_final.resize(n(m.N * m.d)), a.xnf.resize(n(m.N * m.d)), a.rstdf.resize(n(m.N));
   a.logits.resize(n(m.N * m.V));
   a.loss.resize(n(m.N)), a.lse.resize(n(m.N));
+  a.teacher_lse.resize(n(m.N)), a.kl.resize(n(m.N));
   for (auto* v : {&a.dres, &a.dxn, &a.datt, &a.dq}) v->resize(n(m.N * m.d));
   for (auto* v : {&a.dk, &a.dv}) v->resize(n(m.N * m.kv));
   for (auto* v : {&a.dgate, &a.dup, &a.dhact}) v->resize(n(m.N * m.hidden));
@@ -76,12 +77,15 @@ Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T) {
 
 template <class S>
 double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
-                     std::span<const int32_t> targets) {
+                     std::span<const int32_t> targets, const Distillation<S>& distill) {
   const auto& c = w.config;
   const Dims m(c, a.B, a.T);
   if (static_cast<int64_t>(inputs.size()) != m.N || static_cast<int64_t>(targets.size()) != m.N)
     throw Error(fmt::format("training batch of {} inputs and {} targets for a plan of {} x {}", inputs.size(),
                             targets.size(), a.B, a.T));
+  if (!distill.teacher_logits.empty() && static_cast<int64_t>(distill.teacher_logits.size()) != m.N * m.V)
+    throw Error(fmt::format("teacher logits: {} values for {} tokens of a vocabulary of {}",
+                            distill.teacher_logits.size(), m.N, m.V));
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i] < 0 || inputs[i] >= m.V || targets[i] >= m.V)
       throw Error(fmt::format("token id {} is outside the vocabulary of {}",
@@ -126,6 +130,13 @@ double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<cons
   matmul_forward(a.logits.data(), a.xnf.data(), w.tensor(-1, Role::LmHead).data(), N, d, m.V);
   const double total = cross_entropy_forward(a.loss.data(), a.lse.data(), a.logits.data(), a.targets.data(), N, m.V);
   a.scored = std::count_if(a.targets.begin(), a.targets.end(), [](int32_t t) { return t >= 0; });
+  a.teacher_logits = distill.teacher_logits.empty() ? nullptr : distill.teacher_logits.data();
+  a.distill_weight = distill.weight;
+  a.kl_mean = 0;
+  if (a.teacher_logits && a.scored > 0)
+    a.kl_mean = distill_forward(a.kl.data(), a.teacher_lse.data(), a.logits.data(), a.lse.data(), a.teacher_logits,
+                                a.targets.data(), N, m.V) /
+                static_cast<double>(a.scored);
   return a.scored > 0 ? total / static_cast<double>(a.scored) : 0.0;
 }
 
@@ -138,6 +149,9 @@ void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>
   if (a.scored == 0) return;
   cross_entropy_backward(a.dlogits.data(), a.logits.data(), a.lse.data(), a.targets.data(), N, m.V,
                          loss_scale / static_cast<double>(a.scored));
+  if (a.teacher_logits && a.distill_weight != 0)  // weight 0: not a single bit changes
+    distill_backward(a.dlogits.data(), a.logits.data(), a.lse.data(), a.teacher_logits, a.teacher_lse.data(),
+                     a.targets.data(), N, m.V, a.distill_weight * loss_scale / static_cast<double>(a.scored));
   // Classifier and final norm; dres is the gradient of the residual stream from here down.
   const WeightGradients<S> wg{g, sink, N};
   wg.matmul_backward(-1, Role::LmHead, a.dxn.data(), a.dlogits.data(), a.xnf.data(), w.tensor(-1, Role::LmHead).data(),
@@ -187,9 +201,9 @@ template struct Activations<double>;
 template Activations<float> plan_activations<float>(const ModelConfig&, int64_t, int64_t);
 template Activations<double> plan_activations<double>(const ModelConfig&, int64_t, int64_t);
 template double train_forward<float>(const TrainWeights<float>&, Activations<float>&, std::span<const int32_t>,
-                                     std::span<const int32_t>);
+                                     std::span<const int32_t>, const Distillation<float>&);
 template double train_forward<double>(const TrainWeights<double>&, Activations<double>&, std::span<const int32_t>,
-                                      std::span<const int32_t>);
+                                      std::span<const int32_t>, const Distillation<double>&);
 template void train_backward<float>(const TrainWeights<float>&, Activations<float>&, TrainWeights<float>&, double,
                                     WeightGradientSink<float>*);
 template void train_backward<double>(const TrainWeights<double>&, Activations<double>&, TrainWeights<double>&,

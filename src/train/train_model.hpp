@@ -11,6 +11,18 @@
 
 namespace ctscope::train {
 
+// Distillation on a batch: the teacher's logits for the same inputs ([B*T,
+// vocab], row t its prediction after input t; they must stay valid until
+// train_backward) and the weight w of KL(teacher || student) that each scored
+// position adds to its cross-entropy. Empty logits: no teacher. With w = 0
+// the KL is still measured (reported) but neither the loss nor the gradient
+// sees it: exactly the numbers of a run without a teacher.
+template <class S>
+struct Distillation {
+  std::span<const S> teacher_logits;
+  double weight = 0;
+};
+
 template <class S>
 struct Activations {
   int64_t B = 0, T = 0;
@@ -22,6 +34,12 @@ struct Activations {
   std::vector<S> res_final, xnf, rstdf, logits;  // after the last block
   std::vector<double> loss, lse;                 // per token
   int64_t scored = 0;                            // targets >= 0
+  // Distillation (a forward given teacher logits): the teacher's log-sum-exp
+  // and the KL per token, the mean KL over the scored targets, the weight, and
+  // the teacher's logits as given (null: no teacher).
+  std::vector<double> teacher_lse, kl;
+  double kl_mean = 0, distill_weight = 0;
+  const S* teacher_logits = nullptr;
   // Scratch of the backward pass (one block at a time).
   std::vector<S> dres, dxn, datt, dq, dk, dv, dgate, dup, dhact, dprobs, dlogits;
 
@@ -34,17 +52,22 @@ template <class S>
 Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T);
 
 // Runs the model on inputs [B*T] and returns the mean cross-entropy over the
-// scored targets [B*T] (0 if none). Error if a token or target is out of the
-// vocabulary or the sizes differ from the plan.
+// scored targets [B*T] (0 if none). With teacher logits, a.kl_mean is the mean
+// KL(teacher || student) over the same targets (else 0); the loss the backward
+// differentiates is then mean CE + weight * mean KL. Error if a token or target
+// is out of the vocabulary, the sizes differ from the plan, or the teacher's
+// logits are not [B*T, vocab].
 template <class S>
 double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
-                     std::span<const int32_t> targets);
+                     std::span<const int32_t> targets, const Distillation<S>& distill = {});
 
 // Adds loss_scale * d(mean loss)/d(weight) to every tensor of `grads` that is
 // not empty (zero_gradients), and hands the gradient of every matrix with an
 // empty buffer that `sink` takes to the sink as soon as it is known (the
 // matrices trained through factors). The forward's activations must still be
 // in `a`. Gradient accumulation over n micro-batches: loss_scale = 1/n each.
+// Distillation adds weight * (softmax(student) - softmax(teacher)) per scored
+// position to the logits' gradient (times the same 1/scored and loss_scale).
 template <class S>
 void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& grads, double loss_scale = 1.0,
                     WeightGradientSink<S>* sink = nullptr);

@@ -10,11 +10,14 @@
 namespace ctscope::train {
 
 nlohmann::json StepLog::to_json() const {
-  return {{"step", step}, {"train_loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"seconds", seconds}};
+  nlohmann::json j = {{"step", step}, {"train_loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"seconds", seconds}};
+  if (kl) j["train_kl"] = *kl;
+  return j;
 }
 
 void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunSettings& s,
-               const std::function<void(const StepLog&)>& on_step, const Checkpointing& checkpointing) {
+               const std::function<void(const StepLog&)>& on_step, const Checkpointing& checkpointing,
+               const TeacherFn<float>& teacher) {
   const auto t0 = std::chrono::steady_clock::now();
   Schedule sched = s.schedule;
   sched.steps = s.steps;
@@ -38,8 +41,10 @@ void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunS
     StepLog log;
     log.step = step;
     log.lr = learning_rate(sched, step);
-    const StepResult r = train_step(params, acts, grads, std::span<const TokenBatch>(micro), opt, log.lr, s.clip);
+    const StepResult r =
+        train_step(params, acts, grads, std::span<const TokenBatch>(micro), opt, log.lr, s.clip, teacher);
     log.loss = r.loss;
+    if (teacher) log.kl = r.kl;
     log.grad_norm = r.grad_norm;
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (on_step) on_step(log);

@@ -16,12 +16,14 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "train/optimizer.hpp"
 #include "train/schedule.hpp"
 #include "train/token_windows.hpp"
+#include "train/train_step.hpp"
 
 namespace ctscope::train {
 
@@ -34,8 +36,9 @@ struct RunSettings {
 
 struct StepLog {
   int64_t step = 0;  // 0-based
-  double loss = 0, lr = 0, grad_norm = 0, seconds = 0;  // seconds since the run began
-  nlohmann::json to_json() const;  // one line of the JSONL log
+  double loss = 0, lr = 0, grad_norm = 0, seconds = 0;  // loss: mean CE; seconds since the run began
+  std::optional<double> kl;        // mean KL(teacher || student) of the step, with a teacher
+  nlohmann::json to_json() const;  // one line of the JSONL log ("train_kl" with a teacher)
 };
 
 // Where and when a run saves its state, and the state it resumes from.
@@ -49,9 +52,11 @@ struct Checkpointing {
 
 // Trains params in place; on_step after every step (may be empty), before
 // that step's state is saved (so the log lines saved include the step).
-// Error naming the resume file when its state does not fit this run or is
-// past s.steps.
+// With a teacher, each step minimizes mean CE + weight * mean KL
+// (train_step.hpp). Error naming the resume file when its state does not fit
+// this run or is past s.steps.
 void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunSettings& s,
-               const std::function<void(const StepLog&)>& on_step = {}, const Checkpointing& checkpointing = {});
+               const std::function<void(const StepLog&)>& on_step = {}, const Checkpointing& checkpointing = {},
+               const TeacherFn<float>& teacher = {});
 
 }  // namespace ctscope::train

@@ -8,8 +8,8 @@
 namespace ctscope::train {
 
 template <class S>
-double accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
-                            std::span<const TokenBatch> micro_batches) {
+StepResult accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
+                                std::span<const TokenBatch> micro_batches, const TeacherFn<S>& teacher) {
   if (micro_batches.empty()) throw Error("a training step needs at least one batch");
   params.materialize();
   for (const auto& t : model_tensors(grads.config, grads.tied)) {
@@ -18,32 +18,36 @@ double accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, Train
   }
   params.zero_grad();  // the backward streams the factored links' gradients into params as it goes
   const double scale = 1.0 / static_cast<double>(micro_batches.size());
-  double loss = 0;
+  StepResult r;
   for (const auto& b : micro_batches) {
-    loss += scale * train_forward(params.weights(), acts, b.inputs, b.targets);
+    const Distillation<S> distill = teacher ? teacher(b.inputs) : Distillation<S>{};
+    r.loss += scale * train_forward(params.weights(), acts, b.inputs, b.targets, distill);
+    r.kl += scale * acts.kl_mean;
     train_backward(params.weights(), acts, grads, scale, &params);
   }
   params.collect(grads);
-  return loss;
+  return r;
 }
 
 template <class S>
 StepResult train_step(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
-                      std::span<const TokenBatch> micro_batches, Optimizer<S>& opt, double lr, double max_norm) {
-  StepResult r;
-  r.loss = accumulate_gradients(params, acts, grads, micro_batches);
+                      std::span<const TokenBatch> micro_batches, Optimizer<S>& opt, double lr, double max_norm,
+                      const TeacherFn<S>& teacher) {
+  StepResult r = accumulate_gradients(params, acts, grads, micro_batches, teacher);
   r.grad_norm = clip_grad_norm(params, max_norm);
   opt.step(params, lr);
   return r;
 }
 
-template double accumulate_gradients<float>(ParameterSet<float>&, Activations<float>&, TrainWeights<float>&,
-                                            std::span<const TokenBatch>);
-template double accumulate_gradients<double>(ParameterSet<double>&, Activations<double>&, TrainWeights<double>&,
-                                             std::span<const TokenBatch>);
+template StepResult accumulate_gradients<float>(ParameterSet<float>&, Activations<float>&, TrainWeights<float>&,
+                                                std::span<const TokenBatch>, const TeacherFn<float>&);
+template StepResult accumulate_gradients<double>(ParameterSet<double>&, Activations<double>&, TrainWeights<double>&,
+                                                 std::span<const TokenBatch>, const TeacherFn<double>&);
 template StepResult train_step<float>(ParameterSet<float>&, Activations<float>&, TrainWeights<float>&,
-                                      std::span<const TokenBatch>, Optimizer<float>&, double, double);
+                                      std::span<const TokenBatch>, Optimizer<float>&, double, double,
+                                      const TeacherFn<float>&);
 template StepResult train_step<double>(ParameterSet<double>&, Activations<double>&, TrainWeights<double>&,
-                                       std::span<const TokenBatch>, Optimizer<double>&, double, double);
+                                       std::span<const TokenBatch>, Optimizer<double>&, double, double,
+                                       const TeacherFn<double>&);
 
 }  // namespace ctscope::train

@@ -7,6 +7,7 @@
 // the optimizer moves the parameters.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -21,19 +22,30 @@ struct TokenBatch {
 };
 
 struct StepResult {
-  double loss = 0;       // mean over the micro-batches of their mean loss
+  double loss = 0;       // mean over the micro-batches of their mean cross-entropy
+  double kl = 0;         // the same mean of KL(teacher || student); 0 without a teacher
   double grad_norm = 0;  // global, before clipping
 };
+
+// The distillation teacher of a run: the teacher's logits for a micro-batch's
+// inputs [B*T] and the weight of the KL term (Distillation, train_model.hpp);
+// the logits stay valid until the next call. Empty: no teacher. A runtime
+// model as one: Teacher (train/teacher.hpp). The objective differentiated is
+// mean CE + weight * mean KL.
+template <class S>
+using TeacherFn = std::function<Distillation<S>(std::span<const int32_t> inputs)>;
 
 // grads: ParameterSet::gradient_buffers(), reused across steps. max_norm <= 0: no clipping.
 template <class S>
 StepResult train_step(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
-                      std::span<const TokenBatch> micro_batches, Optimizer<S>& opt, double lr, double max_norm);
+                      std::span<const TokenBatch> micro_batches, Optimizer<S>& opt, double lr, double max_norm,
+                      const TeacherFn<S>& teacher = {});
 
 // The gradient of the mean micro-batch loss into params' gradients (no update):
-// train_step without the clip and the step, for checks and evaluation.
+// train_step without the clip and the step (grad_norm stays 0), for checks and
+// evaluation.
 template <class S>
-double accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
-                            std::span<const TokenBatch> micro_batches);
+StepResult accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
+                                std::span<const TokenBatch> micro_batches, const TeacherFn<S>& teacher = {});
 
 }  // namespace ctscope::train
