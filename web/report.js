@@ -402,7 +402,7 @@
                             {field: 'lr', format: '.2e'}, {field: 'grad_norm', format: '.3f', title: 'grad norm'}, {field: 'seconds', format: '.1f'}]}},
     ]);
     return {id: 'finetune-loss', title: 'Fine-tuning: train loss against step', spec,
-            caption: 'How training went: the loss of each step\'s batch (with distillation, the weighted sum with the KL to the teacher), one line per run; a line still falling at the end had more to give, a jagged or rising one had too high a learning rate.'};
+            caption: 'How training went: the training loss each step logged (nats per token), one line per run; a line still falling at the end had more steps to use, a jagged or rising one points to a learning rate too high.'};
   }
 
   function validFigure(d, runs) {
