@@ -141,6 +141,8 @@ TEST(ReportCli, ABadResultIsOneLineExit2AndNoFile) {
            {"[1, 2", "not JSON"},
            {R"({"tool": {"name": "ctscope", "schema_version": 9}, "matrices": []})", "'tool.schema_version' is 9"},
            {R"({"tool": {"name": "ctscope"}, "whatever": []})", "no key 'matrices'"},
+           {R"({"tool": {"name": "ctscope"}, "training_log": [], "settings": {}, "params": {}, "before": {}})",
+            "'after' is missing, not an object (in a result of finetune)"},
            {R"({"name": "x"})", "no 'tool' key"}}) {
     const auto bad = dir / "bad.json";
     write_bytes(bad, content);
