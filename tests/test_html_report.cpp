@@ -28,6 +28,26 @@ json minimal_analysis() {
           {"roles", json::array()}};
 }
 
+// The smallest results of finetune and finetune-compare the report takes (the
+// keys of the agreed schema; "model" is a path there, not an object).
+json minimal_finetune() {
+  const json eval = {{"ppl", 12.5}, {"ppl_stderr", 0.3}, {"scored_tokens", 100}, {"chunks", 2}, {"ctx", 64}};
+  return {{"tool", {{"name", "ctscope"}, {"schema_version", 1}}},
+          {"model", "/models/stories260K.bin"},
+          {"settings", {{"trainable", "amplitudes"}, {"K", 8}, {"basis", "gaussian"}}},
+          {"params", {{"trainable", 1}, {"stored", 2}, {"total", 3}}},
+          {"before", eval},
+          {"after", eval},
+          {"training_log", json::array({{{"step", 0}, {"train_loss", 2.0}}})}};
+}
+json minimal_finetune_compare() {
+  return {{"tool", {{"name", "ctscope"}, {"schema_version", 1}}},
+          {"model", "/models/stories260K.bin"},
+          {"settings", {{"K", {8}}, {"bases", {"gaussian"}}}},
+          {"floors", json::object()},
+          {"finetune_rows", json::array()}};
+}
+
 // The message of the Error classify_result throws ("" when it accepts).
 std::string classify_error(const json& j) {
   try {
@@ -43,6 +63,36 @@ TEST(ResultFile, RecognizesAnalysisAndCompressionByTheirKeys) {
   json c = {{"tool", {{"name", "ctscope"}}}, {"model", json::object()}, {"settings", json::object()},
             {"floors", json::object()}, {"variants", json::array()}};
   EXPECT_EQ(report::classify_result("c.json", c).kind, "compression");  // no schema_version: version 1
+}
+
+TEST(ResultFile, RecognizesFinetuneAndFinetuneCompareByTheirKeys) {
+  EXPECT_EQ(report::classify_result("f.json", minimal_finetune()).kind, "finetune");
+  EXPECT_EQ(report::classify_result("fc.json", minimal_finetune_compare()).kind, "finetune-compare");
+  // finetune-compare's rows carry their own training logs: only a top-level "training_log" makes a finetune result.
+  json fc = minimal_finetune_compare();
+  fc["finetune_rows"].push_back({{"variant", "K=8 full"}, {"training_log", json::array()}});
+  EXPECT_EQ(report::classify_result("fc.json", fc).kind, "finetune-compare");
+}
+
+TEST(ResultFile, NamesTheWrongKeyOfAFinetuneResult) {
+  json j = minimal_finetune();
+  j.erase("after");
+  EXPECT_EQ(classify_error(j), "r.json: 'after' is missing, not an object (in a result of finetune)");
+  j = minimal_finetune();
+  j["params"] = 3;
+  EXPECT_EQ(classify_error(j), "r.json: 'params' is a number, not an object (in a result of finetune)");
+  j = minimal_finetune();
+  j["training_log"] = json::object();
+  EXPECT_EQ(classify_error(j), "r.json: 'training_log' is an object, not an array (in a result of finetune)");
+  j = minimal_finetune_compare();
+  j["settings"] = json::array();
+  EXPECT_EQ(classify_error(j), "r.json: 'settings' is an array, not an object (in a result of finetune-compare)");
+  j = minimal_finetune_compare();
+  j["finetune_rows"] = nullptr;
+  EXPECT_EQ(classify_error(j), "r.json: 'finetune_rows' is a null, not an array (in a result of finetune-compare)");
+  j = minimal_finetune_compare();
+  j["tool"]["schema_version"] = 2;
+  EXPECT_NE(classify_error(j).find("r.json: unknown schema version: 'tool.schema_version' is 2;"), std::string::npos);
 }
 
 TEST(ResultFile, NamesTheWrongKey) {
@@ -67,7 +117,7 @@ TEST(ResultFile, NamesTheWrongKey) {
             std::string::npos);
   EXPECT_EQ(classify_error({{"tool", {{"name", "ctscope"}}}, {"tensors", json::array()}}),
             "r.json: a ctscope result of no kind the report shows: it has no key 'matrices' (analyze), "
-            "'variants' (eval-compression)");
+            "'variants' (eval-compression), 'training_log' (finetune), 'finetune_rows' (finetune-compare)");
 }
 
 TEST(ResultFile, RefusesTextThatIsNotJsonAndDeepNesting) {
@@ -91,6 +141,8 @@ TEST(ReportCli, ABadResultIsOneLineExit2AndNoFile) {
            {"[1, 2", "not JSON"},
            {R"({"tool": {"name": "ctscope", "schema_version": 9}, "matrices": []})", "'tool.schema_version' is 9"},
            {R"({"tool": {"name": "ctscope"}, "whatever": []})", "no key 'matrices'"},
+           {R"({"tool": {"name": "ctscope"}, "training_log": [], "settings": {}, "params": {}, "before": {}})",
+            "'after' is missing, not an object (in a result of finetune)"},
            {R"({"name": "x"})", "no 'tool' key"}}) {
     const auto bad = dir / "bad.json";
     write_bytes(bad, content);
@@ -173,6 +225,17 @@ TEST(HtmlReport, ThePageIsSelfContainedAndEmbedsTheResults) {
   EXPECT_EQ(embedded["results"][0]["kind"], "analysis");
   EXPECT_EQ(embedded["charting"], report::charting_versions());
   EXPECT_NE(page.find("Third-party licenses"), std::string::npos);
+}
+
+// A finetune result names its model by a plain path: the page's title shows the model, not the file.
+TEST(HtmlReport, TheTitleNamesTheModelOfAFinetuneResult) {
+  if (!report::charting_available()) GTEST_SKIP() << "built without web/node_modules (scripts/install-deps.sh)";
+  const std::string page = report::html_report({report::classify_result("/runs/f.json", minimal_finetune()),
+                                               report::classify_result("/runs/fc.json", minimal_finetune_compare())});
+  EXPECT_NE(page.find("<title>ctscope report: stories260K.bin</title>"), std::string::npos);
+  const json embedded = json::parse(split_page(page).scripts[0]);
+  EXPECT_EQ(embedded["results"][0]["kind"], "finetune");
+  EXPECT_EQ(embedded["results"][1]["kind"], "finetune-compare");
 }
 
 // --html is `ctscope report` of the --json result: the same page but for the time it was written.

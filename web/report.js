@@ -19,13 +19,15 @@
   // ---- the data -------------------------------------------------------------
 
   const baseName = (p) => String(p || '?').replace(/\/+$/, '').split('/').pop();
+  // analyze and eval-compression write "model": {"path": ...}; finetune and finetune-compare "model": "path".
+  const modelPath = (r) => (typeof r.result.model === 'string' ? r.result.model : r.result.model && r.result.model.path) || r.file;
 
   // One label per model path, unique even when two paths share a file name.
   function modelLabels(results) {
     const labels = new Map();
     const used = new Map();
     for (const r of results) {
-      const path = (r.result.model && r.result.model.path) || r.file;
+      const path = modelPath(r);
       if (labels.has(path)) continue;
       let label = baseName(path);
       const n = (used.get(label) || 0) + 1;
@@ -33,7 +35,7 @@
       if (n > 1) label += ` (${n})`;
       labels.set(path, label);
     }
-    return (r) => labels.get((r.result.model && r.result.model.path) || r.file);
+    return (r) => labels.get(modelPath(r));
   }
 
   function prepare(payload) {
@@ -44,6 +46,8 @@
       runs,
       analyses: runs.filter((r) => r.kind === 'analysis'),
       compressions: runs.filter((r) => r.kind === 'compression'),
+      finetunes: runs.filter((r) => r.kind === 'finetune'),
+      ftCompares: runs.filter((r) => r.kind === 'finetune-compare'),
       models: [...new Set(runs.map((r) => r.model))],
     };
   }
@@ -294,8 +298,8 @@
   }
 
   // The variants no other is both smaller and better than, by stored size.
-  function paretoFront(variants) {
-    const sorted = [...variants].sort((a, b) => a.stored_bytes - b.stored_bytes || a.ppl - b.ppl);
+  function paretoFront(variants, size = 'stored_bytes') {
+    const sorted = [...variants].sort((a, b) => a[size] - b[size] || a.ppl - b.ppl);
     const front = [];
     let best = Infinity;
     for (const v of sorted)
@@ -306,6 +310,19 @@
     return front;
   }
 
+  // The perplexity floors of a result ("floors": eval-compression, finetune-compare) as rules across a panel.
+  function floorRows(r) {
+    const f = r.result.floors || {};
+    const rows = [];
+    if (f.uniform_ppl) rows.push({series: 'floor', model: r.model, ppl: f.uniform_ppl, label: 'uniform guess'});
+    if (f.unigram_ppl) rows.push({series: 'floor', model: r.model, ppl: f.unigram_ppl, label: 'unigram'});
+    return rows;
+  }
+  const floorLayers = (y) => [
+    only('floor', {type: 'rule', color: '#999', strokeDash: [4, 4]}, {y, tooltip: [{field: 'label'}, {field: 'ppl', format: '.1f'}]}),
+    only('floor', {type: 'text', color: '#777', align: 'left', baseline: 'bottom', x: 2}, {y, text: {field: 'label'}}),
+  ];
+
   function paretoFigure(d) {
     const rows = [];
     for (const c of d.compressions) {
@@ -314,17 +331,14 @@
         rows.push({series: 'variant', model: c.model, variant: v.variant, method: v.kind === 'ct' ? v.basis : v.kind,
                    stored_bytes: v.stored_bytes, ppl: v.ppl, ppl_stderr: v.ppl_stderr, storage_ratio: v.storage_ratio});
       for (const v of paretoFront(variants)) rows.push({series: 'front', model: c.model, variant: v.variant, stored_bytes: v.stored_bytes, ppl: v.ppl});
-      const f = c.result.floors || {};
-      if (f.uniform_ppl) rows.push({series: 'floor', model: c.model, ppl: f.uniform_ppl, label: 'uniform guess'});
-      if (f.unigram_ppl) rows.push({series: 'floor', model: c.model, ppl: f.unigram_ppl, label: 'unigram'});
+      rows.push(...floorRows(c));
     }
     if (!rows.length) return null;
     const x = {field: 'stored_bytes', type: 'quantitative', scale: {type: 'log', nice: false, padding: 12}, title: 'stored bytes'};
     const y = {field: 'ppl', type: 'quantitative', scale: {type: 'log'}, title: 'perplexity'};
     const models = d.models.filter((m) => d.compressions.some((c) => c.model === m));
     const spec = faceted(rows, models, [
-      only('floor', {type: 'rule', color: '#999', strokeDash: [4, 4]}, {y, tooltip: [{field: 'label'}, {field: 'ppl', format: '.1f'}]}),
-      only('floor', {type: 'text', color: '#777', align: 'left', baseline: 'bottom', x: 2}, {y, text: {field: 'label'}}),
+      ...floorLayers(y),
       only('front', {type: 'line', color: '#333', interpolate: 'step-after', strokeWidth: 1}, {x, y}),
       only('variant', {type: 'point', filled: true, size: 70},
            {x, y, color: {field: 'method', type: 'nominal', title: 'method', scale: {domain: [...BASES, 'original', 'int8']}},
@@ -336,11 +350,135 @@
             caption: 'What each compression costs: points further left store less and points lower predict better, the step line joins the variants nothing beats on both, and the dashed lines are the perplexity of a uniform guess and of unigram frequencies.'};
   }
 
+  // ---- fine-tuning (finetune, finetune-compare) -----------------------------
+
+  const FT_KINDS = ['original', 'int8', 'amplitudes', 'lora', 'full'];
+  const ftKinds = (rows) => [...FT_KINDS, ...new Set(rows.map((r) => r.kind).filter((k) => k && !FT_KINDS.includes(k)))];
+
+  // A label per training run that stays unique within its model.
+  function uniqueLabels() {
+    const used = new Map();
+    return (model, label) => {
+      const n = (used.get(`${model}|${label}`) || 0) + 1;
+      used.set(`${model}|${label}`, n);
+      return n > 1 ? `${label} (${n})` : label;
+    };
+  }
+
+  // Every training run of the results, one curve each: a finetune result
+  // (labelled by its file and settings) or a trained row of finetune-compare
+  // (by its variant).
+  function trainingRuns(d) {
+    const label = uniqueLabels();
+    const runs = [];
+    for (const f of d.finetunes) {
+      const s = f.result.settings || {};
+      runs.push({model: f.model, run: label(f.model, `${baseName(f.file).replace(/\.json$/, '')}: ${s.trainable} ${s.basis} K=${s.K}`),
+                 before: f.result.before, after: f.result.after, log: f.result.training_log || []});
+    }
+    for (const c of d.ftCompares)
+      for (const row of c.result.finetune_rows || [])
+        if ((row.training_log || []).length)
+          runs.push({model: c.model, run: label(c.model, row.variant), before: row.before, after: row.after, log: row.training_log});
+    return runs;
+  }
+
+  const colorRun = (rows) => ({field: 'run', type: 'nominal', title: 'run', sort: [...new Set(rows.map((r) => r.run).filter((x) => x !== undefined))],
+                               legend: {labelLimit: 360}});
+  const stepAxis = {field: 'step', type: 'quantitative', title: 'step'};
+
+  function lossFigure(d, runs) {
+    const rows = [];
+    for (const r of runs)
+      for (const e of r.log)
+        if (typeof e.train_loss === 'number')
+          rows.push({model: r.model, run: r.run, step: e.step, loss: e.train_loss, lr: e.lr, grad_norm: e.grad_norm, seconds: e.seconds});
+    if (!rows.length) return null;
+    const spec = faceted(rows, d.models.filter((m) => rows.some((r) => r.model === m)), [
+      {mark: {type: 'line', strokeWidth: 1.3},
+       encoding: {x: stepAxis, y: {field: 'loss', type: 'quantitative', scale: {zero: false}, title: 'train loss (nats/token)'},
+                  color: colorRun(rows),
+                  tooltip: [{field: 'run'}, {field: 'step'}, {field: 'loss', format: '.4f', title: 'train loss'},
+                            {field: 'lr', format: '.2e'}, {field: 'grad_norm', format: '.3f', title: 'grad norm'}, {field: 'seconds', format: '.1f'}]}},
+    ]);
+    return {id: 'finetune-loss', title: 'Fine-tuning: train loss against step', spec,
+            caption: 'How training went: the training loss each step logged (nats per token), one line per run; a line still falling at the end had more steps to use, a jagged or rising one points to a learning rate too high.'};
+  }
+
+  function validFigure(d, runs) {
+    const rows = [];
+    for (const r of runs) {
+      const point = (step, e, at) => rows.push({series: 'eval', model: r.model, run: r.run, step, ppl: e.ppl, at,
+                                                kl_mean: e.kl_mean, top1_agreement: e.top1_agreement});
+      if (r.before && r.before.ppl > 0) point(0, r.before, 'before training');
+      for (const e of r.log)
+        if (e.valid_ppl > 0) point(e.step, {ppl: e.valid_ppl, kl_mean: e.kl_mean, top1_agreement: e.top1_agreement}, 'evaluation step');
+    }
+    if (!rows.length) return null;
+    // The original model's perplexity, where a finetune-compare result has it: what training tries to return to.
+    for (const c of d.ftCompares)
+      for (const row of c.result.finetune_rows || [])
+        if (row.kind === 'original' && row.before && row.before.ppl > 0 && rows.some((r) => r.model === c.model))
+          rows.push({series: 'reference', model: c.model, ppl: row.before.ppl, label: `original ${row.before.ppl.toFixed(3)}`});
+    const y = {field: 'ppl', type: 'quantitative', scale: {type: 'log'}, title: 'valid perplexity'};
+    const spec = faceted(rows, d.models.filter((m) => rows.some((r) => r.model === m)), [
+      only('reference', {type: 'rule', color: '#b22', strokeDash: [6, 3]}, {y, tooltip: [{field: 'label', title: 'the original model'}]}),
+      only('reference', {type: 'text', color: '#b22', align: 'left', baseline: 'bottom', x: 2}, {y, text: {field: 'label'}}),
+      only('eval', {type: 'line', point: true, strokeWidth: 1.3},
+           {x: stepAxis, y, color: colorRun(rows),
+            tooltip: [{field: 'run'}, {field: 'step'}, {field: 'at'}, {field: 'ppl', format: '.3f', title: 'valid ppl'},
+                      {field: 'kl_mean', format: '.4f', title: 'KL mean'}, {field: 'top1_agreement', format: '.3f', title: 'top-1'}]}),
+    ]);
+    return {id: 'finetune-valid-ppl', title: 'Fine-tuning: validation perplexity against step', spec,
+            caption: 'How much of the model training brings back: the perplexity on the validation text at step 0 (before training) and at each evaluation step, log scale; the red dashed line, where a finetune-compare result has it, is the original model\'s perplexity, the level a perfect recovery would reach.'};
+  }
+
+  function finetuneParetoFigure(d) {
+    const rows = [];
+    for (const c of d.ftCompares) {
+      const usable = [];
+      for (const row of c.result.finetune_rows || []) {
+        const res = row.after || row.before;  // untrained rows (original, int8) have only "before"
+        if (!res || !(res.ppl > 0) || !(row.stored_params > 0)) continue;
+        const v = {series: 'row', model: c.model, variant: row.variant, kind: row.kind, stored_params: row.stored_params,
+                   trainable_params: row.trainable_params, ppl: res.ppl, ppl_before: row.before && row.before.ppl,
+                   ppl_after: row.after && row.after.ppl, kl_mean: res.kl_mean, top1_agreement: res.top1_agreement};
+        usable.push(v);
+        rows.push(v);
+        if (row.after && row.before && row.before.ppl > 0)
+          rows.push({series: 'gain', model: c.model, variant: row.variant, stored_params: row.stored_params, ppl: row.before.ppl, ppl2: row.after.ppl});
+      }
+      for (const v of paretoFront(usable, 'stored_params'))
+        rows.push({series: 'front', model: c.model, variant: v.variant, stored_params: v.stored_params, ppl: v.ppl});
+      if (usable.length) rows.push(...floorRows(c));
+    }
+    if (!rows.some((r) => r.series === 'row')) return null;
+    const x = {field: 'stored_params', type: 'quantitative', scale: {type: 'log', nice: false, padding: 12}, title: 'stored parameters'};
+    const y = {field: 'ppl', type: 'quantitative', scale: {type: 'log'}, title: 'valid perplexity (after training)'};
+    const spec = faceted(rows, d.models.filter((m) => rows.some((r) => r.model === m)), [
+      ...floorLayers(y),
+      only('gain', {type: 'rule', color: '#bbb', strokeWidth: 2}, {x, y, y2: {field: 'ppl2'},
+                                                                  tooltip: [{field: 'variant'}, {field: 'ppl', format: '.3f', title: 'before'}, {field: 'ppl2', format: '.3f', title: 'after'}]}),
+      only('front', {type: 'line', color: '#333', interpolate: 'step-after', strokeWidth: 1}, {x, y}),
+      only('row', {type: 'point', filled: true, size: 70},
+           {x, y, color: {field: 'kind', type: 'nominal', title: 'kind', scale: {domain: ftKinds(rows)}},
+            tooltip: [{field: 'variant'}, {field: 'kind'}, {field: 'trainable_params', format: ',', title: 'trainable params'},
+                      {field: 'stored_params', format: ',', title: 'stored params'}, {field: 'ppl_before', format: '.3f', title: 'ppl before'},
+                      {field: 'ppl_after', format: '.3f', title: 'ppl after'}, {field: 'kl_mean', format: '.4f', title: 'KL mean'},
+                      {field: 'top1_agreement', format: '.3f', title: 'top-1'}]}),
+      only('front', {type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 9}, {x, y, text: {field: 'variant'}}),
+    ]);
+    return {id: 'finetune-pareto', title: 'Fine-tuning: stored parameters against perplexity', spec,
+            caption: 'What training buys at each size: each trained variant sits at its perplexity after training (the grey bar reaches up to where it started, the least-squares fit), the original and int8 at their own; further left stores less, lower predicts better, the step line joins the variants nothing beats on both, and the dashed lines are the uniform and unigram floors.'};
+  }
+
   // Every figure the results allow, in page order (a figure without data is left out).
   function figures(payload) {
     const d = prepare(payload);
+    const runs = trainingRuns(d);
     return [r2Figure(d), weightPrFigure(d), amplitudeFigure(d), heatmapFigure(d, 'heatmap-r2'),
-            heatmapFigure(d, 'heatmap-weight-pr'), screeFigure(d), paretoFigure(d)]
+            heatmapFigure(d, 'heatmap-weight-pr'), screeFigure(d), paretoFigure(d), finetuneParetoFigure(d),
+            lossFigure(d, runs), validFigure(d, runs)]
       .filter((f) => f)
       .map((f) => Object.assign(f, {models: [...new Set(f.spec.data.values.map((r) => r.model))]}));
   }
@@ -368,16 +506,31 @@
               el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c))))));
   }
 
+  const COMMANDS = {analysis: 'analyze', compression: 'eval-compression', finetune: 'finetune', 'finetune-compare': 'finetune-compare'};
+  const list = (v) => [].concat(v === undefined || v === null ? [] : v).join(', ');
+
+  // A run's settings in one line: what was fitted, and for training how.
+  function settingsText(r) {
+    const res = r.result;
+    const s = res.settings || {};
+    const settings = [s.trainable, `K ${list(s.K)}`, `${s.bases ? 'bases' : 'basis'} ${list(s.bases || s.basis)}`, s.selection, `seed ${s.seed}`];
+    if (res.ctx) settings.push(`ctx ${res.ctx}`);
+    if (r.kind === 'finetune' || r.kind === 'finetune-compare') {
+      settings.push(`${s.steps} steps × batch ${s.batch}${s.accumulate > 1 ? ` × ${s.accumulate}` : ''} × ctx ${s.ctx}`,
+                    `${s.optimizer} lr ${s.lr} → ${s.min_lr}, warmup ${s.warmup}`, `train ${s.train || res.train}`,
+                    `valid ${s.valid || res.valid}`);
+      if (res.teacher) settings.push(`teacher ${baseName(res.teacher)}${s.distill_weight ? ` (distill weight ${s.distill_weight})` : ''}`);
+    }
+    return settings.filter((x) => x).join('; ');
+  }
+
   function runTable(d) {
     const rows = d.runs.map((r) => {
       const res = r.result;
-      const s = res.settings || {};
       const tool = res.tool || {};
-      const settings = [`K ${(s.K || []).join(', ')}`, `bases ${(s.bases || [s.basis]).join(', ')}`, s.selection, `seed ${s.seed}`];
-      if (res.ctx) settings.push(`ctx ${res.ctx}`);
-      return [r.model, r.kind === 'analysis' ? 'analyze' : 'eval-compression', el('code', {}, r.file),
-              `${(res.model && res.model.format) || ''} ${fmt(res.model && res.model.total_params)} params`,
-              settings.filter((x) => x).join('; '),
+      const size = res.model && typeof res.model === 'object' ? `${res.model.format || ''} ${fmt(res.model.total_params)} params`
+        : res.params ? `${fmt(res.params.total)} params` : '';
+      return [r.model, COMMANDS[r.kind] || r.kind, el('code', {}, r.file), size, settingsText(r),
               `ctscope ${tool.version || '?'}${tool.git_commit ? ` (${tool.git_commit})` : ''}`, tool.run_utc || 'not recorded'];
     });
     return table(['model', 'result of', 'file', 'model format, size', 'settings', 'tool', 'date (UTC)'], rows);
@@ -399,6 +552,37 @@
         rows.push([c.model, v.variant, fmt(v.stored_bytes), fmt(v.storage_ratio, 2) + '×', fmt(v.pooled_r2), `${fmt(v.ppl, 3)} ± ${fmt(v.ppl_stderr, 3)}`,
                    fmt(v.kl_mean), fmt(v.top1_agreement, 3), v.vs_floors || '']);
     return rows.length ? table(['model', 'variant', 'stored bytes', 'storage', 'R²', 'perplexity', 'KL mean', 'top-1', 'against the floors'], rows) : null;
+  }
+
+  // "a → b" for a quantity before and after training ("–" where absent).
+  const beforeAfter = (before, after, key, digits) => `${fmt(before && before[key], digits)} → ${fmt(after && after[key], digits)}`;
+
+  // One row per finetune result: what was trained and what it returned.
+  function finetuneTable(d) {
+    const rows = d.finetunes.map((f) => {
+      const res = f.result;
+      const s = res.settings || {};
+      const p = res.params || {};
+      return [f.model, el('code', {}, f.file), s.trainable, s.K, s.basis, fmt(p.trainable), fmt(p.stored),
+              beforeAfter(res.before, res.after, 'ppl', 3), beforeAfter(res.before, res.after, 'kl_mean', 4),
+              beforeAfter(res.before, res.after, 'top1_agreement', 3), fmt(s.steps),
+              fmt(res.timing && res.timing.tokens_per_s, 0)];
+    });
+    return rows.length ? table(['model', 'file', 'trainable', 'K', 'basis', 'trainable params', 'stored params', 'valid ppl before → after',
+                                'KL before → after', 'top-1 before → after', 'steps', 'tokens/s'], rows) : null;
+  }
+
+  // finetune-compare's table: every variant, same data, steps, schedule and seed.
+  function finetuneCompareTable(d) {
+    const rows = [];
+    for (const c of d.ftCompares)
+      for (const row of c.result.finetune_rows || []) {
+        const last = row.after || row.before || {};
+        rows.push([c.model, row.variant, row.kind, fmt(row.trainable_params), fmt(row.stored_params), fmt(row.before && row.before.ppl, 3),
+                   fmt(row.after && row.after.ppl, 3), fmt(last.kl_mean), fmt(last.top1_agreement, 3)]);
+      }
+    return rows.length ? table(['model', 'variant', 'kind', 'trainable params', 'stored params', 'valid ppl before', 'valid ppl after',
+                                'KL to the original', 'top-1'], rows) : null;
   }
 
   // The per-matrix table: every matrix of every analysis, one (basis, K) at a
@@ -479,6 +663,9 @@
     ['stable rank', 'tr C / λmax(C).'],
     ['paper ratio', 'total parameters / amplitudes (Paper 68\'s 40.3×); analyzed ratio: analyzed parameters / amplitudes; storage ratio: total parameters / what a compressed file must hold (unfitted tensors stay dense).'],
     ['perplexity', 'exp of the mean negative log-likelihood per scored token, by llama.cpp\'s chunking rule.'],
+    ['trainable / stored params', 'fine-tuning: the numbers training updates (the amplitudes; with norms; the LoRA factors; every weight for full), and the numbers the result file holds to rebuild the model (amplitudes, basis numbers, the tensors left dense).'],
+    ['valid ppl before → after', 'the perplexity on the validation text at step 0 (the least-squares amplitudes, or --init) and after the last step.'],
+    ['KL mean, top-1', 'KL(teacher ‖ model) per scored token, averaged, and the fraction of positions where both predict the same next token.'],
   ];
 
   async function render() {
@@ -507,6 +694,10 @@
     if (acc) main.append(section('Accounting', el('p', {class: 'note'}, 'What the amplitudes replace, per basis and K (rows and amplitudes count the matrices fitted at that K).'), el('div', {class: 'scroll'}, acc)));
     const comp = compressionTable(d);
     if (comp) main.append(section('Compression variants', comp));
+    const ft = finetuneTable(d);
+    if (ft) main.append(section('Fine-tuning runs', el('div', {class: 'scroll'}, ft)));
+    const ftc = finetuneCompareTable(d);
+    if (ftc) main.append(section('Fine-tuning compared', el('p', {class: 'note'}, 'KL and top-1 are against the teacher (the original) after training, or before it for the rows not trained; “–” where the run had no teacher.'), el('div', {class: 'scroll'}, ftc)));
     const mt = matrixTable(d);
     if (mt) main.append(section('Every matrix', mt));
     main.append(section('Glossary', el('dl', {}, GLOSSARY.map(([t, def]) => [el('dt', {}, t), el('dd', {}, def)])),

@@ -1,6 +1,7 @@
 // ctscope report RESULT.json... -o report.html: the HTML report (figures,
-// tables, glossary) of analyze and eval-compression results, of one model or
-// several side by side, and --svg DIR for the figures as files.
+// tables, glossary) of analyze, eval-compression, finetune and
+// finetune-compare results, of one model or several side by side, and --svg
+// DIR for the figures as files.
 #include <iostream>
 
 #include <fmt/format.h>
@@ -44,19 +45,21 @@ int run(const Opts& o) {
 
 const RegisterCommand reg(
     "report",
-    "One self-contained HTML page of figures and tables from analyze and eval-compression results (--json), of one "
-    "model or several side by side; opens offline, embeds the results",
+    "One self-contained HTML page of figures and tables from analyze, eval-compression, finetune and "
+    "finetune-compare results (--json), of one model or several side by side; opens offline, embeds the results",
     80, [](CLI::App& sub) -> Action {
       auto o = std::make_shared<Opts>();
       sub.add_option("RESULT", o->results,
-                     "JSON results of `analyze --json` and `eval-compression --json`, any mix, one model or several")
+                     "JSON results of `analyze`, `eval-compression`, `finetune` and `finetune-compare` (--json), any "
+                     "mix, one model or several")
           ->required();
       add_output_option(sub, "-o,--output", o->html, "write the HTML page to FILE ('-': stdout)");
       sub.add_option("--svg", o->svg,
                      "also write each figure as DIR/<figure>.svg (for papers and slides); needs Node.js (`node`)");
       add_quiet_option(sub, o->quiet);
       sub.footer(examples({"ctscope analyze stories260K.bin --json s.json && ctscope report s.json -o report.html",
-                           "ctscope report tinyllama.json llama7b.json compression.json -o compare.html --svg figures/"}));
+                           "ctscope report tinyllama.json llama7b.json compression.json -o compare.html --svg figures/",
+                           "ctscope report ft-K8.json ft-K16.json finetune-compare.json -o finetune.html"}));
       return [o]() { return run(*o); };
     });
 

@@ -63,7 +63,10 @@ std::string html_escape(std::string_view s) {
 std::string page_title(const nlohmann::json& payload) {
   std::string names;
   for (const auto& r : payload["results"]) {
-    std::string p = r["result"].value(nlohmann::json::json_pointer("/model/path"), r["file"].get<std::string>());
+    // analyze and eval-compression: "model": {"path": ...}; finetune(-compare): "model": "path".
+    const auto& model = r["result"].contains("model") ? r["result"]["model"] : nlohmann::json();
+    std::string p = model.is_string() ? model.get<std::string>()
+                                      : r["result"].value(nlohmann::json::json_pointer("/model/path"), r["file"].get<std::string>());
     while (p.size() > 1 && p.back() == '/') p.pop_back();
     const std::string name = p.substr(p.find_last_of('/') == std::string::npos ? 0 : p.find_last_of('/') + 1);
     if (names.find(name) == std::string::npos) names += (names.empty() ? "" : ", ") + name;

@@ -1,8 +1,9 @@
 // The HTML report: one self-contained page (figures, tables, glossary) for
-// any mix of analyze and eval-compression results, of one model or several
-// side by side. The page inlines its charting code (Vega-Lite, see
-// report/web_assets.hpp) and embeds the results as JSON, so it opens offline
-// from a file and is itself a record of the runs. web/report.js draws it.
+// any mix of analyze, eval-compression, finetune and finetune-compare
+// results, of one model or several side by side. The page inlines its
+// charting code (Vega-Lite, see report/web_assets.hpp) and embeds the results
+// as JSON, so it opens offline from a file and is itself a record of the
+// runs. web/report.js draws it.
 #pragma once
 #include <string>
 #include <vector>

@@ -11,6 +11,8 @@ const std::vector<ResultKind>& result_kinds() {
   static const std::vector<ResultKind> kinds = {
       {"analysis", "analyze", {"model", "settings", "summary"}, {"matrices", "layers", "roles"}},
       {"compression", "eval-compression", {"model", "settings", "floors"}, {"variants"}},
+      {"finetune", "finetune", {"settings", "params", "before", "after"}, {"training_log"}},
+      {"finetune-compare", "finetune-compare", {"settings"}, {"finetune_rows"}},
   };
   return kinds;
 }

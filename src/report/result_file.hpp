@@ -1,7 +1,7 @@
 // The results the HTML report reads: JSON files written by ctscope's commands,
 // recognized by their keys (a file name or extension proves nothing). Each
-// kind the report knows is one entry of result_kinds(): a later command's
-// result (finetune-compare) plugs in there and in web/report.js.
+// kind the report knows is one entry of result_kinds() (analyze,
+// eval-compression, finetune, finetune-compare) and its figures in web/report.js.
 #pragma once
 #include <string>
 #include <vector>
