@@ -71,7 +71,9 @@ nlohmann::json finetune_units() {
   return {{"ppl", "perplexity, exp(mean NLL in nats) on the validation text"},
           {"kl_mean", "nats per scored token, KL(reference || model)"},
           {"top1_agreement", "fraction of scored tokens"},
-          {"train_loss", "nats per token (cross-entropy, plus distill_weight x KL(teacher || student) when distilling)"},
+          {"train_loss", "nats per token, mean cross-entropy of the step's batches"},
+          {"train_kl", "nats per token, mean KL(teacher || student) of the step's batches (with a teacher; the loss "
+                       "trained is train_loss + distill_weight x train_kl)"},
           {"lr", "learning rate"},
           {"grad_norm", "global L2 norm of the gradient before clipping"},
           {"seconds", "wall seconds since the run began"},
