@@ -395,9 +395,11 @@ TEST_F(TrainRun, SgdOnOrthonormalDctAmplitudesFollowsDenseSgd) {
   auto gd = dense.gradient_buffers(), ga = amp.gradient_buffers();
   double first = 0, last = 0;
   for (int step = 0; step < 20; ++step) {
-    const double ld = train_step(dense, ad, gd, std::span(&batch, 1), od, 0.05, 0).loss;
-    const double la = train_step(amp, aa, ga, std::span(&batch, 1), oa, 0.05, 0).loss;
-    EXPECT_NEAR(la, ld, 1e-4 * ld) << "step " << step;  // float rounding grows slowly along the run
+    const double ld = train_step(dense, ad, gd, std::span(&batch, 1), od, 0.02, 0).loss;
+    const double la = train_step(amp, aa, ga, std::span(&batch, 1), oa, 0.02, 0).loss;
+    // Float rounding (~1e-7) only: at this rate the loss falls monotonically. (At 0.05 it bumps near step
+    // 13, and the dynamics amplify the same rounding to ~1e-4: a property of the run, not of the gradients.)
+    EXPECT_NEAR(la, ld, 1e-5 * ld) << "step " << step;
     if (step == 0) first = ld;
     last = ld;
   }

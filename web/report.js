@@ -385,7 +385,9 @@
 
   const colorRun = (rows) => ({field: 'run', type: 'nominal', title: 'run', sort: [...new Set(rows.map((r) => r.run).filter((x) => x !== undefined))],
                                legend: {labelLimit: 360}});
-  const stepAxis = {field: 'step', type: 'quantitative', title: 'step'};
+  // x: optimizer updates done. A train loss is measured before its step's update (step updates done),
+  // a validation after it (step + 1); the perplexity before training sits at 0.
+  const stepAxis = {field: 'step', type: 'quantitative', title: 'optimizer updates done'};
 
   function lossFigure(d, runs) {
     const rows = [];
@@ -412,7 +414,8 @@
                                                 kl_mean: e.kl_mean, top1_agreement: e.top1_agreement});
       if (r.before && r.before.ppl > 0) point(0, r.before, 'before training');
       for (const e of r.log)
-        if (e.valid_ppl > 0) point(e.step, {ppl: e.valid_ppl, kl_mean: e.kl_mean, top1_agreement: e.top1_agreement}, 'evaluation step');
+        // A log line's step is 0-based and its validation follows that step's update: step + 1 updates done.
+        if (e.valid_ppl > 0) point(e.step + 1, {ppl: e.valid_ppl, kl_mean: e.kl_mean, top1_agreement: e.top1_agreement}, 'evaluation step');
     }
     if (!rows.length) return null;
     // The original model's perplexity, where a finetune-compare result has it: what training tries to return to.
