@@ -170,34 +170,38 @@ void ParameterSet<S>::collect(const TrainWeights<S>& g) {
   for (const auto& l : links_) {
     if (!link_trains(l)) continue;
     const std::vector<S>& dW = g.tensor(l.tensor.layer, l.tensor.role);
-    if (dW.empty()) continue;  // streamed by add_weight_gradient
-    auto& P = params_[static_cast<size_t>(l.a)];
-    switch (l.kind) {
-      case LinkKind::Dense:
-        for (size_t i = 0; i < dW.size(); ++i) P.grad[i] += dW[i];
-        break;
-      case LinkKind::Amplitudes: {
-        const Basis& b = bases_[static_cast<size_t>(l.b)];
-        auto& G = params_[static_cast<size_t>(b.G)];
-        const int64_t n = P.rows, K = G.rows, d = G.cols;
-        gemm<S>(false, true, n, K, d, S(1), dW.data(), d, G.value.data(), d, S(1), P.grad.data(), K);  // dA += dW G^T
-        if (G.trainable)
-          gemm<S>(true, false, K, d, n, S(1), P.value.data(), K, dW.data(), d, S(1), G.grad.data(), d);  // dG += A^T dW
-        if (b.offset >= 0 && params_[static_cast<size_t>(b.offset)].trainable) {
-          auto& o = params_[static_cast<size_t>(b.offset)].grad;
-          for (int64_t i = 0; i < n; ++i)
-            for (int64_t j = 0; j < d; ++j) o[static_cast<size_t>(j)] += dW[static_cast<size_t>(i * d + j)];
-        }
-        break;
+    if (!dW.empty()) collect_link(l, dW.data());  // empty: streamed by add_weight_gradient
+  }
+}
+
+template <class S>
+void ParameterSet<S>::collect_link(const Link& l, const S* dW) {
+  auto& P = params_[static_cast<size_t>(l.a)];
+  switch (l.kind) {
+    case LinkKind::Dense:
+      for (size_t i = 0; i < P.grad.size(); ++i) P.grad[i] += dW[i];
+      break;
+    case LinkKind::Amplitudes: {
+      const Basis& b = bases_[static_cast<size_t>(l.b)];
+      auto& G = params_[static_cast<size_t>(b.G)];
+      const int64_t n = P.rows, K = G.rows, d = G.cols;
+      gemm<S>(false, true, n, K, d, S(1), dW, d, G.value.data(), d, S(1), P.grad.data(), K);  // dA += dW G^T
+      if (G.trainable)
+        gemm<S>(true, false, K, d, n, S(1), P.value.data(), K, dW, d, S(1), G.grad.data(), d);  // dG += A^T dW
+      if (b.offset >= 0 && params_[static_cast<size_t>(b.offset)].trainable) {
+        auto& o = params_[static_cast<size_t>(b.offset)].grad;
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < d; ++j) o[static_cast<size_t>(j)] += dW[i * d + j];
       }
-      case LinkKind::Lora: {  // P = B [n, R], A [R, d]
-        auto& A = params_[static_cast<size_t>(l.b)];
-        const auto s = static_cast<S>(l.scale);
-        const int64_t n = P.rows, R = P.cols, d = A.cols;
-        gemm<S>(false, true, n, R, d, s, dW.data(), d, A.value.data(), d, S(1), P.grad.data(), R);  // dB += s dW A^T
-        gemm<S>(true, false, R, d, n, s, P.value.data(), R, dW.data(), d, S(1), A.grad.data(), d);  // dA += s B^T dW
-        break;
-      }
+      break;
+    }
+    case LinkKind::Lora: {  // P = B [n, R], A [R, d]
+      auto& A = params_[static_cast<size_t>(l.b)];
+      const auto s = static_cast<S>(l.scale);
+      const int64_t n = P.rows, R = P.cols, d = A.cols;
+      gemm<S>(false, true, n, R, d, s, dW, d, A.value.data(), d, S(1), P.grad.data(), R);  // dB += s dW A^T
+      gemm<S>(true, false, R, d, n, s, P.value.data(), R, dW, d, S(1), A.grad.data(), d);  // dA += s B^T dW
+      break;
     }
   }
 }
@@ -221,6 +225,14 @@ void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, c
   auto& R = params_[static_cast<size_t>(b ? b->G : l->b)];
   const auto s = static_cast<S>(l->scale);
   const int64_t K = L.cols;
+  if (K >= d) {
+    // No smaller factored form (e.g. an orthonormal basis at K = d): dW in a
+    // scratch of [n, d], no larger than L itself, then collect's arithmetic.
+    if (std::ssize(scratch_) < n * d) scratch_.resize(static_cast<size_t>(n * d));
+    gemm<S>(true, false, n, d, N, S(1), dout, n, x, d, S(0), scratch_.data(), d);
+    collect_link(*l, scratch_.data());
+    return;
+  }
   if (std::ssize(scratch_) < N * K) scratch_.resize(static_cast<size_t>(N * K));
   S* t = scratch_.data();
   if (L.trainable) {

@@ -20,6 +20,8 @@
 // training would otherwise hold a second 4 GB copy of the model). collect()
 // turns the dense buffers into parameter gradients (and still takes a dense
 // dW of a factored link, the path the streamed one is tested against).
+// Where K >= d the factors are no smaller than W, and the stream forms dW in
+// a scratch of [n, d] and takes collect's path (the same arithmetic).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -111,6 +113,8 @@ class ParameterSet : public WeightGradientSink<S> {
   };
   bool link_trains(const Link& l) const;
   const Link* find_link(int layer, Role role) const;
+  // Adds the gradients of l's trainable parameters that follow from its dense dW.
+  void collect_link(const Link& l, const S* dW);
   int add_param(Parameter<S> p);
   void require_unlinked(int layer, Role role) const;
 
