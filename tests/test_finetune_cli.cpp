@@ -61,6 +61,16 @@ TEST(FinetuneCli, TrainsTheAmplitudesAndWritesTheModelEvalRuns) {
   // generate takes it too (the vocabulary is carried).
   const CliRun g = run_cli("generate " + (dir / "m.ct.safetensors").string() + " --prompt Once -n 8 --temperature 0");
   EXPECT_EQ(g.code, 0) << g.err;
+  // A second run starts where the first ended (--init), and may not overwrite its init file.
+  const CliRun again = run_cli(short_run("--init " + (dir / "m.ct.safetensors").string() + " -o " +
+                                         (dir / "m2.ct.safetensors").string() + " --json " + (dir / "r2.json").string()));
+  ASSERT_EQ(again.code, 0) << again.err;
+  const double before2 = read_json(dir / "r2.json")["before"]["ppl"].get<double>();
+  EXPECT_NEAR(before2, j["after"]["ppl"].get<double>(), 1e-4 * before2);
+  const CliRun over = run_cli(short_run("--init " + (dir / "m.ct.safetensors").string() + " -o " +
+                                        (dir / "m.ct.safetensors").string()));
+  EXPECT_EQ(over.code, 2) << over.err;
+  EXPECT_NE(over.err.find("--init"), std::string::npos) << over.err;
 }
 
 TEST(FinetuneCli, EveryTrainableModeRunsAndStartsFromTheCompressedModel) {

@@ -131,6 +131,9 @@ nlohmann::json result_json(const Opts& o, const Checkpoint& ck, const FinetuneDa
 int run(Opts& o) {
   for (const auto* p : {&o.json, &o.html, &o.log, &o.state})
     if (!p->empty()) check_writable(*p);
+  std::error_code ec;
+  if (!o.start.init.empty() && std::filesystem::equivalent(o.out, o.start.init, ec))
+    fail(o.out, "is the --init file: write the trained model to another file");
   if (o.state == "-") throw Error("--state: give a file (a resumed run reads it back), not '-'");
   if (!o.resume.empty() && !std::filesystem::is_regular_file(o.resume))
     fail(o.resume, "no training state to resume from (not a regular file)");
