@@ -99,10 +99,7 @@ int run(const Opts& o) {
   cmp.notes = notes;
   if (!o.quiet) std::cout << report::compression_text(cmp);
   const nlohmann::json result = result_json(o, ck, cmp);
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(result, 2) + "\n");
-  // The page `ctscope report` makes of the same JSON.
-  if (!o.html.empty())
-    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, result)}));
+  write_result_files(o.json, o.html, o.model, result);
   return 0;
 }
 

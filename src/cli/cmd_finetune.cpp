@@ -162,9 +162,7 @@ int run(Opts& o) {
   train::write_trained_model(params, ck, o.start, o.out);
   if (!o.quiet) print_summary(o, r, stored);
   const nlohmann::json result = result_json(o, ck, data, r, stored);
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(result, 2) + "\n");
-  if (!o.html.empty())
-    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, result)}));
+  write_result_files(o.json, o.html, o.model, result);
   return 0;
 }
 

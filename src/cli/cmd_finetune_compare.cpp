@@ -75,9 +75,7 @@ int run(Opts& o) {
   const FinetuneComparison c = compare_finetuning(ck, data, o.s, cb);
   if (!o.quiet) std::cout << report::finetune_compare_text(c);
   const nlohmann::json result = result_json(o, ck, data, c);
-  if (!o.json.empty()) write_file_atomic(o.json, json_text(result, 2) + "\n");
-  if (!o.html.empty())
-    write_file_atomic(o.html, report::html_report({report::classify_result(o.json.empty() ? o.model : o.json, result)}));
+  write_result_files(o.json, o.html, o.model, result);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 // adding a command touches no shared file.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <functional>
 #include <map>
 #include <string>
@@ -54,6 +55,12 @@ CLI::Option* add_output_arg(CLI::App& sub, const std::string& name, std::string&
 // standard output, and when one is, everything else the command prints moves
 // from stdout to stderr (reserve_stdout_for_output), so stdout holds that output alone.
 void prepare_outputs(const CLI::App& sub);
+
+// A command's --json FILE and --html FILE of one result: the JSON as written,
+// and the page `ctscope report` makes of it (named by the JSON file, else by
+// `name`). Either path may be empty (not asked for).
+void write_result_files(const std::string& json, const std::string& html, const std::string& name,
+                        const nlohmann::json& result);
 
 // -q/--quiet: nothing on the terminal but errors: no progress, notes or report.
 CLI::Option* add_quiet_option(CLI::App& sub, bool& quiet);
