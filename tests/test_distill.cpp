@@ -80,50 +80,45 @@ TEST_F(Distill, GradientOfTheKlTermMatchesFiniteDifferences) {
   EXPECT_EQ(without.kl, 0.0);
 }
 
-// Every gradient of a dense model, bit for bit, against a run without a teacher.
-void expect_same_gradients(const ParameterSet<double>& x, const ParameterSet<double>& y) {
-  ASSERT_EQ(x.params().size(), y.params().size());
-  for (size_t i = 0; i < x.params().size(); ++i) EXPECT_EQ(x.params()[i].grad, y.params()[i].grad) << i;
+// One step of the tiny batch on two all-dense copies of w: without a teacher
+// and with `teacher`. Their losses and KL, and every gradient bit for bit equal.
+struct WithAndWithout {
+  StepResult plain, taught;
+};
+WithAndWithout step_with_and_without(const ModelConfig& c, const TrainWeights<double>& w, bool tied,
+                                     const TeacherFn<double>& teacher) {
+  auto dense = [&] {
+    ParameterSet<double> ps(w);
+    for (const auto& t : model_tensors(c, tied)) ps.add_dense(t.layer, t.role);
+    return ps;
+  };
+  ParameterSet<double> plain = dense(), taught = dense();
+  Activations<double> a = plan_activations<double>(c, 2, 6);
+  TrainWeights<double> g = plain.gradient_buffers();
+  const TokenBatch batch = tiny_batch();
+  WithAndWithout r;
+  r.plain = accumulate_gradients(plain, a, g, std::span(&batch, 1));
+  r.taught = accumulate_gradients(taught, a, g, std::span(&batch, 1), teacher);
+  EXPECT_EQ(plain.params().size(), taught.params().size());
+  for (size_t i = 0; i < plain.params().size(); ++i) EXPECT_EQ(plain.params()[i].grad, taught.params()[i].grad) << i;
+  return r;
 }
 
 TEST_F(Distill, TeacherEqualToTheStudentAddsNothing) {
   const ModelConfig c = tiny_config(RopeLayout::Interleaved);
   const TrainWeights<double> w = tiny_weights<double>(c, true, 33);
-  auto dense = [&] {
-    ParameterSet<double> ps(w);
-    for (const auto& t : model_tensors(c, true)) ps.add_dense(t.layer, t.role);
-    return ps;
-  };
-  ParameterSet<double> plain = dense(), taught = dense();
-  Activations<double> a = plan_activations<double>(c, 2, 6);
-  TrainWeights<double> g = plain.gradient_buffers();
-  const TokenBatch batch = tiny_batch();
-  const StepResult r0 = accumulate_gradients(plain, a, g, std::span(&batch, 1));
   DoubleTeacher self{w, 0.5};
-  const StepResult r1 = accumulate_gradients(taught, a, g, std::span(&batch, 1), self.fn());
-  EXPECT_EQ(r1.kl, 0.0);
-  EXPECT_EQ(r1.loss, r0.loss);
-  expect_same_gradients(plain, taught);
+  const auto r = step_with_and_without(c, w, true, self.fn());
+  EXPECT_EQ(r.taught.kl, 0.0);
+  EXPECT_EQ(r.taught.loss, r.plain.loss);
 }
 
 TEST_F(Distill, WeightZeroIsExactlyTheRunWithoutTeacher) {
   const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
-  const TrainWeights<double> w = tiny_weights<double>(c, false, 34);
-  auto dense = [&] {
-    ParameterSet<double> ps(w);
-    for (const auto& t : model_tensors(c, false)) ps.add_dense(t.layer, t.role);
-    return ps;
-  };
-  ParameterSet<double> plain = dense(), taught = dense();
-  Activations<double> a = plan_activations<double>(c, 2, 6);
-  TrainWeights<double> g = plain.gradient_buffers();
-  const TokenBatch batch = tiny_batch();
-  const StepResult r0 = accumulate_gradients(plain, a, g, std::span(&batch, 1));
   DoubleTeacher other{tiny_weights<double>(c, false, 35), 0.0};
-  const StepResult r1 = accumulate_gradients(taught, a, g, std::span(&batch, 1), other.fn());
-  EXPECT_GT(r1.kl, 0.05);  // measured and reported, but not trained on
-  EXPECT_EQ(r1.loss, r0.loss);
-  expect_same_gradients(plain, taught);
+  const auto r = step_with_and_without(c, tiny_weights<double>(c, false, 34), false, other.fn());
+  EXPECT_GT(r.taught.kl, 0.05);  // measured and reported, but not trained on
+  EXPECT_EQ(r.taught.loss, r.plain.loss);
 }
 
 // The KL the training loss reports is eval's kl_mean (eval --ref) on the same
