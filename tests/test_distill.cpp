@@ -142,13 +142,7 @@ TEST_F(Distill, ReportedKlIsEvalsKlMean) {
   const EvalResult eval = evaluate_perplexity(tokens, ctx, 1, V, {chunk_logits(student_model)}, &ref).candidates[0];
   ASSERT_TRUE(eval.kl_mean.has_value());
 
-  TokenBatch b;
-  for (int64_t c = 0; c < plan.n_chunks; ++c)
-    for (int64_t j = 0; j < ctx; ++j) {
-      b.inputs.push_back(j == 0 ? 1 : tokens[static_cast<size_t>(c * ctx + j)]);
-      const bool scored = j >= plan.first && j <= ctx - 2;
-      b.targets.push_back(scored ? tokens[static_cast<size_t>(c * ctx + j + 1)] : -1);
-    }
+  const TokenBatch b = eval_chunks_as_batch(tokens, plan.n_chunks, plan.first, ctx);
   Teacher teacher(original, V, plan.n_chunks, ctx, 0.5, "stories260K.bin");
   Activations<float> a = plan_activations<float>(ck.config, plan.n_chunks, ctx);
   train_forward(student, a, b.inputs, b.targets, teacher(b.inputs));

@@ -155,13 +155,7 @@ TEST_F(TrainForward, MeanLossIsEvalsMeanNll) {
   LlamaModel model(weights, ctx);
   const double eval_nll =
       std::log(evaluate_perplexity(tokens, ctx, 1, ck.config.vocab_size, {chunk_logits(model)}).candidates[0].ppl);
-  TokenBatch b;
-  for (int64_t c = 0; c < plan.n_chunks; ++c)
-    for (int64_t j = 0; j < ctx; ++j) {
-      b.inputs.push_back(j == 0 ? 1 : tokens[static_cast<size_t>(c * ctx + j)]);
-      const bool scored = j >= plan.first && j <= ctx - 2;
-      b.targets.push_back(scored ? tokens[static_cast<size_t>(c * ctx + j + 1)] : -1);
-    }
+  const TokenBatch b = eval_chunks_as_batch(tokens, plan.n_chunks, plan.first, ctx);
   Activations<float> af = plan_activations<float>(ck.config, plan.n_chunks, ctx);
   const double loss = train_forward(train_weights_from<float>(*weights), af, b.inputs, b.targets);
   EXPECT_NEAR(loss, eval_nll, 2e-6 * eval_nll) << "float training forward vs eval";

@@ -14,6 +14,21 @@
 
 namespace ctscope::train::fixtures {
 
+// Eval's chunks of `tokens` (plan_chunks at ctx) as one training batch of
+// plan.n_chunks sequences: BOS (id 1) first, as eval runs each chunk, and only
+// the positions eval scores (first .. ctx-2) have a target; the others -1.
+inline TokenBatch eval_chunks_as_batch(const std::vector<int32_t>& tokens, int64_t n_chunks, int64_t first,
+                                       int64_t ctx) {
+  TokenBatch b;
+  for (int64_t c = 0; c < n_chunks; ++c)
+    for (int64_t j = 0; j < ctx; ++j) {
+      b.inputs.push_back(j == 0 ? 1 : tokens[static_cast<size_t>(c * ctx + j)]);
+      const bool scored = j >= first && j <= ctx - 2;
+      b.targets.push_back(scored ? tokens[static_cast<size_t>(c * ctx + j + 1)] : -1);
+    }
+  return b;
+}
+
 // d = 16, 2 layers, 4 query heads sharing 2 KV heads (GQA), hidden 24, vocab 32.
 inline ModelConfig tiny_config(RopeLayout layout) {
   ModelConfig c;

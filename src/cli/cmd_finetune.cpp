@@ -64,30 +64,30 @@ class StepLogFile {
 // files, the tokens trained and validated on, and every setting that changes a
 // number (the state's own step says where the run stands).
 std::string run_fingerprint(const Opts& o, const FinetuneData& d) {
-  uint64_t tokens = fnv1a64(std::string_view(reinterpret_cast<const char*>(d.train_tokens.data()),
-                                             d.train_tokens.size() * sizeof(int32_t)));
-  tokens = fnv1a64(std::string_view(reinterpret_cast<const char*>(d.valid_tokens.data()),
-                                    d.valid_tokens.size() * sizeof(int32_t)),
-                   tokens);
+  const auto bytes_of = [](const std::vector<int32_t>& v) {
+    return std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int32_t));
+  };
+  const uint64_t tokens = fnv1a64(bytes_of(d.valid_tokens), fnv1a64(bytes_of(d.train_tokens)));
+  // An input's files by size and hash: a copy of the same bytes (another mtime) is the same input.
+  const auto files = [](const std::string& path) {
+    if (path.empty()) return nlohmann::json();
+    nlohmann::json f = report::input_json(path)["files"];
+    for (auto& file : f) file.erase("mtime_utc");
+    return f;
+  };
   nlohmann::json settings = training_settings_json(o.t, d);
   settings.erase("train");  // a file's name may change; its tokens may not
   settings.erase("valid");
-  const nlohmann::json id = {{"model", report::input_json(o.model)["files"]},
-                             {"tokens_fnv1a64", tokens},
-                             {"training", settings},
-                             {"trainable", o.start.trainable.name()},
-                             {"K", o.start.fit.K},
-                             {"basis", ct::basis_name(o.start.fit.basis)},
-                             {"basis_seed", o.start.fit.seed},
-                             {"init", o.start.init.empty() ? nlohmann::json() : report::input_json(o.start.init)["files"]},
-                             {"selection", report::selection_json(o.start.fit.selection)}};
-  nlohmann::json files = id["model"];
-  for (auto& f : files) f.erase("mtime_utc");  // a copy of the same bytes is the same model
-  nlohmann::json stable = id;
-  stable["model"] = files;
-  if (!stable["init"].is_null())
-    for (auto& f : stable["init"]) f.erase("mtime_utc");
-  return stable.dump();
+  return nlohmann::json{{"model", files(o.model)},
+                        {"tokens_fnv1a64", tokens},
+                        {"training", settings},
+                        {"trainable", o.start.trainable.name()},
+                        {"K", o.start.fit.K},
+                        {"basis", ct::basis_name(o.start.fit.basis)},
+                        {"basis_seed", o.start.fit.seed},
+                        {"init", files(o.start.init)},
+                        {"selection", report::selection_json(o.start.fit.selection)}}
+      .dump();
 }
 
 // Tests stop a run the way a crash does (kill -9) right after a given step:
