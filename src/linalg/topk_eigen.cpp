@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "linalg/blas_threads.hpp"
 #include "linalg/sym_eigen.hpp"
 #include "linalg/sym_product.hpp"
 #include "util/error.hpp"
@@ -282,10 +283,22 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   double lmax = 0;
   auto exact = [&] {
     r.exact = true;
-    r.top_sums = prefix_sums(sym_eigvals_desc(M, m), Ks);
     const bool need_c = want_c || !lmax_done;
+    std::vector<double> l, lc;
+    // Small solves are single-threaded LAPACK: M's and Mc's run side by side
+    // (big ones use all of OpenBLAS's threads, one after the other).
+    auto solve = [&](int which) { (which == 0 ? l : lc) = sym_eigvals_desc(which == 0 ? M : make_Mc(), m); };
+    if (need_c && m < 1024) {
+      const ScopedBlasThreads serial(1);  // set here, so the two solves leave OpenBLAS's setting alone
+      parallel_for(2, 1, [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i) solve(static_cast<int>(i));
+      });
+    } else {
+      solve(0);
+      if (need_c) solve(1);
+    }
+    r.top_sums = prefix_sums(l, Ks);
     if (need_c) {
-      const std::vector<double> lc = sym_eigvals_desc(make_Mc(), m);
       r.top_sums_c = prefix_sums(lc, opt.Ks_centered);
       r.lmax_c = lc.front();
     } else {
