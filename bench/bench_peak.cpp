@@ -5,8 +5,6 @@
 // a non-AMX Gram could possibly be: the Gram of a TinyLlama-shaped model is
 // 2.21 TFLOP, so its time without AMX is at least 2.21e3 / peak seconds.
 // Usage: bench_peak [seconds-ish scale, default 1]
-#include <immintrin.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,8 +14,14 @@
 
 #include "util/cpu_features.hpp"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CTSCOPE_PEAK 1
+#include <immintrin.h>
+#endif
+
 namespace {
 
+#ifdef CTSCOPE_PEAK
 constexpr int kChains = 12;
 
 // GCC 12 flags its own intrinsics' _mm512_undefined_* temporaries (GCC PR 105593).
@@ -56,6 +60,7 @@ double rate(int threads, long iters) {
   if (sink[0] == 1.2345f) std::puts("");  // keeps the results alive
   return static_cast<double>(kChains) * static_cast<double>(iters) * threads / s;
 }
+#endif  // CTSCOPE_PEAK
 
 }  // namespace
 
@@ -71,6 +76,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_peak: error: scale '%s' is not a positive number\n", argv[1]);
     return 2;
   }
+#ifndef CTSCOPE_PEAK
+  std::puts("x86-64 only: nothing to measure");
+  return 0;
+#else
   const ctscope::CpuFeatures& f = ctscope::cpu_features();
   if (!f.avx512 || !f.avx512_bf16) {
     std::puts("AVX-512 FMA or AVX-512 BF16 missing: nothing to measure");
@@ -84,4 +93,5 @@ int main(int argc, char** argv) {
                 threads == 1 ? " " : "s", fma / 1e9, fma * 32 / 1e9, dot / 1e9, dot * 64 / 1e9);
     if (cores == 1) break;
   }
+#endif
 }
