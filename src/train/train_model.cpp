@@ -64,7 +64,11 @@ template <class S>
 WeightMatrix<S> StepWeights<S>::matrix(int layer, Role role) const {
   const Role r = dense.tied && layer < 0 && role == Role::LmHead ? Role::EmbedTokens : role;
   for (const auto& [t, m] : factored)
-    if (t.layer == layer && t.role == r) return m;
+    if (t.layer == layer && t.role == r) {
+      if (m.K >= tensor_shape(dense.config, r).cols)
+        throw Error(fmt::format("{}: factored with K = {}, not below its row length", hf_tensor_name(layer, r), m.K));
+      return m;
+    }
   const std::vector<S>& W = dense.tensor(layer, r);
   if (W.empty()) throw Error(fmt::format("{} has no weights in this step", hf_tensor_name(layer, r)));
   return {W.data()};

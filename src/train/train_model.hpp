@@ -46,10 +46,11 @@ struct StepWeights {
   const TrainWeights<S>& dense;
   std::vector<std::pair<TensorRole, WeightMatrix<S>>> factored;
 
-  StepWeights(const TrainWeights<S>& w) : dense(w) {}  // NOLINT: implicit, every tensor dense
+  explicit StepWeights(const TrainWeights<S>& w) : dense(w) {}  // every tensor dense
   const ModelConfig& config() const { return dense.config; }
   // W(layer, role) (a tied classifier is the embedding); Error when the
-  // tensor is neither factored nor held dense.
+  // tensor is neither factored nor held dense, or factored with K >= its row
+  // length (Activations::factor_tmp is planned for K below it).
   WeightMatrix<S> matrix(int layer, Role role) const;
 };
 
