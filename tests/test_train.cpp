@@ -62,11 +62,15 @@ const std::vector<Role> kProjections = {Role::QProj,    Role::KProj,  Role::VPro
 
 std::vector<float> as_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 
-// Amplitudes of every projection in each basis at K = 8; svd's per-matrix
+// Amplitudes of every matrix (projections, embedding, classifier) in each
+// basis at K = 8 < d, so the step applies them factored; svd's per-matrix
 // basis and universal's shared basis and offset are trained too.
 TEST_F(TrainGradients, AmplitudesOfEveryBasis) {
   const ModelConfig c = tiny_config(RopeLayout::Interleaved);
   const int K = 8;
+  std::vector<TensorRole> linked = {{-1, Role::EmbedTokens}, {-1, Role::LmHead}};
+  for (int l = 0; l < 2; ++l)
+    for (Role r : kProjections) linked.push_back({l, r});
   for (auto kind : {ct::BasisKind::Gaussian, ct::BasisKind::Dct, ct::BasisKind::Random, ct::BasisKind::Svd,
                     ct::BasisKind::Universal}) {
     SCOPED_TRACE(std::string(ct::basis_name(kind)));
@@ -75,33 +79,48 @@ TEST_F(TrainGradients, AmplitudesOfEveryBasis) {
     std::map<int64_t, int> shared;  // d -> basis id (fixed and universal bases)
     std::map<int64_t, ct::UniversalAccumulator> pooled;
     if (kind == ct::BasisKind::Universal)
-      for (int l = 0; l < 2; ++l)
-        for (Role r : kProjections) {
-          const TensorShape s = tensor_shape(c, r);
-          const auto f = as_float(w.tensor(l, r));
-          pooled.try_emplace(s.cols, s.cols).first->second.add({DType::F32, f.data(), s.rows, s.cols});
-        }
-    uint64_t seed = 100;
-    for (int l = 0; l < 2; ++l)
-      for (Role r : kProjections) {
-        const TensorShape s = tensor_shape(c, r);
-        int basis = -1;
-        if (kind == ct::BasisKind::Svd) {
-          const auto f = as_float(w.tensor(l, r));
-          const ct::FactoredBasis b = ct::svd_basis({DType::F32, f.data(), s.rows, s.cols}, K);
-          basis = ps.add_basis(hf_tensor_name(l, r), K, s.cols, b.B, {}, true);
-        } else if (!shared.count(s.cols)) {
-          const ct::FactoredBasis b = kind == ct::BasisKind::Universal ? pooled.at(s.cols).basis(K)
-                                                                       : ct::make_fixed_basis(kind, K, s.cols);
-          shared[s.cols] = ps.add_basis(fmt::format("ct.d{}", s.cols), K, s.cols, b.B, b.offset,
-                                        kind == ct::BasisKind::Universal);
-          EXPECT_EQ(b.offset.empty(), kind != ct::BasisKind::Universal);
-        }
-        if (basis < 0) basis = shared.at(s.cols);
-        ps.add_amplitudes(l, r, basis, random_values(static_cast<size_t>(s.rows * K), seed++, 0.3));
+      for (const auto& t : linked) {
+        const TensorShape s = tensor_shape(c, t.role);
+        const auto f = as_float(w.tensor(t.layer, t.role));
+        pooled.try_emplace(s.cols, s.cols).first->second.add({DType::F32, f.data(), s.rows, s.cols});
       }
+    uint64_t seed = 100;
+    for (const auto& [l, r] : linked) {
+      const TensorShape s = tensor_shape(c, r);
+      int basis = -1;
+      if (kind == ct::BasisKind::Svd) {
+        const auto f = as_float(w.tensor(l, r));
+        const ct::FactoredBasis b = ct::svd_basis({DType::F32, f.data(), s.rows, s.cols}, K);
+        basis = ps.add_basis(hf_tensor_name(l, r), K, s.cols, b.B, {}, true);
+      } else if (!shared.count(s.cols)) {
+        const ct::FactoredBasis b = kind == ct::BasisKind::Universal ? pooled.at(s.cols).basis(K)
+                                                                     : ct::make_fixed_basis(kind, K, s.cols);
+        shared[s.cols] = ps.add_basis(fmt::format("ct.d{}", s.cols), K, s.cols, b.B, b.offset,
+                                      kind == ct::BasisKind::Universal);
+        EXPECT_EQ(b.offset.empty(), kind != ct::BasisKind::Universal);
+      }
+      if (basis < 0) basis = shared.at(s.cols);
+      ps.add_amplitudes(l, r, basis, random_values(static_cast<size_t>(s.rows * K), seed++, 0.3));
+    }
+    EXPECT_EQ(ps.weight_bytes(), static_cast<uint64_t>(5 * c.dim) * sizeof(double)) << "only the norms held dense";
     check_gradients(ps, c);
   }
+}
+
+// A tied classifier is the embedding: its amplitudes get the lookup's and the
+// classifier's gradients (universal basis with offset, trained).
+TEST_F(TrainGradients, AmplitudesOfATiedEmbedding) {
+  const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
+  const TrainWeights<double> w = tiny_weights<double>(c, true, 21);
+  ParameterSet<double> ps(w);
+  const auto f = as_float(w.embed);
+  ct::UniversalAccumulator pool(c.dim);
+  pool.add({DType::F32, f.data(), c.vocab_size, c.dim});
+  const ct::FactoredBasis b = pool.basis(8);
+  ps.add_amplitudes(-1, Role::EmbedTokens, ps.add_basis("ct.d16", 8, c.dim, b.B, b.offset, true),
+                    random_values(static_cast<size_t>(c.vocab_size * 8), 22, 0.3));
+  EXPECT_TRUE(ps.step_dense_weights().embed.empty());
+  check_gradients(ps, c);
 }
 
 // LoRA factors of every projection (rank 3); B is made nonzero, else dA = 0.
@@ -124,16 +143,14 @@ TEST(TrainParameters, LinksStartWhereTheyShould) {
   const TrainWeights<double> w = tiny_weights<double>(c, false, 14);
   ParameterSet<double> lora(w);
   lora.add_lora(0, Role::QProj, 2, 4.0, 1);
-  lora.materialize();
-  EXPECT_EQ(lora.weights().tensor(0, Role::QProj), w.tensor(0, Role::QProj));
+  EXPECT_EQ(lora.dense_weights().tensor(0, Role::QProj), w.tensor(0, Role::QProj));
   EXPECT_EQ(lora.trainable_count(), 2u * 16u + 2u * 16u);
   // Amplitudes at K = d in the identity basis give W back; a second link of one tensor is refused.
   ParameterSet<double> amp(w);
   std::vector<double> I(16 * 16, 0.0);
   for (int i = 0; i < 16; ++i) I[static_cast<size_t>(i * 17)] = 1.0;
   amp.add_amplitudes(1, Role::OProj, amp.add_basis("I", 16, 16, I, {}, false), w.tensor(1, Role::OProj));
-  amp.materialize();
-  EXPECT_EQ(amp.weights().tensor(1, Role::OProj), w.tensor(1, Role::OProj));
+  EXPECT_EQ(amp.dense_weights().tensor(1, Role::OProj), w.tensor(1, Role::OProj));
   EXPECT_EQ(amp.trainable_count(), 16u * 16u);
   EXPECT_THROW(amp.add_dense(1, Role::OProj), Error);
   ParameterSet<double> tied(tiny_weights<double>(c, true, 14));
@@ -178,8 +195,8 @@ TEST_F(TrainCt, StartsAtTheCompressedModel) {
     SCOPED_TRACE(std::string(ct::basis_name(kind)));
     CtTrainSettings s;
     s.fit.K = 8, s.fit.basis = kind, s.norms = kind == ct::BasisKind::Gaussian;
-    ParameterSet<float> ps = ct_parameter_set(ck, s);
-    ps.materialize();
+    const ParameterSet<float> ps = ct_parameter_set(ck, s);
+    const TrainWeights<float> w = ps.dense_weights();
     ctfile::CompressSettings cs;
     cs.K = 8, cs.basis = kind;
     const auto out = dir / (std::string(ct::basis_name(kind)) + ".ct.safetensors");
@@ -190,7 +207,7 @@ TEST_F(TrainCt, StartsAtTheCompressedModel) {
     EXPECT_EQ(ps.trainable_count(), sum.amplitude_params + norms);
     int changed = 0;
     for (const auto& t : model_tensors(c, ref.tied)) {
-      const auto &a = ps.weights().tensor(t.layer, t.role), &b = ref.tensor(t.layer, t.role);
+      const auto &a = w.tensor(t.layer, t.role), &b = ref.tensor(t.layer, t.role);
       ASSERT_EQ(a.size(), b.size());
       double diff = 0, scale = 0;
       for (size_t i = 0; i < a.size(); ++i) {
@@ -452,11 +469,13 @@ TEST_F(TrainRun, FullFineTuningOverfitsARepeatedText) {
   EXPECT_LT(loss, 0.05);
 }
 
-// Amplitudes of layer 0 in a trainable basis with a trainable offset (every
-// factor of the link trains), LoRA on layer 1, every norm dense.
+// Amplitudes of layer 0 and of the embedding (the classifier too when tied)
+// in a trainable basis, with a trainable offset when asked (every factor of
+// the link trains), LoRA on layer 1 (and on an untied classifier), every
+// norm dense.
 template <class S>
-ParameterSet<S> factored_and_dense(const ModelConfig& c) {
-  ParameterSet<S> ps(tiny_weights<S>(c, false, 19));
+ParameterSet<S> factored_and_dense(const ModelConfig& c, bool tied, bool offset) {
+  ParameterSet<S> ps(tiny_weights<S>(c, tied, 19));
   auto values = [](size_t n, uint64_t seed, double sd) {
     const std::vector<double> v = random_values(n, seed, sd);
     return std::vector<S>(v.begin(), v.end());
@@ -464,16 +483,21 @@ ParameterSet<S> factored_and_dense(const ModelConfig& c) {
   const int K = 4;
   std::map<int64_t, int> basis;
   uint64_t seed = 300;
-  for (Role r : kProjections) {
+  auto amplitudes = [&](int layer, Role r) {
     const TensorShape s = tensor_shape(c, r);
     if (!basis.count(s.cols)) {
       std::vector<S> G = values(static_cast<size_t>(K * s.cols), seed++, 0.3);
-      std::vector<S> offset = values(static_cast<size_t>(s.cols), seed++, 0.1);
-      basis[s.cols] = ps.add_basis(fmt::format("b{}", s.cols), K, s.cols, std::move(G), std::move(offset), true);
+      std::vector<S> o = offset ? values(static_cast<size_t>(s.cols), seed++, 0.1) : std::vector<S>{};
+      basis[s.cols] = ps.add_basis(fmt::format("b{}", s.cols), K, s.cols, std::move(G), std::move(o), true);
     }
-    ps.add_amplitudes(0, r, basis.at(s.cols), values(static_cast<size_t>(s.rows * K), seed++, 0.3));
+    ps.add_amplitudes(layer, r, basis.at(s.cols), values(static_cast<size_t>(s.rows * K), seed++, 0.3));
+  };
+  for (Role r : kProjections) {
+    amplitudes(0, r);
     ps.add_lora(1, r, 3, 6.0, seed++);
   }
+  amplitudes(-1, Role::EmbedTokens);
+  if (!tied) ps.add_lora(-1, Role::LmHead, 3, 6.0, seed++);
   for (auto& p : ps.params())
     if (p.name.ends_with(".lora_B")) p.value = values(p.value.size(), seed++, 0.2);
   for (int l = 0; l < 2; ++l) {
@@ -484,19 +508,22 @@ ParameterSet<S> factored_and_dense(const ModelConfig& c) {
   return ps;
 }
 
-// The factored links get no dense gradient buffer (only the norms do), and
-// the gradients the backward streams into their factors equal the
-// dense-then-collect path: dW = dout^T x in a full buffer, then dA = dW G^T,
-// dG = A^T dW, do = 1^T dW (LoRA: dB = s dW A^T, dA = s B^T dW). Not bit for
-// bit: the stream computes dout^T (x G^T), the same sums associated another
-// way, so they agree to rounding: 1e-12 relative in double, 1e-5 in float.
+// The step applies the amplitude links factored (x G^T A^T, W never formed,
+// the embedding a lookup of A's rows times G) and streams every factored
+// link's gradient into its factors without a dense buffer (only the norms
+// get one). Its loss and every parameter gradient equal the dense path's:
+// the model materialized (dense_weights), dense dW = dout^T x for every
+// matrix, then dA = dW G^T, dG = A^T dW, do = 1^T dW (LoRA: dB = s dW A^T,
+// dA = s B^T dW). Not bit for bit: the same sums associated another way, so
+// they agree to rounding: 1e-12 relative in double, 1e-5 in float.
 template <class S>
-void check_streamed_gradients(double tolerance) {
+void check_factored_step(bool tied, bool offset, double tolerance) {
+  SCOPED_TRACE(::testing::Message() << (tied ? "tied" : "untied") << (offset ? ", offset" : ", no offset"));
   const ModelConfig c = tiny_config(RopeLayout::Interleaved);
-  ParameterSet<S> ps = factored_and_dense<S>(c);
+  ParameterSet<S> ps = factored_and_dense<S>(c, tied, offset);
   TrainWeights<S> grads = ps.gradient_buffers();
   uint64_t norm_bytes = 0;
-  for (const auto& t : model_tensors(c, false)) {
+  for (const auto& t : model_tensors(c, tied)) {
     const TensorShape s = tensor_shape(c, t.role);
     EXPECT_EQ(grads.tensor(t.layer, t.role).empty(), s.cols != 1) << hf_tensor_name(t.layer, t.role);
     if (s.cols == 1) norm_bytes += static_cast<uint64_t>(s.size()) * sizeof(S);
@@ -504,17 +531,19 @@ void check_streamed_gradients(double tolerance) {
   EXPECT_EQ(tensor_bytes(grads), norm_bytes);
   Activations<S> a = plan_activations<S>(c, 2, 6);
   const TokenBatch batch = tiny_batch();
-  accumulate_gradients(ps, a, grads, std::span(&batch, 1));
+  const double factored_loss = accumulate_gradients(ps, a, grads, std::span(&batch, 1)).loss;
   // Parameter gradients plus a scratch of at most N x K (N = 12 tokens, K <= 4).
   EXPECT_LE(ps.gradient_bytes(), (ps.trainable_count() + 12 * 4) * sizeof(S));
   std::vector<std::vector<S>> streamed;
   for (const auto& p : ps.params()) streamed.push_back(p.grad);
 
-  TrainWeights<S> dense = zero_gradients(ps.weights(), [](int, Role) { return true; });
+  const TrainWeights<S> W = ps.dense_weights();
+  TrainWeights<S> dense = zero_gradients(W, [](int, Role) { return true; });
   ps.zero_grad();
-  train_forward(ps.weights(), a, batch.inputs, batch.targets);
-  train_backward(ps.weights(), a, dense);
+  const double dense_loss = train_forward(W, a, batch.inputs, batch.targets);
+  train_backward(W, a, dense);
   ps.collect(dense);
+  EXPECT_NEAR(factored_loss, dense_loss, tolerance * dense_loss);
   int compared = 0;
   for (size_t i = 0; i < ps.params().size(); ++i) {
     const auto& p = ps.params()[i];
@@ -529,11 +558,37 @@ void check_streamed_gradients(double tolerance) {
     EXPECT_LE(std::sqrt(err2 / ref2), tolerance) << p.name;
     ++compared;
   }
-  EXPECT_EQ(compared, 7 + 2 + 2 + 2 * 7 + 5);  // amplitudes, two bases and offsets, LoRA B and A, norms
+  // Amplitudes (7 + embedding), two bases (and offsets), LoRA B and A (7, + classifier), norms.
+  EXPECT_EQ(compared, 8 + (offset ? 4 : 2) + 2 * (tied ? 7 : 8) + 5);
 }
 
-TEST_F(TrainGradients, FactoredLinksStreamWithoutDenseBuffersInDouble) { check_streamed_gradients<double>(1e-12); }
-TEST_F(TrainGradients, FactoredLinksStreamWithoutDenseBuffersInFloat) { check_streamed_gradients<float>(1e-5); }
+TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInDouble) {
+  for (bool tied : {false, true})
+    for (bool offset : {false, true}) check_factored_step<double>(tied, offset, 1e-12);
+}
+TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInFloat) { check_factored_step<float>(false, true, 1e-5); }
+
+// The step's dense weights hold no amplitude-linked tensor (the memory the
+// factored step saves: the 4.4 GB dense model at TinyLlama shapes), while
+// dense_weights() still gives every tensor.
+TEST_F(TrainGradients, StepWeightsHoldNoAmplitudeLinkedTensor) {
+  const ModelConfig c = tiny_config(RopeLayout::Interleaved);
+  for (bool tied : {false, true}) {
+    const ParameterSet<double> ps = factored_and_dense<double>(c, tied, true);
+    const TrainWeights<double> all = ps.dense_weights();
+    uint64_t held = 0;
+    int amplitude_linked = 0;
+    for (const auto& t : model_tensors(c, tied)) {
+      const bool amplitudes = ps.link_kind(t.layer, t.role) == LinkKind::Amplitudes;
+      amplitude_linked += amplitudes;
+      EXPECT_EQ(ps.step_dense_weights().tensor(t.layer, t.role).empty(), amplitudes) << hf_tensor_name(t.layer, t.role);
+      EXPECT_EQ(all.tensor(t.layer, t.role).size(), static_cast<size_t>(tensor_shape(c, t.role).size()));
+      if (!amplitudes) held += static_cast<uint64_t>(tensor_shape(c, t.role).size()) * sizeof(double);
+    }
+    EXPECT_EQ(amplitude_linked, 8);
+    EXPECT_EQ(ps.weight_bytes(), held);
+  }
+}
 
 // Loading moves the float tensors instead of copying them (no second copy of
 // the model at its peak); the copy and the move give the same weights.

@@ -128,7 +128,7 @@ TEST_F(TrainState, RoundTripRestoresEveryBit) {
     ParameterSet<float> ps = amplitude_set(model);
     const OptimizerSettings os{.kind = kind, .weight_decay = 0.01};
     Optimizer<float> opt(os, ps);
-    auto acts = plan_activations<float>(ps.weights().config, 2, data.window_length());
+    auto acts = plan_activations<float>(ps.config(), 2, data.window_length());
     auto grads = ps.gradient_buffers();
     for (int64_t step = 0; step < 3; ++step) {
       const TokenBatch b = data.batch(step, 2);

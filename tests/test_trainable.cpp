@@ -98,12 +98,12 @@ TEST(Trainable, EveryModeStartsAtTheCompressedModel) {
     for (const char* mode : {"amplitudes", "amplitudes+norms", "lora:2", "full"}) {
       SCOPED_TRACE(std::string(ct::basis_name(basis)) + " " + mode);
       ParameterSet<float> ps = start_parameters(ck, settings(basis, 8, mode));
-      ps.materialize();
+      const TrainWeights<float> w = ps.dense_weights();
       int changed = 0;
       for (const auto& t : model_tensors(c, ref.tied)) {
-        EXPECT_LE(relative_difference(ps.weights().tensor(t.layer, t.role), ref.tensor(t.layer, t.role)), 1e-5)
+        EXPECT_LE(relative_difference(w.tensor(t.layer, t.role), ref.tensor(t.layer, t.role)), 1e-5)
             << hf_tensor_name(t.layer, t.role);
-        changed += ps.weights().tensor(t.layer, t.role) != dense.tensor(t.layer, t.role);
+        changed += w.tensor(t.layer, t.role) != dense.tensor(t.layer, t.role);
       }
       EXPECT_EQ(changed, static_cast<int>(sum.fitted_matrices));  // the fitted ones moved: the comparison says something
       const uint64_t trainable = ps.trainable_count();
@@ -152,8 +152,9 @@ TEST(TrainedModelFile, ReadsBackAsTheTrainedParameters) {
     const auto out = dir / (tag + ".ct.safetensors");
     write_trained_model(ps, ck, s, out);
     const TrainWeights<float> back = weights_of_file(out);
+    const TrainWeights<float> trained = ps.dense_weights();
     for (const auto& t : model_tensors(ck.config, back.tied)) {
-      const auto& want = ps.weights().tensor(t.layer, t.role);
+      const auto& want = trained.tensor(t.layer, t.role);
       if (ps.link_kind(t.layer, t.role) == LinkKind::Amplitudes)
         EXPECT_LE(relative_difference(back.tensor(t.layer, t.role), want), 1e-6) << hf_tensor_name(t.layer, t.role);
       else
@@ -211,10 +212,9 @@ TEST(TrainableInit, StartsWhereTheWrittenFileEnds) {
     SCOPED_TRACE(mode);
     StartSettings m = settings(ct::BasisKind::Universal, 8, mode);
     m.init = file.string();
-    ParameterSet<float> ps = start_parameters(ck, m);
-    ps.materialize();
+    const TrainWeights<float> w = start_parameters(ck, m).dense_weights();
     for (const auto& t : model_tensors(ck.config, written.tied))
-      EXPECT_LE(relative_difference(ps.weights().tensor(t.layer, t.role), written.tensor(t.layer, t.role)), 1e-6)
+      EXPECT_LE(relative_difference(w.tensor(t.layer, t.role), written.tensor(t.layer, t.role)), 1e-6)
           << hf_tensor_name(t.layer, t.role);
   }
 }

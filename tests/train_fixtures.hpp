@@ -79,7 +79,7 @@ inline double loss_of(ParameterSet<double>& ps, Activations<double>& a, const To
                       const TeacherFn<double>& teacher = {}) {
   ps.materialize();
   const Distillation<double> distill = teacher ? teacher(b.inputs) : Distillation<double>{};
-  const double ce = train_forward(ps.weights(), a, b.inputs, b.targets, distill);
+  const double ce = train_forward(ps.step_weights(), a, b.inputs, b.targets, distill);
   return ce + distill.weight * a.kl_mean;
 }
 

@@ -78,8 +78,8 @@ FinetuneData load_finetune_data(const Checkpoint& model, const FinetuneInputs& i
   return d;
 }
 
-EvalResult validate(const train::TrainWeights<float>& w, const FinetuneData& d) {
-  return validate(std::make_shared<const LlamaWeights>(train::to_llama_weights(w)), d);
+EvalResult validate(train::TrainWeights<float> w, const FinetuneData& d) {
+  return validate(std::make_shared<const LlamaWeights>(train::to_llama_weights(std::move(w))), d);
 }
 
 EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d) {
@@ -133,20 +133,18 @@ FinetuneResult finetune(train::ParameterSet<float>& params, const FinetuneData& 
     for (const auto& line : r.log) lines.push_back(line.dump());
     return lines;
   };
-  params.materialize();
-  r.before = validate(params.weights(), d);
+  r.before = validate(params.dense_weights(), d);
   std::optional<EvalResult> last;
   const train::TokenWindows windows(d.train_tokens, d.ctx, s.seed, d.train_where);
   std::optional<train::Teacher> teacher;
   if (s.distill_weight > 0)
-    teacher.emplace(d.teacher, params.weights().config.vocab_size, s.run.batch, d.ctx, s.distill_weight, d.teacher_where);
+    teacher.emplace(d.teacher, params.config().vocab_size, s.run.batch, d.ctx, s.distill_weight, d.teacher_where);
   const int64_t tokens_per_step = s.run.accumulate * s.run.batch * d.ctx;
   const auto on_step = [&](const train::StepLog& step) {
     nlohmann::json line = step.to_json();
     const bool final_step = step.step + 1 == s.run.steps;
     if ((s.eval_every > 0 && (step.step + 1) % s.eval_every == 0) || final_step) {
-      params.materialize();
-      last = validate(params.weights(), d);
+      last = validate(params.dense_weights(), d);
       add_validation(line, *last);
     }
     r.trained_tokens += tokens_per_step;
@@ -157,7 +155,7 @@ FinetuneResult finetune(train::ParameterSet<float>& params, const FinetuneData& 
                   progress_item(step, last, static_cast<double>(r.trained_tokens) / seconds), 0);
   };
   train::train_run(params, windows, s.run, on_step, checkpointing, teacher ? teacher->fn() : train::TeacherFn<float>{});
-  r.after = last ? *last : validate(params.weights(), d);
+  r.after = last ? *last : validate(params.dense_weights(), d);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

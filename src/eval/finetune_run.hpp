@@ -73,16 +73,17 @@ struct FinetuneResult {
 };
 
 // Validation of weights w on d's validation text: perplexity, and KL / top-1
-// against d.reference when there is one.
+// against d.reference when there is one. TrainWeights are moved into the
+// runtime's (pass ParameterSet::dense_weights(): one dense copy while it runs).
 EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d);
-EvalResult validate(const train::TrainWeights<float>& w, const FinetuneData& d);
+EvalResult validate(train::TrainWeights<float> w, const FinetuneData& d);
 
 struct FinetuneCallbacks {
   std::function<void(const nlohmann::json& line)> on_log;  // after every step, the line the log gets
   ProgressFn progress;  // (step done, steps, "loss 2.31  valid ppl 12.0  850 tok/s", 0)
 };
 
-// Trains params in place (params.weights() is the trained model afterwards).
+// Trains params in place (params.dense_weights() is the trained model afterwards).
 // cb.on_log gets every line of the log, a resumed run's earlier lines first.
 FinetuneResult finetune(train::ParameterSet<float>& params, const FinetuneData& d, const FinetuneSettings& s,
                         const FinetuneCallbacks& cb = {});

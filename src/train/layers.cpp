@@ -108,6 +108,42 @@ void matmul_backward(S* dx, S* dW, const S* dout, const S* x, const S* W, int64_
   if (dW) gemm<S>(true, false, n_out, n_in, N, S(1), dout, n_out, x, n_in, S(1), dW, n_in);
 }
 
+template <class S>
+void factored_matmul_forward(S* out, S* tmp, const S* x, const S* A, const S* G, const S* offset, int64_t N,
+                             int64_t n_in, int64_t n_out, int64_t K) {
+  gemm<S>(false, true, N, K, n_in, S(1), x, n_in, G, n_in, S(0), tmp, K);         // x G^T      [N, K]
+  gemm<S>(false, true, N, n_out, K, S(1), tmp, K, A, K, S(0), out, n_out);       // (x G^T) A^T
+  if (!offset) return;
+  for (int64_t t = 0; t < N; ++t) {  // + (x . o) on every output of row t
+    double xo = 0;
+    for (int64_t j = 0; j < n_in; ++j) xo += static_cast<double>(x[t * n_in + j]) * offset[j];
+    for (int64_t i = 0; i < n_out; ++i) out[t * n_out + i] += static_cast<S>(xo);
+  }
+}
+
+template <class S>
+void factored_matmul_backward(S* dx, S* tmp, const S* dout, const S* A, const S* G, const S* offset, int64_t N,
+                              int64_t n_in, int64_t n_out, int64_t K, bool accumulate_dx) {
+  if (!dx) return;
+  gemm<S>(false, false, N, K, n_out, S(1), dout, n_out, A, K, S(0), tmp, K);                      // dout A [N, K]
+  gemm<S>(false, false, N, n_in, K, S(1), tmp, K, G, n_in, accumulate_dx ? S(1) : S(0), dx, n_in);  // (dout A) G
+  if (!offset) return;
+  for (int64_t t = 0; t < N; ++t) {  // + (dout 1) o^T
+    double r = 0;
+    for (int64_t i = 0; i < n_out; ++i) r += static_cast<double>(dout[t * n_out + i]);
+    for (int64_t j = 0; j < n_in; ++j) dx[t * n_in + j] += static_cast<S>(r * static_cast<double>(offset[j]));
+  }
+}
+
+template <class S>
+void factored_embedding_forward(S* out, S* tmp, const int32_t* tokens, const S* A, const S* G, const S* offset,
+                                int64_t N, int64_t d, int64_t K) {
+  for (int64_t t = 0; t < N; ++t) std::copy_n(A + static_cast<int64_t>(tokens[t]) * K, K, tmp + t * K);
+  if (offset)
+    for (int64_t t = 0; t < N; ++t) std::copy_n(offset, d, out + t * d);
+  gemm<S>(false, false, N, d, K, S(1), tmp, K, G, d, offset ? S(1) : S(0), out, d);  // as materialize: o, then += A G
+}
+
 namespace {
 
 // Rotates every pair of every head by +angle (forward) or -angle (backward).
@@ -149,6 +185,24 @@ void rope_backward(S* dx, int64_t B, int64_t T, int64_t n_heads, int64_t head_di
   rope_rotate(dx, B, T, n_heads, head_dim, theta, layout, -1.0);
 }
 
+namespace {
+
+// Causal attention computes scores, P V and their gradients in blocks of
+// query rows: the rows r0 .. r0+rows-1 see keys 0 .. r0+rows-1 only, so the
+// GEMMs skip the masked upper triangle except within the diagonal block
+// (at T = 512, 5/8 of the full T x T work).
+constexpr int64_t kQueryBlock = 128;
+
+template <class Block>
+void for_query_blocks(int64_t T, const Block& block) {
+  for (int64_t r0 = 0; r0 < T; r0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, T - r0);
+    block(r0, rows, r0 + rows);  // first row, rows, keys seen
+  }
+}
+
+}  // namespace
+
 template <class S>
 void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int64_t B, int64_t T, int64_t n_heads,
                        int64_t n_kv_heads, int64_t head_dim) {
@@ -161,7 +215,9 @@ void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int
       const S* kb = k + b * T * kv_dim + kv_off;
       const S* vb = v + b * T * kv_dim + kv_off;
       S* p = probs + (b * n_heads + h) * T * T;
-      gemm<S>(false, true, T, T, head_dim, scale, qb, dim, kb, kv_dim, S(0), p, T);
+      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+        gemm<S>(false, true, rows, keys, head_dim, scale, qb + r0 * dim, dim, kb, kv_dim, S(0), p + r0 * T, T);
+      });
       for (int64_t t = 0; t < T; ++t) {  // causal softmax, as ops::attention
         S* row = p + t * T;
         S mx = row[0];
@@ -172,7 +228,10 @@ void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + T, S(0));
       }
-      gemm<S>(false, false, T, head_dim, T, S(1), p, T, vb, kv_dim, S(0), out + b * T * dim + h * head_dim, dim);
+      S* ob = out + b * T * dim + h * head_dim;
+      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+        gemm<S>(false, false, rows, head_dim, keys, S(1), p + r0 * T, T, vb, kv_dim, S(0), ob + r0 * dim, dim);
+      });
     }
 }
 
@@ -190,8 +249,10 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
       const S* dob = dout + q_off;
       S* dp = scratch;
       // dP = dOut V^T; dV += P^T dOut (heads of one group share V).
-      gemm<S>(false, true, T, T, head_dim, S(1), dob, dim, v + k_off, kv_dim, S(0), dp, T);
-      gemm<S>(true, false, T, head_dim, T, S(1), p, T, dob, dim, S(1), dv + k_off, kv_dim);
+      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+        gemm<S>(false, true, rows, keys, head_dim, S(1), dob + r0 * dim, dim, v + k_off, kv_dim, S(0), dp + r0 * T, T);
+        gemm<S>(true, false, keys, head_dim, rows, S(1), p + r0 * T, T, dob + r0 * dim, dim, S(1), dv + k_off, kv_dim);
+      });
       // Softmax backward: dS = P (dP - <dP, P>) per row; masked entries have P = 0.
       for (int64_t t = 0; t < T; ++t) {
         const S* pr = p + t * T;
@@ -202,8 +263,12 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
         std::fill(dr + t + 1, dr + T, S(0));
       }
       // scores = scale Q K^T:  dQ = scale dS K;  dK += scale dS^T Q.
-      gemm<S>(false, false, T, head_dim, T, scale, dp, T, k + k_off, kv_dim, S(0), dq + q_off, dim);
-      gemm<S>(true, false, T, head_dim, T, scale, dp, T, q + q_off, dim, S(1), dk + k_off, kv_dim);
+      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+        gemm<S>(false, false, rows, head_dim, keys, scale, dp + r0 * T, T, k + k_off, kv_dim, S(0), dq + q_off + r0 * dim,
+                dim);
+        gemm<S>(true, false, keys, head_dim, rows, scale, dp + r0 * T, T, q + q_off + r0 * dim, dim, S(1), dk + k_off,
+                kv_dim);
+      });
     }
 }
 
@@ -297,6 +362,12 @@ void distill_backward(S* dlogits, const S* logits, const double* lse, const S* t
   template void rmsnorm_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t);               \
   template void matmul_forward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t);                                \
   template void matmul_backward<S>(S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, bool);           \
+  template void factored_matmul_forward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, \
+                                          int64_t);                                                                  \
+  template void factored_matmul_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t,         \
+                                           int64_t, int64_t, bool);                                                   \
+  template void factored_embedding_forward<S>(S*, S*, const int32_t*, const S*, const S*, const S*, int64_t, int64_t, \
+                                             int64_t);                                                                \
   template void rope_forward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                         \
   template void rope_backward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                        \
   template void attention_forward<S>(S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, int64_t,       \

@@ -51,6 +51,25 @@ template <class S>
 void matmul_backward(S* dx, S* dW, const S* dout, const S* x, const S* W, int64_t N, int64_t n_in, int64_t n_out,
                      bool accumulate_dx);
 
+// The same product for a factored W = A G (+ 1 o^T), A [n_out, K], G [K, n_in],
+// offset o [n_in] (null: none), never formed: out = (x G^T) A^T (+ (x . o) on
+// every output), 2 N K (n_in + n_out) FLOPs instead of 2 N n_in n_out; tmp
+// holds [N, K]. The backward writes dx = (dout A) G (+ (dout 1) o^T), or adds
+// it when accumulate_dx; the factors' gradients are the caller's (the
+// parameter set takes dout and x: WeightGradientSink).
+template <class S>
+void factored_matmul_forward(S* out, S* tmp, const S* x, const S* A, const S* G, const S* offset, int64_t N,
+                             int64_t n_in, int64_t n_out, int64_t K);
+template <class S>
+void factored_matmul_backward(S* dx, S* tmp, const S* dout, const S* A, const S* G, const S* offset, int64_t N,
+                              int64_t n_in, int64_t n_out, int64_t K, bool accumulate_dx);
+
+// out[t] = row tokens[t] of a factored embedding E = A G (+ 1 o^T), A [vocab, K]:
+// the rows A[tokens[t]] gathered into tmp [N, K], times G (+ o).
+template <class S>
+void factored_embedding_forward(S* out, S* tmp, const int32_t* tokens, const S* A, const S* G, const S* offset,
+                                int64_t N, int64_t d, int64_t K);
+
 // Rotary embedding in place for B sequences of T rows of n_heads heads, row t
 // at position t (ops::rope's two layouts). The backward rotates back (the
 // rotation is orthogonal): dx in place.

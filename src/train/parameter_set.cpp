@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "train/layers.hpp"
 #include "util/error.hpp"
@@ -42,6 +43,11 @@ int ParameterSet<S>::add_basis(const std::string& name, int64_t K, int64_t d, st
                                bool trainable) {
   if (K <= 0 || d <= 0 || static_cast<int64_t>(G.size()) != K * d || (!offset.empty() && std::ssize(offset) != d))
     throw Error(fmt::format("basis {}: {} values for K = {}, d = {} (offset {})", name, G.size(), K, d, offset.size()));
+  // No subnormals: a Gaussian basis's far tails (1e-300 .. 1e-38 in double)
+  // are subnormal as floats and made every GEMM on G ~40x slower (measured at
+  // TinyLlama shapes); flushed, W = A G moves by less than 1e-38 |A|.
+  for (auto& v : G)
+    if (std::abs(v) < std::numeric_limits<S>::min()) v = S(0);
   Basis b;
   b.G = add_param({name + ".basis", K, d, std::move(G), {}, trainable, true});
   if (!offset.empty()) b.offset = add_param({name + ".offset", 1, d, std::move(offset), {}, trainable, false});
@@ -60,6 +66,7 @@ void ParameterSet<S>::add_amplitudes(int layer, Role role, int basis, std::vecto
                             hf_tensor_name(layer, role), A0.size(), G.rows, G.cols, s.rows, s.cols));
   const int a = add_param({hf_tensor_name(layer, role) + ".ct_amplitudes", s.rows, G.rows, std::move(A0), {}, true, true});
   links_.push_back({LinkKind::Amplitudes, {layer, role}, a, basis});
+  if (factored(links_.back())) std::vector<S>().swap(w_.tensor(layer, role));  // never held dense again
 }
 
 template <class S>
@@ -112,11 +119,43 @@ bool ParameterSet<S>::link_trains(const Link& l) const {
 }
 
 template <class S>
+bool ParameterSet<S>::factored(const Link& l) const {
+  if (l.kind != LinkKind::Amplitudes) return false;
+  const auto& G = params_[static_cast<size_t>(bases_[static_cast<size_t>(l.b)].G)];
+  return G.rows < G.cols;
+}
+
+template <class S>
 void ParameterSet<S>::materialize() {
+  for (const auto& l : links_)
+    if (!factored(l)) write_link(l, w_.tensor(l.tensor.layer, l.tensor.role));
+}
+
+template <class S>
+StepWeights<S> ParameterSet<S>::step_weights() const {
+  StepWeights<S> sw(w_);
   for (const auto& l : links_) {
-    std::vector<S>& W = w_.tensor(l.tensor.layer, l.tensor.role);
-    const auto& P = params_[static_cast<size_t>(l.a)];
-    switch (l.kind) {
+    if (!factored(l)) continue;
+    const Basis& b = bases_[static_cast<size_t>(l.b)];
+    const auto& G = params_[static_cast<size_t>(b.G)];
+    const S* offset = b.offset >= 0 ? params_[static_cast<size_t>(b.offset)].value.data() : nullptr;
+    sw.factored.push_back({l.tensor, {nullptr, params_[static_cast<size_t>(l.a)].value.data(), G.value.data(), offset, G.rows}});
+  }
+  return sw;
+}
+
+template <class S>
+TrainWeights<S> ParameterSet<S>::dense_weights() const {
+  TrainWeights<S> w = w_;
+  for (const auto& l : links_) write_link(l, w.tensor(l.tensor.layer, l.tensor.role));
+  return w;
+}
+
+template <class S>
+void ParameterSet<S>::write_link(const Link& l, std::vector<S>& W) const {
+  const auto& P = params_[static_cast<size_t>(l.a)];
+  W.resize(static_cast<size_t>(tensor_shape(w_.config, l.tensor.role).size()));
+  switch (l.kind) {
       case LinkKind::Dense: std::copy(P.value.begin(), P.value.end(), W.begin()); break;
       case LinkKind::Amplitudes: {
         const Basis& b = bases_[static_cast<size_t>(l.b)];
@@ -138,12 +177,12 @@ void ParameterSet<S>::materialize() {
                 A.value.data(), A.cols, S(1), W.data(), A.cols);
         break;
       }
-    }
   }
 }
 
 template <class S>
 const typename ParameterSet<S>::Link* ParameterSet<S>::find_link(int layer, Role role) const {
+  if (w_.tied && layer < 0 && role == Role::LmHead) role = Role::EmbedTokens;
   for (const auto& l : links_)
     if (l.tensor.layer == layer && l.tensor.role == role) return &l;
   return nullptr;
@@ -213,17 +252,27 @@ bool ParameterSet<S>::takes(int layer, Role role) const {
 }
 
 template <class S>
+typename ParameterSet<S>::Factors ParameterSet<S>::factors_of(const Link& l) {
+  if (l.kind == LinkKind::Dense)
+    throw Error(fmt::format("{} is not trained through factors", hf_tensor_name(l.tensor.layer, l.tensor.role)));
+  const int R = l.kind == LinkKind::Amplitudes ? bases_[static_cast<size_t>(l.b)].G : l.b;
+  return {params_[static_cast<size_t>(l.a)], params_[static_cast<size_t>(R)], static_cast<S>(l.scale)};
+}
+
+template <class S>
+std::vector<S>* ParameterSet<S>::offset_gradient(const Link& l) {
+  if (l.kind != LinkKind::Amplitudes) return nullptr;
+  const int o = bases_[static_cast<size_t>(l.b)].offset;
+  return o >= 0 && params_[static_cast<size_t>(o)].trainable ? &params_[static_cast<size_t>(o)].grad : nullptr;
+}
+
+template <class S>
 void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
                                           int64_t n_out) {
   const int64_t d = n_in, n = n_out;  // W [n, d]
   const Link* l = find_link(layer, role);
-  if (!l || l->kind == LinkKind::Dense)
-    throw Error(fmt::format("{} is not trained through factors", hf_tensor_name(layer, role)));
-  // Amplitudes: W = A G (+ 1 o^T), L = A, R = G, s = 1. LoRA: W = W0 + s B A, L = B, R = A.
-  const Basis* b = l->kind == LinkKind::Amplitudes ? &bases_[static_cast<size_t>(l->b)] : nullptr;
-  auto& L = params_[static_cast<size_t>(l->a)];
-  auto& R = params_[static_cast<size_t>(b ? b->G : l->b)];
-  const auto s = static_cast<S>(l->scale);
+  if (!l) throw Error(fmt::format("{} is not trainable", hf_tensor_name(layer, role)));
+  const auto [L, R, s] = factors_of(*l);
   const int64_t K = L.cols;
   if (K >= d) {
     // No smaller factored form (e.g. an orthonormal basis at K = d): dW in a
@@ -243,14 +292,46 @@ void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, c
     gemm<S>(false, false, N, K, n, S(1), dout, n, L.value.data(), K, S(0), t, K);    // dout L    [N, K]
     gemm<S>(true, false, K, d, N, s, t, K, x, d, S(1), R.grad.data(), d);            // dR += s (dout L)^T x
   }
-  if (b && b->offset >= 0 && params_[static_cast<size_t>(b->offset)].trainable) {
-    auto& o = params_[static_cast<size_t>(b->offset)].grad;  // do += 1^T dW = x^T (dout 1)
+  if (std::vector<S>* o = offset_gradient(*l)) {  // do += 1^T dW = x^T (dout 1)
     for (int64_t i = 0; i < N; ++i) {
       double r = 0;
       for (int64_t j = 0; j < n; ++j) r += static_cast<double>(dout[i * n + j]);
-      for (int64_t j = 0; j < d; ++j) o[static_cast<size_t>(j)] += static_cast<S>(r * static_cast<double>(x[i * d + j]));
+      for (int64_t j = 0; j < d; ++j) (*o)[static_cast<size_t>(j)] += static_cast<S>(r * static_cast<double>(x[i * d + j]));
     }
   }
+}
+
+// The embedding E [V, d] looked up by tokens: dE = S^T dout with S the one-hot
+// rows, so with E = s L R:  dL[tokens[t]] += s dout[t] R^T,  dR += s (S L)^T dout
+// (S L: the rows L[tokens[t]] gathered), do += 1^T dout.
+template <class S>
+void ParameterSet<S>::add_embedding_gradient(const S* dout, const int32_t* tokens, int64_t N, int64_t d) {
+  const Link* l = find_link(-1, Role::EmbedTokens);
+  if (!l) throw Error("the embedding is not trainable");
+  const auto [L, R, s] = factors_of(*l);
+  const int64_t K = L.cols, V = L.rows;
+  auto row = [&](int64_t t) { return static_cast<int64_t>(tokens[t]); };
+  if (K >= d) {  // as add_weight_gradient: dW in a scratch [V, d], then collect's arithmetic
+    scratch_.assign(static_cast<size_t>(std::max<int64_t>(std::ssize(scratch_), V * d)), S(0));
+    for (int64_t t = 0; t < N; ++t)
+      for (int64_t j = 0; j < d; ++j) scratch_[static_cast<size_t>(row(t) * d + j)] += dout[t * d + j];
+    collect_link(*l, scratch_.data());
+    return;
+  }
+  if (std::ssize(scratch_) < N * K) scratch_.resize(static_cast<size_t>(N * K));
+  S* t = scratch_.data();
+  if (L.trainable) {
+    gemm<S>(false, true, N, K, d, s, dout, d, R.value.data(), d, S(0), t, K);  // s dout R^T [N, K]
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t k = 0; k < K; ++k) L.grad[static_cast<size_t>(row(i) * K + k)] += t[i * K + k];
+  }
+  if (R.trainable) {
+    for (int64_t i = 0; i < N; ++i) std::copy_n(L.value.data() + row(i) * K, K, t + i * K);
+    gemm<S>(true, false, K, d, N, s, t, K, dout, d, S(1), R.grad.data(), d);  // dR += s (S L)^T dout
+  }
+  if (std::vector<S>* o = offset_gradient(*l))
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < d; ++j) (*o)[static_cast<size_t>(j)] += dout[i * d + j];
 }
 
 template <class S>

@@ -9,11 +9,16 @@
 // and stay frozen; an svd basis or a universal basis and offset are stored
 // pieces a run may train). Tensors no link covers keep their values.
 //
-// A step: materialize() writes every linked tensor of weights(); the backward
-// pass fills gradient_buffers() (dense buffers only for the dense links that
-// train) and hands the gradient of each matrix trained through factors
-// (amplitudes, LoRA) to the set itself as a WeightGradientSink, which adds
-// the factors' gradients at once without forming dW:
+// A step runs on step_weights(): an amplitude link with K < d is applied
+// factored (x G^T A^T, never forming W: its dense tensor stays empty, so
+// amplitude training at TinyLlama shapes never holds the 4.4 GB model);
+// materialize() writes the other linked tensors (dense, LoRA, amplitudes at
+// K >= d) into the dense part. dense_weights() builds the whole dense model
+// on demand, for validation and writers. The backward pass fills
+// gradient_buffers() (dense buffers only for the dense links that train) and
+// hands the gradient of each matrix trained through factors (amplitudes,
+// LoRA) to the set itself as a WeightGradientSink, which adds the factors'
+// gradients at once without forming dW:
 //   W = s L R,  dW = dout^T x:  dL += s dout^T (x R^T),  dR += s (dout L)^T x,
 // 2 N K (n + d) FLOPs for N tokens instead of 2 N n d (+ 2 n K d) for dW and
 // then dW R^T, and no dense [n, d] buffer (at TinyLlama shapes, amplitude
@@ -28,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "train/train_model.hpp"
 #include "train/train_weights.hpp"
 
 namespace ctscope::train {
@@ -77,9 +83,19 @@ class ParameterSet : public WeightGradientSink<S> {
   // Trainable scalars (what the optimizer updates).
   uint64_t trainable_count() const;
 
-  // Rebuilds every linked tensor of weights() from the parameters.
+  // Rebuilds the linked tensors the step holds dense (every link but the
+  // factored amplitudes) from the parameters.
   void materialize();
-  const TrainWeights<S>& weights() const { return w_; }
+  // What a step runs on (call materialize() after the parameters change): the
+  // dense part and the factors of the factored amplitude links.
+  StepWeights<S> step_weights() const;
+  // The dense part alone: every tensor but the factored amplitude links (empty).
+  const TrainWeights<S>& step_dense_weights() const { return w_; }
+  // The whole model, every linked tensor rebuilt from the current parameters
+  // into a fresh copy (at TinyLlama shapes 4.4 GB while it lives), e.g. to
+  // validate or to write the trained model.
+  TrainWeights<S> dense_weights() const;
+  const ModelConfig& config() const { return w_.config; }
   // Zeroed dense gradients for the tensors of the dense links that train
   // (the others are left empty: the backward streams them to this set).
   TrainWeights<S> gradient_buffers() const;
@@ -92,8 +108,9 @@ class ParameterSet : public WeightGradientSink<S> {
   bool takes(int layer, Role role) const override;
   void add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
                            int64_t n_out) override;
+  void add_embedding_gradient(const S* dout, const int32_t* tokens, int64_t N, int64_t d) override;
 
-  // Bytes held: the model weights() (dense, materialized), the parameters'
+  // Bytes held: the step's dense weights (factored amplitude links hold none), the parameters'
   // values (frozen ones included, e.g. LoRA's W0), their gradients with the
   // scratch of add_weight_gradient.
   uint64_t weight_bytes() const { return tensor_bytes(w_); }
@@ -112,7 +129,22 @@ class ParameterSet : public WeightGradientSink<S> {
     int G = -1, offset = -1;  // parameters
   };
   bool link_trains(const Link& l) const;
+  // An amplitude link with K < d: applied factored, never held dense.
+  bool factored(const Link& l) const;
+  // The link of (layer, role); a tied classifier's is the embedding's.
   const Link* find_link(int layer, Role role) const;
+  // W of link l from its parameters into W (sized to it).
+  void write_link(const Link& l, std::vector<S>& W) const;
+  // The factors of a link trained through them: W = s L R (+ offset) with
+  // amplitudes L = A, R = G, s = 1; LoRA L = B, R = A, s = alpha/rank.
+  struct Factors {
+    Parameter<S>& L;
+    Parameter<S>& R;
+    S s;
+  };
+  Factors factors_of(const Link& l);
+  // The trainable offset gradient of l's basis, or null.
+  std::vector<S>* offset_gradient(const Link& l);
   // Adds the gradients of l's trainable parameters that follow from its dense dW.
   void collect_link(const Link& l, const S* dW);
   int add_param(Parameter<S> p);
@@ -122,7 +154,7 @@ class ParameterSet : public WeightGradientSink<S> {
   std::vector<Parameter<S>> params_;
   std::vector<Basis> bases_;
   std::vector<Link> links_;
-  std::vector<S> scratch_;  // [N, K] of add_weight_gradient, grown to the largest asked
+  std::vector<S> scratch_;  // [N, K] of add_weight_gradient (or a dense dW at K >= d), grown to the largest asked
 };
 
 }  // namespace ctscope::train

@@ -21,31 +21,65 @@ S* data_or_null(std::vector<S>& v) {
   return v.empty() ? nullptr : v.data();
 }
 
-// The backward of out = x W(layer, role)^T: dx as matmul_backward writes it,
-// and the weight gradient into its dense buffer or, when it has none, to the
-// sink that takes it (or nowhere: nobody asked).
+// out = x W^T for W dense or factored (tmp: Activations::factor_tmp).
+template <class S>
+void linear_forward(S* out, S* tmp, const S* x, const WeightMatrix<S>& W, int64_t N, int64_t n_in, int64_t n_out) {
+  if (W.W) matmul_forward(out, x, W.W, N, n_in, n_out);
+  else factored_matmul_forward(out, tmp, x, W.A, W.G, W.offset, N, n_in, n_out, W.K);
+}
+
+// The backward of out = x W(layer, role)^T: dx as matmul_backward (or
+// factored_matmul_backward) writes it, and the weight gradient into its dense
+// buffer or, when it has none, to the sink that takes it (or nowhere: nobody
+// asked).
 template <class S>
 struct WeightGradients {
+  const StepWeights<S>& w;
   TrainWeights<S>& dense;
   WeightGradientSink<S>* sink;
+  S* tmp;
   int64_t N;
 
-  void matmul_backward(int layer, Role role, S* dx, const S* dout, const S* x, const S* W, int64_t n_in,
-                       int64_t n_out, bool accumulate_dx) const {
+  void matmul_backward(int layer, Role role, S* dx, const S* dout, const S* x, int64_t n_in, int64_t n_out,
+                       bool accumulate_dx) const {
+    const WeightMatrix<S> W = w.matrix(layer, role);
     S* dW = data_or_null(dense.tensor(layer, role));
-    train::matmul_backward(dx, dW, dout, x, W, N, n_in, n_out, accumulate_dx);
+    if (W.W) train::matmul_backward(dx, dW, dout, x, W.W, N, n_in, n_out, accumulate_dx);
+    else factored_matmul_backward(dx, tmp, dout, W.A, W.G, W.offset, N, n_in, n_out, W.K, accumulate_dx);
     if (!dW && sink && sink->takes(layer, role)) sink->add_weight_gradient(layer, role, dout, x, N, n_in, n_out);
+  }
+
+  // The embedding's lookup: dembed[tokens[t]] += dout[t], into its dense
+  // buffer or to the sink.
+  void embedding_backward(const S* dout, const int32_t* tokens, int64_t d) const {
+    S* dE = data_or_null(dense.embed);
+    if (dE) train::embedding_backward(dE, dout, tokens, N, d);
+    else if (sink && sink->takes(-1, Role::EmbedTokens)) sink->add_embedding_gradient(dout, tokens, N, d);
   }
 };
 
 }  // namespace
 
 template <class S>
+WeightMatrix<S> StepWeights<S>::matrix(int layer, Role role) const {
+  const Role r = dense.tied && layer < 0 && role == Role::LmHead ? Role::EmbedTokens : role;
+  for (const auto& [t, m] : factored)
+    if (t.layer == layer && t.role == r) {
+      if (m.K >= tensor_shape(dense.config, r).cols)
+        throw Error(fmt::format("{}: factored with K = {}, not below its row length", hf_tensor_name(layer, r), m.K));
+      return m;
+    }
+  const std::vector<S>& W = dense.tensor(layer, r);
+  if (W.empty()) throw Error(fmt::format("{} has no weights in this step", hf_tensor_name(layer, r)));
+  return {W.data()};
+}
+
+template <class S>
 uint64_t Activations<S>::bytes() const {
   uint64_t n = 0;
   for (const auto* buf : {&res_in, &res_mid, &xn1, &xn2, &rstd1, &rstd2, &q, &k, &v, &probs, &att, &gate, &up, &hact,
                           &res_final, &xnf, &rstdf, &logits, &dres, &dxn, &datt, &dq, &dk, &dv, &dgate, &dup, &dhact,
-                          &dprobs, &dlogits})
+                          &dprobs, &dlogits, &factor_tmp})
     n += buf->size() * sizeof(S);
   return n + (loss.size() + lse.size() + teacher_lse.size() + kl.size()) * sizeof(double) + (inputs.size() + targets.size()) * sizeof(int32_t);
 }
@@ -72,13 +106,14 @@ Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T) {
   for (auto* v : {&a.dgate, &a.dup, &a.dhact}) v->resize(n(m.N * m.hidden));
   a.dprobs.resize(n(T * T));
   a.dlogits.resize(n(m.N * m.V));
+  a.factor_tmp.resize(n(m.N * std::max(m.d, m.hidden)));
   return a;
 }
 
 template <class S>
-double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
+double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
                      std::span<const int32_t> targets, const Distillation<S>& distill) {
-  const auto& c = w.config;
+  const auto& c = w.config();
   const Dims m(c, a.B, a.T);
   if (static_cast<int64_t>(inputs.size()) != m.N || static_cast<int64_t>(targets.size()) != m.N)
     throw Error(fmt::format("training batch of {} inputs and {} targets for a plan of {} x {}", inputs.size(),
@@ -93,9 +128,16 @@ double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<cons
   std::copy(inputs.begin(), inputs.end(), a.inputs.begin());
   std::copy(targets.begin(), targets.end(), a.targets.begin());
   const int64_t N = m.N, d = m.d;
-  embedding_forward(a.res_in.data(), a.inputs.data(), w.embed.data(), N, d);
+  S* tmp = a.factor_tmp.data();
+  const WeightMatrix<S> E = w.matrix(-1, Role::EmbedTokens);
+  if (E.W) embedding_forward(a.res_in.data(), a.inputs.data(), E.W, N, d);
+  else factored_embedding_forward(a.res_in.data(), tmp, a.inputs.data(), E.A, E.G, E.offset, N, d, E.K);
   for (int64_t l = 0; l < m.L; ++l) {
-    const auto& L = w.layers[static_cast<size_t>(l)];
+    const auto& L = w.dense.layers[static_cast<size_t>(l)];
+    const int li = static_cast<int>(l);
+    const auto linear = [&](Role role, S* out, const S* x, int64_t n_in, int64_t n_out) {
+      linear_forward(out, tmp, x, w.matrix(li, role), N, n_in, n_out);
+    };
     S* res_in = a.res_in.data() + l * N * d;
     S* res_mid = a.res_mid.data() + l * N * d;
     S* xn1 = a.xn1.data() + l * N * d;
@@ -110,24 +152,24 @@ double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<cons
     S* res_out = l + 1 < m.L ? a.res_in.data() + (l + 1) * N * d : a.res_final.data();
     // Attention block: res_mid = res_in + Wo attention(rope(Wq xn1), rope(Wk xn1), Wv xn1).
     rmsnorm_forward(xn1, a.rstd1.data() + l * N, res_in, L.attn_norm.data(), N, d, c.norm_eps);
-    matmul_forward(q, xn1, L.wq.data(), N, d, d);
-    matmul_forward(k, xn1, L.wk.data(), N, d, m.kv);
-    matmul_forward(v, xn1, L.wv.data(), N, d, m.kv);
+    linear(Role::QProj, q, xn1, d, d);
+    linear(Role::KProj, k, xn1, d, m.kv);
+    linear(Role::VProj, v, xn1, d, m.kv);
     rope_forward(q, a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
     rope_forward(k, a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
     attention_forward(att, a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
-    matmul_forward(res_mid, att, L.wo.data(), N, d, d);
+    linear(Role::OProj, res_mid, att, d, d);
     for (int64_t i = 0; i < N * d; ++i) res_mid[i] += res_in[i];
     // MLP block: res_out = res_mid + Wdown (silu(Wgate xn2) * Wup xn2).
     rmsnorm_forward(xn2, a.rstd2.data() + l * N, res_mid, L.ffn_norm.data(), N, d, c.norm_eps);
-    matmul_forward(gate, xn2, L.w_gate.data(), N, d, m.hidden);
-    matmul_forward(up, xn2, L.w_up.data(), N, d, m.hidden);
+    linear(Role::GateProj, gate, xn2, d, m.hidden);
+    linear(Role::UpProj, up, xn2, d, m.hidden);
     swiglu_forward(hact, gate, up, N * m.hidden);
-    matmul_forward(res_out, hact, L.w_down.data(), N, m.hidden, d);
+    linear(Role::DownProj, res_out, hact, m.hidden, d);
     for (int64_t i = 0; i < N * d; ++i) res_out[i] += res_mid[i];
   }
-  rmsnorm_forward(a.xnf.data(), a.rstdf.data(), a.res_final.data(), w.final_norm.data(), N, d, c.norm_eps);
-  matmul_forward(a.logits.data(), a.xnf.data(), w.tensor(-1, Role::LmHead).data(), N, d, m.V);
+  rmsnorm_forward(a.xnf.data(), a.rstdf.data(), a.res_final.data(), w.dense.final_norm.data(), N, d, c.norm_eps);
+  linear_forward(a.logits.data(), tmp, a.xnf.data(), w.matrix(-1, Role::LmHead), N, d, m.V);
   const double total = cross_entropy_forward(a.loss.data(), a.lse.data(), a.logits.data(), a.targets.data(), N, m.V);
   a.scored = std::count_if(a.targets.begin(), a.targets.end(), [](int32_t t) { return t >= 0; });
   a.teacher_logits = distill.teacher_logits.empty() ? nullptr : distill.teacher_logits.data();
@@ -141,9 +183,9 @@ double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<cons
 }
 
 template <class S>
-void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& g, double loss_scale,
+void train_backward(const StepWeights<S>& w, Activations<S>& a, TrainWeights<S>& g, double loss_scale,
                     WeightGradientSink<S>* sink) {
-  const auto& c = w.config;
+  const auto& c = w.config();
   const Dims m(c, a.B, a.T);
   const int64_t N = m.N, d = m.d;
   if (a.scored == 0) return;
@@ -153,14 +195,13 @@ void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>
     distill_backward(a.dlogits.data(), a.logits.data(), a.lse.data(), a.teacher_logits, a.teacher_lse.data(),
                      a.targets.data(), N, m.V, a.distill_weight * loss_scale / static_cast<double>(a.scored));
   // Classifier and final norm; dres is the gradient of the residual stream from here down.
-  const WeightGradients<S> wg{g, sink, N};
-  wg.matmul_backward(-1, Role::LmHead, a.dxn.data(), a.dlogits.data(), a.xnf.data(), w.tensor(-1, Role::LmHead).data(),
-                     d, m.V, false);
+  const WeightGradients<S> wg{w, g, sink, a.factor_tmp.data(), N};
+  wg.matmul_backward(-1, Role::LmHead, a.dxn.data(), a.dlogits.data(), a.xnf.data(), d, m.V, false);
   std::fill(a.dres.begin(), a.dres.end(), S(0));
-  rmsnorm_backward(a.dres.data(), data_or_null(g.final_norm), a.dxn.data(), a.res_final.data(), w.final_norm.data(),
-                   a.rstdf.data(), N, d);
+  rmsnorm_backward(a.dres.data(), data_or_null(g.final_norm), a.dxn.data(), a.res_final.data(),
+                   w.dense.final_norm.data(), a.rstdf.data(), N, d);
   for (int64_t l = m.L - 1; l >= 0; --l) {
-    const auto& L = w.layers[static_cast<size_t>(l)];
+    const auto& L = w.dense.layers[static_cast<size_t>(l)];
     auto& G = g.layers[static_cast<size_t>(l)];
     const int li = static_cast<int>(l);
     const S* res_in = a.res_in.data() + l * N * d;
@@ -175,38 +216,40 @@ void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>
     const S* up = a.up.data() + l * N * m.hidden;
     const S* hact = a.hact.data() + l * N * m.hidden;
     // MLP block (the residual passes dres through unchanged).
-    wg.matmul_backward(li, Role::DownProj, a.dhact.data(), a.dres.data(), hact, L.w_down.data(), m.hidden, d, false);
+    wg.matmul_backward(li, Role::DownProj, a.dhact.data(), a.dres.data(), hact, m.hidden, d, false);
     swiglu_backward(a.dgate.data(), a.dup.data(), a.dhact.data(), gate, up, N * m.hidden);
-    wg.matmul_backward(li, Role::GateProj, a.dxn.data(), a.dgate.data(), xn2, L.w_gate.data(), d, m.hidden, false);
-    wg.matmul_backward(li, Role::UpProj, a.dxn.data(), a.dup.data(), xn2, L.w_up.data(), d, m.hidden, true);
+    wg.matmul_backward(li, Role::GateProj, a.dxn.data(), a.dgate.data(), xn2, d, m.hidden, false);
+    wg.matmul_backward(li, Role::UpProj, a.dxn.data(), a.dup.data(), xn2, d, m.hidden, true);
     rmsnorm_backward(a.dres.data(), data_or_null(G.ffn_norm), a.dxn.data(), res_mid, L.ffn_norm.data(),
                      a.rstd2.data() + l * N, N, d);
     // Attention block.
-    wg.matmul_backward(li, Role::OProj, a.datt.data(), a.dres.data(), att, L.wo.data(), d, d, false);
+    wg.matmul_backward(li, Role::OProj, a.datt.data(), a.dres.data(), att, d, d, false);
     attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.dprobs.data(), a.datt.data(),
                        a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
     rope_backward(a.dq.data(), a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
     rope_backward(a.dk.data(), a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
-    wg.matmul_backward(li, Role::QProj, a.dxn.data(), a.dq.data(), xn1, L.wq.data(), d, d, false);
-    wg.matmul_backward(li, Role::KProj, a.dxn.data(), a.dk.data(), xn1, L.wk.data(), d, m.kv, true);
-    wg.matmul_backward(li, Role::VProj, a.dxn.data(), a.dv.data(), xn1, L.wv.data(), d, m.kv, true);
+    wg.matmul_backward(li, Role::QProj, a.dxn.data(), a.dq.data(), xn1, d, d, false);
+    wg.matmul_backward(li, Role::KProj, a.dxn.data(), a.dk.data(), xn1, d, m.kv, true);
+    wg.matmul_backward(li, Role::VProj, a.dxn.data(), a.dv.data(), xn1, d, m.kv, true);
     rmsnorm_backward(a.dres.data(), data_or_null(G.attn_norm), a.dxn.data(), res_in, L.attn_norm.data(),
                      a.rstd1.data() + l * N, N, d);
   }
-  if (!g.embed.empty()) embedding_backward(g.embed.data(), a.dres.data(), a.inputs.data(), N, d);
+  wg.embedding_backward(a.dres.data(), a.inputs.data(), d);
 }
 
 template struct Activations<float>;
 template struct Activations<double>;
 template Activations<float> plan_activations<float>(const ModelConfig&, int64_t, int64_t);
 template Activations<double> plan_activations<double>(const ModelConfig&, int64_t, int64_t);
-template double train_forward<float>(const TrainWeights<float>&, Activations<float>&, std::span<const int32_t>,
+template struct StepWeights<float>;
+template struct StepWeights<double>;
+template double train_forward<float>(const StepWeights<float>&, Activations<float>&, std::span<const int32_t>,
                                      std::span<const int32_t>, const Distillation<float>&);
-template double train_forward<double>(const TrainWeights<double>&, Activations<double>&, std::span<const int32_t>,
+template double train_forward<double>(const StepWeights<double>&, Activations<double>&, std::span<const int32_t>,
                                       std::span<const int32_t>, const Distillation<double>&);
-template void train_backward<float>(const TrainWeights<float>&, Activations<float>&, TrainWeights<float>&, double,
+template void train_backward<float>(const StepWeights<float>&, Activations<float>&, TrainWeights<float>&, double,
                                     WeightGradientSink<float>*);
-template void train_backward<double>(const TrainWeights<double>&, Activations<double>&, TrainWeights<double>&,
+template void train_backward<double>(const StepWeights<double>&, Activations<double>&, TrainWeights<double>&,
                                      double, WeightGradientSink<double>*);
 
 }  // namespace ctscope::train

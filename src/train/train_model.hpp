@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "train/train_weights.hpp"
@@ -21,6 +22,36 @@ template <class S>
 struct Distillation {
   std::span<const S> teacher_logits;
   double weight = 0;
+};
+
+// A weight matrix W [n_out, n_in] as the step applies it: dense, or factored
+// W = A G (+ 1 o^T) with A [n_out, K], G [K, n_in] and an optional offset row
+// o [n_in], never formed (factored_matmul_forward, layers.hpp). Factored
+// needs K < n_in: at K >= n_in the factors are no smaller than W.
+template <class S>
+struct WeightMatrix {
+  const S* W = nullptr;  // dense; null when factored
+  const S* A = nullptr;
+  const S* G = nullptr;
+  const S* offset = nullptr;  // null: none
+  int64_t K = 0;
+};
+
+// The weights a forward and backward run on: the dense tensors, except the
+// matrices applied factored, which stay empty there (at TinyLlama shapes
+// amplitude training then never holds the 4.4 GB dense model) and whose
+// factors are listed here. A plain TrainWeights is the all-dense case.
+template <class S>
+struct StepWeights {
+  const TrainWeights<S>& dense;
+  std::vector<std::pair<TensorRole, WeightMatrix<S>>> factored;
+
+  explicit StepWeights(const TrainWeights<S>& w) : dense(w) {}  // every tensor dense
+  const ModelConfig& config() const { return dense.config; }
+  // W(layer, role) (a tied classifier is the embedding); Error when the
+  // tensor is neither factored nor held dense, or factored with K >= its row
+  // length (Activations::factor_tmp is planned for K below it).
+  WeightMatrix<S> matrix(int layer, Role role) const;
 };
 
 template <class S>
@@ -42,6 +73,9 @@ struct Activations {
   const S* teacher_logits = nullptr;
   // Scratch of the backward pass (one block at a time).
   std::vector<S> dres, dxn, datt, dq, dk, dv, dgate, dup, dhact, dprobs, dlogits;
+  // [N, K] of a factored matrix's product (x G^T, dout A): N * max(dim,
+  // hidden), since a factored matrix has K < its row length.
+  std::vector<S> factor_tmp;
 
   // Bytes the buffers hold (what a run at these shapes needs besides weights).
   uint64_t bytes() const;
@@ -58,18 +92,28 @@ Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T);
 // is out of the vocabulary, the sizes differ from the plan, or the teacher's
 // logits are not [B*T, vocab].
 template <class S>
-double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
+double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
                      std::span<const int32_t> targets, const Distillation<S>& distill = {});
+template <class S>
+double train_forward(const TrainWeights<S>& w, Activations<S>& a, std::span<const int32_t> inputs,
+                     std::span<const int32_t> targets, const Distillation<S>& distill = {}) {
+  return train_forward(StepWeights<S>(w), a, inputs, targets, distill);
+}
 
 // Adds loss_scale * d(mean loss)/d(weight) to every tensor of `grads` that is
 // not empty (zero_gradients), and hands the gradient of every matrix with an
 // empty buffer that `sink` takes to the sink as soon as it is known (the
-// matrices trained through factors). The forward's activations must still be
-// in `a`. Gradient accumulation over n micro-batches: loss_scale = 1/n each.
+// matrices trained through factors, the embedding's lookup included). The
+// forward's activations must still be in `a`, from the same weights `w`. Gradient accumulation over n micro-batches: loss_scale = 1/n each.
 // Distillation adds weight * (softmax(student) - softmax(teacher)) per scored
 // position to the logits' gradient (times the same 1/scored and loss_scale).
 template <class S>
-void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& grads, double loss_scale = 1.0,
+void train_backward(const StepWeights<S>& w, Activations<S>& a, TrainWeights<S>& grads, double loss_scale = 1.0,
                     WeightGradientSink<S>* sink = nullptr);
+template <class S>
+void train_backward(const TrainWeights<S>& w, Activations<S>& a, TrainWeights<S>& grads, double loss_scale = 1.0,
+                    WeightGradientSink<S>* sink = nullptr) {
+  train_backward(StepWeights<S>(w), a, grads, loss_scale, sink);
+}
 
 }  // namespace ctscope::train

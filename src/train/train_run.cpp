@@ -21,7 +21,7 @@ void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunS
   const auto t0 = std::chrono::steady_clock::now();
   Schedule sched = s.schedule;
   sched.steps = s.steps;
-  Activations<float> acts = plan_activations<float>(params.weights().config, s.batch, data.window_length());
+  Activations<float> acts = plan_activations<float>(params.config(), s.batch, data.window_length());
   TrainWeights<float> grads = params.gradient_buffers();
   Optimizer<float> opt(s.optimizer, params);
   const Checkpointing& ck = checkpointing;
@@ -51,7 +51,7 @@ void train_run(ParameterSet<float>& params, const TokenWindows& data, const RunS
     const bool last = step + 1 == s.steps;
     if (!ck.state.empty() && (last || (ck.save_every > 0 && (step + 1) % ck.save_every == 0))) save(step + 1);
   }
-  params.materialize();  // weights() is the trained model
+  params.materialize();  // the step's dense weights are the trained model's (dense_weights() the whole of it)
 }
 
 }  // namespace ctscope::train

@@ -11,7 +11,8 @@ template <class S>
 StepResult accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, TrainWeights<S>& grads,
                                 std::span<const TokenBatch> micro_batches, const TeacherFn<S>& teacher) {
   if (micro_batches.empty()) throw Error("a training step needs at least one batch");
-  params.materialize();
+  params.materialize();  // the dense and LoRA links; factored amplitudes stay factors
+  const StepWeights<S> w = params.step_weights();
   for (const auto& t : model_tensors(grads.config, grads.tied)) {
     auto& g = grads.tensor(t.layer, t.role);
     std::fill(g.begin(), g.end(), S(0));
@@ -21,9 +22,9 @@ StepResult accumulate_gradients(ParameterSet<S>& params, Activations<S>& acts, T
   StepResult r;
   for (const auto& b : micro_batches) {
     const Distillation<S> distill = teacher ? teacher(b.inputs) : Distillation<S>{};
-    r.loss += scale * train_forward(params.weights(), acts, b.inputs, b.targets, distill);
+    r.loss += scale * train_forward(w, acts, b.inputs, b.targets, distill);
     r.kl += scale * acts.kl_mean;
-    train_backward(params.weights(), acts, grads, scale, &params);
+    train_backward(w, acts, grads, scale, &params);
   }
   params.collect(grads);
   return r;

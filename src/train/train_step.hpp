@@ -1,5 +1,6 @@
 // One optimizer step with gradient accumulation: the parameters are
-// materialized into the model, each micro-batch runs forward and backward
+// materialized into the model (amplitude links with K < d stay factored:
+// ParameterSet::step_weights), each micro-batch runs forward and backward
 // with loss scale 1/n (so the gradient is that of the mean of the n
 // micro-batch losses; the gradients of matrices trained through factors are
 // streamed into their parameters as the backward computes them), the dense

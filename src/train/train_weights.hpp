@@ -58,9 +58,11 @@ template <class S>
 TrainWeights<S> train_weights_from(const LlamaWeights& w);
 template <class S>
 TrainWeights<S> train_weights_from(LlamaWeights&& w);
-// And back (float), e.g. to run a trained model or score it with eval's rule.
+// And back (float), e.g. to run a trained model or score it with eval's rule;
+// from an rvalue float model the tensors are moved, not copied.
 template <class S>
 LlamaWeights to_llama_weights(const TrainWeights<S>& w);
+LlamaWeights to_llama_weights(TrainWeights<float>&& w);
 
 // Bytes the tensors hold (empty ones, e.g. gradients nobody asked for, hold none).
 template <class S>
@@ -70,7 +72,10 @@ uint64_t tensor_bytes(const TrainWeights<S>& w);
 // buffer in the gradient set: a parameter set that trains W through factors
 // (W = A G, W = W0 + s B A) takes dout [N, n_out] and x [N, n_in] of
 // dW = dout^T x and adds its factors' gradients at once, so the dense
-// [n_out, n_in] gradient is never formed (at TinyLlama shapes 4 GB).
+// [n_out, n_in] gradient is never formed (at TinyLlama shapes 4 GB). The
+// embedding's dW = S^T dout (S [N, vocab] the one-hot rows of the tokens)
+// comes as dout [N, d] and the tokens. A tied classifier (-1, LmHead) is the
+// embedding's matrix: its gradient goes to the embedding's link.
 template <class S>
 class WeightGradientSink {
  public:
@@ -78,6 +83,7 @@ class WeightGradientSink {
   virtual bool takes(int layer, Role role) const = 0;
   virtual void add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
                                    int64_t n_out) = 0;
+  virtual void add_embedding_gradient(const S* dout, const int32_t* tokens, int64_t N, int64_t d) = 0;
 };
 
 // Zero-filled gradients for the tensors `wanted` says yes to (others empty).

@@ -162,7 +162,7 @@ ParameterSet<float> start_parameters(const Checkpoint& source, const StartSettin
     check_init(*init, source, s, matrices);
   }
   ParameterSet<float> amplitudes = amplitude_set(source, s, matrices, init ? &*init : nullptr);
-  const ModelConfig& c = amplitudes.weights().config;
+  const ModelConfig& c = amplitudes.config();
   switch (kind) {
     case Kind::AmplitudesNorms:
       for (int l = 0; l < static_cast<int>(c.n_layers); ++l) {
@@ -176,14 +176,13 @@ ParameterSet<float> start_parameters(const Checkpoint& source, const StartSettin
     case Kind::Full: break;
   }
   // LoRA and full training start from the compressed model's dense matrices.
-  amplitudes.materialize();
-  ParameterSet<float> ps(amplitudes.weights());
+  ParameterSet<float> ps(amplitudes.dense_weights());
   if (kind == Kind::Lora) {
     const double alpha = s.lora_alpha > 0 ? s.lora_alpha : static_cast<double>(s.trainable.lora_rank);
     for (size_t i = 0; i < matrices.size(); ++i)
       ps.add_lora(matrices[i]->layer, matrices[i]->role, s.trainable.lora_rank, alpha, lora_seed(s.lora_seed, i));
   } else {
-    for (const auto& t : model_tensors(c, ps.weights().tied)) ps.add_dense(t.layer, t.role);
+    for (const auto& t : model_tensors(c, ps.step_dense_weights().tied)) ps.add_dense(t.layer, t.role);
   }
   return ps;
 }

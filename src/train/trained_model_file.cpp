@@ -10,13 +10,14 @@ namespace ctscope::train {
 namespace {
 
 // The pieces of a trained model: amplitude links as their parameters, every
-// other tensor of the model from the materialized weights when they differ
-// from the source (or a link trains them), else the source's bytes.
+// other tensor of the model from the step's materialized dense weights (which
+// hold every tensor but the factored amplitude links) when they differ from
+// the source (or a link trains them), else the source's bytes.
 class TrainedPieces : public ctfile::CtPieces {
  public:
   TrainedPieces(const ParameterSet<float>& ps, const Checkpoint& source, ct::BasisKind basis)
       : ps_(ps), source_(source), basis_(basis) {
-    const TrainWeights<float>& w = ps.weights();
+    const TrainWeights<float>& w = ps.step_dense_weights();
     std::set<std::pair<int, Role>> in_model;
     for (const auto& t : model_tensors(w.config, w.tied)) in_model.insert({t.layer, t.role});
     for (const auto& t : source.tensors) {
@@ -53,7 +54,7 @@ class TrainedPieces : public ctfile::CtPieces {
 
   std::span<const std::byte> unfitted(const TensorInfo& t) override {
     if (!changed_.count(t.name)) return source_.bytes(t);
-    return std::as_bytes(std::span(ps_.weights().tensor(t.layer, t.role)));
+    return std::as_bytes(std::span(ps_.step_dense_weights().tensor(t.layer, t.role)));
   }
 
  private:
