@@ -16,6 +16,7 @@
 #include "linalg/blas_threads.hpp"
 #include "linalg/gram.hpp"
 #include "linalg/topk_eigen.hpp"
+#include "bench_args.hpp"
 #include "yardstick.hpp"
 
 using namespace ctscope;
@@ -30,28 +31,14 @@ constexpr const char* kUsage =
     "  seconds per call, Krylov dimension, GFLOP/s over SGEMM.\n"
     "  e.g. bench_eigen 5632 2048 5 100\n";
 
-int64_t argument(int argc, char** argv, int i, int64_t fallback) {
-  if (argc <= i) return fallback;
-  char* end = nullptr;
-  const long long v = std::strtoll(argv[i], &end, 10);
-  if (end == argv[i] || *end || v <= 0) {
-    std::fprintf(stderr, "bench_eigen: error: argument %d: '%s' is not a positive whole number\n%s", i, argv[i], kUsage);
-    std::exit(2);
-  }
-  return v;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-  const int64_t n = argument(argc, argv, 1, 5632), d = argument(argc, argv, 2, 2048);
-  const int reps = static_cast<int>(argument(argc, argv, 3, 5));
-  const double alpha = argc > 4 && std::strcmp(argv[4], "0") == 0 ? 0.0 : static_cast<double>(argument(argc, argv, 4, 100)) / 100.0;
+  if (bench::wants_help(argc, argv, kUsage)) return 0;
+  const int64_t n = bench::positional(argc, argv, 1, 5632, kUsage), d = bench::positional(argc, argv, 2, 2048, kUsage);
+  const int reps = static_cast<int>(bench::positional(argc, argv, 3, 5, kUsage));
+  const double alpha = static_cast<double>(bench::positional(argc, argv, 4, 100, kUsage, 0)) / 100.0;
   bench::start_benchmark(argv);
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 0.02f);

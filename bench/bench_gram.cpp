@@ -14,6 +14,7 @@
 #include "linalg/gram_bf16dot.hpp"
 #include "util/cpu_features.hpp"
 #include "io/dtype.hpp"
+#include "bench_args.hpp"
 #include "yardstick.hpp"
 
 using namespace ctscope;
@@ -27,28 +28,13 @@ constexpr const char* kUsage =
     "  Gram pass throughput on one random n x d BF16 matrix, every kernel path, over SGEMM.\n"
     "  e.g. bench_gram 5632 2048 72 3\n";
 
-// The i-th positional argument as a positive whole number, or `fallback` when absent.
-int64_t argument(int argc, char** argv, int i, int64_t fallback) {
-  if (argc <= i) return fallback;
-  char* end = nullptr;
-  const long long v = std::strtoll(argv[i], &end, 10);
-  if (end == argv[i] || *end || v <= 0) {
-    std::fprintf(stderr, "bench_gram: error: argument %d: '%s' is not a positive whole number\n%s", i, argv[i], kUsage);
-    std::exit(2);
-  }
-  return v;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-  const int64_t n = argument(argc, argv, 1, 5632), d = argument(argc, argv, 2, 2048);
-  const int kq = static_cast<int>(argument(argc, argv, 3, 72)), reps = static_cast<int>(argument(argc, argv, 4, 3));
+  if (bench::wants_help(argc, argv, kUsage)) return 0;
+  const int64_t n = bench::positional(argc, argv, 1, 5632, kUsage), d = bench::positional(argc, argv, 2, 2048, kUsage);
+  const int kq = static_cast<int>(bench::positional(argc, argv, 3, 72, kUsage)), reps = static_cast<int>(bench::positional(argc, argv, 4, 3, kUsage));
   ctscope::bench::start_benchmark(argv);
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 0.02f);
