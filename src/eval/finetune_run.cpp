@@ -78,24 +78,41 @@ FinetuneData load_finetune_data(const Checkpoint& model, const FinetuneInputs& i
   return d;
 }
 
-EvalResult validate(train::TrainWeights<float> w, const FinetuneData& d) {
-  return validate(std::make_shared<const LlamaWeights>(train::to_llama_weights(std::move(w))), d);
-}
+namespace {
 
-EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d) {
-  const ModelConfig& c = w->config;
-  LlamaModel student(std::move(w), d.ctx);
-  const std::vector<ChunkLogitsFn> candidates = {chunk_logits(student)};
+// Eval's rule for one candidate, against d.reference when there is one.
+EvalResult validate_candidate(const ModelConfig& c, const ChunkLogitsFn& candidate, const FinetuneData& d) {
   std::optional<LlamaModel> reference;
   std::optional<ChunkLogitsFn> reference_fn;
   if (d.reference) {
     reference.emplace(d.reference, d.ctx);
     reference_fn = chunk_logits(*reference);
   }
-  const ComparisonResult r =
-      evaluate_perplexity(d.valid_tokens, d.ctx, static_cast<int32_t>(c.bos_id), c.vocab_size, candidates,
-                          reference_fn ? &*reference_fn : nullptr, {}, d.valid_where);
+  const ComparisonResult r = evaluate_perplexity(d.valid_tokens, d.ctx, static_cast<int32_t>(c.bos_id), c.vocab_size,
+                                                 {candidate}, reference_fn ? &*reference_fn : nullptr, {}, d.valid_where);
   return r.candidates.at(0);
+}
+
+}  // namespace
+
+EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d) {
+  const ModelConfig c = w->config;
+  LlamaModel student(std::move(w), d.ctx);
+  return validate_candidate(c, chunk_logits(student), d);
+}
+
+EvalResult validate(const train::ParameterSet<float>& params, const FinetuneData& d,
+                    std::optional<train::Activations<float>>& scratch) {
+  const ModelConfig& c = params.config();
+  if (!scratch) scratch = train::plan_activations<float>(c, 1, d.ctx);
+  const train::StepWeights<float> w = params.step_weights();
+  const std::vector<int32_t> unscored(static_cast<size_t>(d.ctx), -1);  // the logits only: eval's rule scores them
+  const ChunkLogitsFn student = [&](std::span<const int32_t> chunk, int64_t first_row) {
+    train::train_forward(w, *scratch, chunk, unscored);
+    const auto V = static_cast<size_t>(c.vocab_size);
+    return std::span<const float>(scratch->logits).subspan(static_cast<size_t>(first_row) * V);
+  };
+  return validate_candidate(c, student, d);
 }
 
 namespace {
@@ -133,7 +150,8 @@ FinetuneResult finetune(train::ParameterSet<float>& params, const FinetuneData& 
     for (const auto& line : r.log) lines.push_back(line.dump());
     return lines;
   };
-  r.before = validate(params.dense_weights(), d);
+  std::optional<train::Activations<float>> valid_scratch;
+  r.before = validate(params, d, valid_scratch);
   std::optional<EvalResult> last;
   const train::TokenWindows windows(d.train_tokens, d.ctx, s.seed, d.train_where);
   std::optional<train::Teacher> teacher;
@@ -144,7 +162,7 @@ FinetuneResult finetune(train::ParameterSet<float>& params, const FinetuneData& 
     nlohmann::json line = step.to_json();
     const bool final_step = step.step + 1 == s.run.steps;
     if ((s.eval_every > 0 && (step.step + 1) % s.eval_every == 0) || final_step) {
-      last = validate(params.dense_weights(), d);
+      last = validate(params, d, valid_scratch);
       add_validation(line, *last);
     }
     r.trained_tokens += tokens_per_step;
@@ -155,7 +173,7 @@ FinetuneResult finetune(train::ParameterSet<float>& params, const FinetuneData& 
                   progress_item(step, last, static_cast<double>(r.trained_tokens) / seconds), 0);
   };
   train::train_run(params, windows, s.run, on_step, checkpointing, teacher ? teacher->fn() : train::TeacherFn<float>{});
-  r.after = last ? *last : validate(params.dense_weights(), d);
+  r.after = last ? *last : validate(params, d, valid_scratch);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

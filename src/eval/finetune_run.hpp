@@ -19,6 +19,7 @@
 #include "io/checkpoint.hpp"
 #include "runtime/llama_weights.hpp"
 #include "train/parameter_set.hpp"
+#include "train/train_model.hpp"
 #include "train/train_run.hpp"
 #include "util/progress.hpp"
 
@@ -72,11 +73,16 @@ struct FinetuneResult {
   double tokens_per_s() const { return seconds > 0 ? static_cast<double>(trained_tokens) / seconds : 0; }
 };
 
-// Validation of weights w on d's validation text: perplexity, and KL / top-1
-// against d.reference when there is one. TrainWeights are moved into the
-// runtime's (pass ParameterSet::dense_weights(): one dense copy while it runs).
+// Validation of weights w on d's validation text by eval's perplexity rule:
+// perplexity, and KL / top-1 against d.reference when there is one.
 EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d);
-EvalResult validate(train::TrainWeights<float> w, const FinetuneData& d);
+
+// The same for a training run's parameters, on the training forward: the
+// amplitude links stay factored (no dense copy of the model, and the
+// amplitudes' arithmetic instead of the dense model's). `scratch` holds the
+// forward's buffers for one chunk, planned on the first call and reused.
+EvalResult validate(const train::ParameterSet<float>& params, const FinetuneData& d,
+                    std::optional<train::Activations<float>>& scratch);
 
 struct FinetuneCallbacks {
   std::function<void(const nlohmann::json& line)> on_log;  // after every step, the line the log gets

@@ -1,0 +1,68 @@
+// finetune validates on the training forward with the amplitude links
+// factored; its numbers must be eval's on the same model run dense.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+
+#include "ct/basis.hpp"
+#include "eval/finetune_run.hpp"
+#include "train_fixtures.hpp"
+
+#include <fmt/format.h>
+
+using namespace ctscope;
+using namespace ctscope::train;
+using namespace ctscope::train::fixtures;
+
+namespace {
+
+std::vector<float> as_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+
+// Every projection and the classifier as A G (Gaussian, K = 8, A random), the
+// norms and the embedding as they are.
+ParameterSet<float> amplitude_model(const TrainWeights<float>& w) {
+  const ModelConfig& c = w.config;
+  ParameterSet<float> ps(w);
+  uint64_t seed = 40;
+  for (const auto& t : model_tensors(c, w.tied)) {
+    const TensorShape s = tensor_shape(c, t.role);
+    if (t.role == Role::EmbedTokens || s.cols == 1) continue;  // the embedding and the norms stay
+    const ct::FactoredBasis b = ct::make_fixed_basis(ct::BasisKind::Gaussian, 8, s.cols);
+    const int basis = ps.add_basis(fmt::format("basis.{}.{}", t.layer, static_cast<int>(t.role)), 8, s.cols,
+                                   as_floats(b.B), {}, false);
+    const auto A = random_values(static_cast<size_t>(s.rows * 8), seed++, 0.5);
+    ps.add_amplitudes(t.layer, t.role, basis, as_floats(A));
+  }
+  return ps;
+}
+
+}  // namespace
+
+TEST(FinetuneValidate, FactoredValidationIsEvalsRuleOnTheDenseModel) {
+  const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
+  const TrainWeights<float> original = tiny_weights<float>(c, false, 31);
+  const ParameterSet<float> ps = amplitude_model(original);
+  ASSERT_TRUE(ps.step_dense_weights().layers[0].wq.empty()) << "the projections must run factored";
+
+  FinetuneData d;
+  d.ctx = 16;
+  d.valid_where = "random tokens";
+  d.valid_tokens = std::vector<int32_t>(static_cast<size_t>(4 * d.ctx + 5));
+  NormalRng rng(7);
+  for (auto& t : d.valid_tokens) t = static_cast<int32_t>(rng.bits() % static_cast<uint64_t>(c.vocab_size));
+  d.reference = std::make_shared<const LlamaWeights>(to_llama_weights(original));
+
+  std::optional<Activations<float>> scratch;
+  const EvalResult factored = validate(ps, d, scratch);
+  const EvalResult again = validate(ps, d, scratch);  // the scratch is reused
+  const EvalResult dense = validate(std::make_shared<const LlamaWeights>(to_llama_weights(ps.dense_weights())), d);
+  ASSERT_TRUE(factored.kl_mean && dense.kl_mean && factored.top1_agreement && dense.top1_agreement);
+  EXPECT_EQ(factored.scored_tokens, dense.scored_tokens);
+  EXPECT_EQ(factored.chunks, 4);
+  EXPECT_NEAR(factored.ppl, dense.ppl, 1e-5 * dense.ppl);
+  EXPECT_NEAR(*factored.kl_mean, *dense.kl_mean, 1e-5 * (1 + *dense.kl_mean));
+  EXPECT_EQ(*factored.top1_agreement, *dense.top1_agreement);
+  EXPECT_EQ(again.ppl, factored.ppl);
+  EXPECT_GT(*dense.kl_mean, 1e-3) << "the amplitude model must differ from the reference for KL to mean anything";
+}
