@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
       const StepResult r = train_step(ps, acts, grads, std::span(&batch, 1), opt, 1e-4, 1.0);
       const double sec = t.seconds();
       const GemmStats g1 = gemm_stats();
-      std::printf("step %ld: %.2f s, loss %.4f, grad norm %.3g, %.1f%% of it in GEMMs%s\n", static_cast<long>(step + 1),
+      std::printf("step %ld: %.2f s, loss %.4f, grad norm %.3g, GEMM thread-seconds %.1f%% of it%s\n", static_cast<long>(step + 1),
                   sec, r.loss, r.grad_norm, 100.0 * (g1.seconds - g0.seconds) / sec,
                   step == 0 && args.steps > 1 ? " (warm-up)" : "");
       step_flops = g1.flops - g0.flops;
@@ -180,12 +180,12 @@ int main(int argc, char** argv) {
     const double convention = 6.0 * static_cast<double>(matmul_params) * tokens;
     std::printf("SGEMM %ld x %ld x %ld (yardstick, best of before/after): %.1f GFLOP/s\n", static_cast<long>(N),
                 static_cast<long>(c.hidden_dim), static_cast<long>(c.dim), sgemm);
-    std::printf("best step: %.2f s for %ld tokens = %.1f tokens/s; GEMMs %.2f s, forward %.2f s\n", best,
+    std::printf("best step: %.2f s for %ld tokens = %.1f tokens/s; GEMMs %.2f thread-s, forward %.2f s\n", best,
                 static_cast<long>(N), tokens / best, best_gemm_s, fwd_s);
     std::printf("FLOPs per step (every GEMM called, 2MNK each): %.1f GFLOP; 6 x %.3gB matmul params x tokens = %.1f "
                 "GFLOP\n",
                 static_cast<double>(step_flops) / 1e9, static_cast<double>(matmul_params) / 1e9, convention / 1e9);
-    std::printf("achieved: %.1f GFLOP/s = %.2f of SGEMM (target >= 0.4); GEMMs alone %.1f GFLOP/s\n", achieved,
+    std::printf("achieved: %.1f GFLOP/s = %.2f of SGEMM (target >= 0.4); GEMMs alone %.1f GFLOP/s per thread-second\n", achieved,
                 achieved / sgemm, static_cast<double>(step_flops) / best_gemm_s / 1e9);
     std::printf("dense-equivalent (6 x params x tokens / step time, NOT achieved): %.1f GFLOP/s = %.2f of SGEMM\n",
                 convention / best / 1e9, convention / best / 1e9 / sgemm);

@@ -8,14 +8,18 @@
 #include <cmath>
 #include <vector>
 
+#include "linalg/blas_threads.hpp"
+#include "util/thread_pool.hpp"
+
 namespace ctscope::train {
 
 namespace {
 blasint bi(int64_t v) { return static_cast<blasint>(v); }
 CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
-// gemm_stats()'s totals. Training calls gemm from one thread (OpenBLAS
-// threads inside), but tests may train in several: atomics, relaxed.
+// gemm_stats()'s totals. Attention calls gemm from every worker at once
+// (for_kv_groups), the rest of training from one thread with OpenBLAS's
+// threads inside: atomics, relaxed.
 std::atomic<uint64_t> g_calls{0}, g_flops{0}, g_nanoseconds{0};
 
 // Counts one call of M x N x K around `run`.
@@ -201,6 +205,20 @@ void for_query_blocks(int64_t T, const Block& block) {
   }
 }
 
+// fn(b, g, worker) for every sequence b and KV group g (the query heads
+// sharing one K/V head), split among the workers with OpenBLAS held to one
+// thread: attention is many small per-head GEMMs, which run better two at a
+// time than each on two threads. A group stays on one worker, so what its
+// heads add to one dK/dV happens in the same order as serially, and the
+// results are bitwise those of one thread.
+template <class Fn>
+void for_kv_groups(int64_t B, int64_t n_kv_heads, const Fn& fn) {
+  const linalg::ScopedBlasThreads serial_blas(1);
+  parallel_for(B * n_kv_heads, 1, [&](int64_t i0, int64_t i1, int w) {
+    for (int64_t i = i0; i < i1; ++i) fn(i / n_kv_heads, i % n_kv_heads, w);
+  });
+}
+
 }  // namespace
 
 template <class S>
@@ -208,9 +226,9 @@ void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int
                        int64_t n_kv_heads, int64_t head_dim) {
   const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
   const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < n_heads; ++h) {
-      const int64_t kv_off = h / group * head_dim;
+  for_kv_groups(B, n_kv_heads, [&](int64_t b, int64_t g, int) {
+    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+      const int64_t kv_off = g * head_dim;
       const S* qb = q + b * T * dim + h * head_dim;
       const S* kb = k + b * T * kv_dim + kv_off;
       const S* vb = v + b * T * kv_dim + kv_off;
@@ -233,6 +251,7 @@ void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int
         gemm<S>(false, false, rows, head_dim, keys, S(1), p + r0 * T, T, vb, kv_dim, S(0), ob + r0 * dim, dim);
       });
     }
+  });
 }
 
 template <class S>
@@ -242,12 +261,12 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
   const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
   std::fill_n(dk, B * T * kv_dim, S(0));
   std::fill_n(dv, B * T * kv_dim, S(0));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < n_heads; ++h) {
-      const int64_t kv_off = h / group * head_dim, q_off = b * T * dim + h * head_dim, k_off = b * T * kv_dim + kv_off;
+  for_kv_groups(B, n_kv_heads, [&](int64_t b, int64_t g, int worker) {
+    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+      const int64_t kv_off = g * head_dim, q_off = b * T * dim + h * head_dim, k_off = b * T * kv_dim + kv_off;
       const S* p = probs + (b * n_heads + h) * T * T;
       const S* dob = dout + q_off;
-      S* dp = scratch;
+      S* dp = scratch + worker * T * T;
       // dP = dOut V^T; dV += P^T dOut (heads of one group share V).
       for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
         gemm<S>(false, true, rows, keys, head_dim, S(1), dob + r0 * dim, dim, v + k_off, kv_dim, S(0), dp + r0 * T, T);
@@ -270,6 +289,7 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
                 kv_dim);
       });
     }
+  });
 }
 
 template <class S>

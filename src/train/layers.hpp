@@ -21,9 +21,11 @@ template <class S>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda, const S* B,
           int64_t ldb, S beta, S* C, int64_t ldc);
 
-// What every gemm call so far computed (2 M N K each) and how long it took:
-// a benchmark's honest FLOP count of a training step is the difference over
-// the step, and its time outside GEMMs is where the rest goes.
+// What every gemm call so far computed (2 M N K each) and how long it took,
+// summed over threads (attention's per-head GEMMs run two at a time, one on
+// each worker, so the seconds can exceed the wall time they took): a
+// benchmark's honest FLOP count of a training step is the difference over
+// the step.
 struct GemmStats {
   uint64_t calls = 0, flops = 0;
   double seconds = 0;
@@ -81,7 +83,8 @@ void rope_backward(S* dx, int64_t B, int64_t T, int64_t n_heads, int64_t head_di
 // Causal grouped-query attention within each of B sequences of T tokens:
 // q, out [N, n_heads*hd]; k, v [N, n_kv_heads*hd]; probs [B, n_heads, T, T]
 // (softmax rows, zero above the diagonal) kept for the backward.
-// Backward writes dq, dk, dv (zeroed first); scratch holds T*T.
+// Backward writes dq, dk, dv (zeroed first); scratch holds worker_count() * T*T
+// (util/thread_pool.hpp: the KV groups are split among the workers).
 template <class S>
 void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int64_t B, int64_t T, int64_t n_heads,
                        int64_t n_kv_heads, int64_t head_dim);

@@ -4,6 +4,7 @@
 
 #include "train/layers.hpp"
 #include "util/error.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ctscope::train {
 
@@ -104,7 +105,7 @@ Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T) {
   for (auto* v : {&a.dres, &a.dxn, &a.datt, &a.dq}) v->resize(n(m.N * m.d));
   for (auto* v : {&a.dk, &a.dv}) v->resize(n(m.N * m.kv));
   for (auto* v : {&a.dgate, &a.dup, &a.dhact}) v->resize(n(m.N * m.hidden));
-  a.dprobs.resize(n(T * T));
+  a.dprobs.resize(n(worker_count() * T * T));  // one T x T per worker (attention_backward)
   a.dlogits.resize(n(m.N * m.V));
   a.factor_tmp.resize(n(m.N * std::max(m.d, m.hidden)));
   return a;
