@@ -42,7 +42,7 @@ ParameterSet<float> amplitude_model(const TrainWeights<float>& w) {
 TEST(FinetuneValidate, FactoredValidationIsEvalsRuleOnTheDenseModel) {
   const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
   const TrainWeights<float> original = tiny_weights<float>(c, false, 31);
-  const ParameterSet<float> ps = amplitude_model(original);
+  ParameterSet<float> ps = amplitude_model(original);
   ASSERT_TRUE(ps.step_dense_weights().layers[0].wq.empty()) << "the projections must run factored";
 
   FinetuneData d;
@@ -65,4 +65,32 @@ TEST(FinetuneValidate, FactoredValidationIsEvalsRuleOnTheDenseModel) {
   EXPECT_EQ(*factored.top1_agreement, *dense.top1_agreement);
   EXPECT_EQ(again.ppl, factored.ppl);
   EXPECT_GT(*dense.kl_mean, 1e-3) << "the amplitude model must differ from the reference for KL to mean anything";
+}
+
+// After an optimizer update the step's dense part (LoRA, dense links) still
+// holds the previous parameters until the next step materializes: validation
+// must see the current ones, as the written model does.
+TEST(FinetuneValidate, SeesTheCurrentParametersOfEveryLinkKind) {
+  const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
+  const TrainWeights<float> original = tiny_weights<float>(c, false, 33);
+  ParameterSet<float> ps(original);
+  ps.add_lora(0, Role::QProj, 2, 2.0, 5);
+  ps.add_dense(1, Role::DownProj);
+  ps.materialize();  // what a step does before its forward
+  for (auto& p : ps.params())  // then an "update" of every trainable parameter (LoRA's B starts at 0)
+    if (p.trainable)
+      for (size_t i = 0; i < p.value.size(); ++i) p.value[i] += 0.3f * static_cast<float>((i * 7919) % 13) / 13.0f;
+
+  FinetuneData d;
+  d.ctx = 16;
+  d.valid_where = "random tokens";
+  d.valid_tokens = std::vector<int32_t>(static_cast<size_t>(3 * d.ctx));
+  NormalRng rng(9);
+  for (auto& t : d.valid_tokens) t = static_cast<int32_t>(rng.bits() % static_cast<uint64_t>(c.vocab_size));
+  const EvalResult dense = validate(std::make_shared<const LlamaWeights>(to_llama_weights(ps.dense_weights())), d);
+  const EvalResult stale = validate(std::make_shared<const LlamaWeights>(to_llama_weights(original)), d);
+  std::optional<Activations<float>> scratch;
+  const EvalResult factored = validate(ps, d, scratch);
+  ASSERT_GT(std::abs(dense.ppl - stale.ppl), 1e-3 * dense.ppl) << "the update must change the model";
+  EXPECT_NEAR(factored.ppl, dense.ppl, 1e-5 * dense.ppl);
 }

@@ -101,10 +101,13 @@ EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d
   return validate_candidate(c, chunk_logits(student), d);
 }
 
-EvalResult validate(const train::ParameterSet<float>& params, const FinetuneData& d,
+EvalResult validate(train::ParameterSet<float>& params, const FinetuneData& d,
                     std::optional<train::Activations<float>>& scratch) {
   const ModelConfig& c = params.config();
   if (!scratch) scratch = train::plan_activations<float>(c, 1, d.ctx);
+  // A step materializes before its forward, so after an update the dense,
+  // LoRA and K >= d links still hold the previous parameters.
+  params.materialize();
   const train::StepWeights<float> w = params.step_weights();
   const std::vector<int32_t> unscored(static_cast<size_t>(d.ctx), -1);  // the logits only: eval's rule scores them
   const ChunkLogitsFn student = [&](std::span<const int32_t> chunk, int64_t first_row) {

@@ -79,9 +79,10 @@ EvalResult validate(std::shared_ptr<const LlamaWeights> w, const FinetuneData& d
 
 // The same for a training run's parameters, on the training forward: the
 // amplitude links stay factored (no dense copy of the model, and the
-// amplitudes' arithmetic instead of the dense model's). `scratch` holds the
+// amplitudes' arithmetic instead of the dense model's); the other links are
+// materialized from the current parameters first. `scratch` holds the
 // forward's buffers for one chunk, planned on the first call and reused.
-EvalResult validate(const train::ParameterSet<float>& params, const FinetuneData& d,
+EvalResult validate(train::ParameterSet<float>& params, const FinetuneData& d,
                     std::optional<train::Activations<float>>& scratch);
 
 struct FinetuneCallbacks {

@@ -14,7 +14,7 @@
 // amplitude training at TinyLlama shapes never holds the 4.4 GB model);
 // materialize() writes the other linked tensors (dense, LoRA, amplitudes at
 // K >= d) into the dense part. dense_weights() builds the whole dense model
-// on demand, for validation and writers. The backward pass fills
+// on demand, for writers. The backward pass fills
 // gradient_buffers() (dense buffers only for the dense links that train) and
 // hands the gradient of each matrix trained through factors (amplitudes,
 // LoRA) to the set itself as a WeightGradientSink, which adds the factors'
@@ -93,7 +93,7 @@ class ParameterSet : public WeightGradientSink<S> {
   const TrainWeights<S>& step_dense_weights() const { return w_; }
   // The whole model, every linked tensor rebuilt from the current parameters
   // into a fresh copy (at TinyLlama shapes 4.4 GB while it lives), e.g. to
-  // validate or to write the trained model.
+  // write the trained model.
   TrainWeights<S> dense_weights() const;
   const ModelConfig& config() const { return w_.config; }
   // Zeroed dense gradients for the tensors of the dense links that train
