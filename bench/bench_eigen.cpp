@@ -31,7 +31,6 @@ constexpr const char* kUsage =
     "  seconds per call, Krylov dimension, GFLOP/s over SGEMM.\n"
     "  e.g. bench_eigen 5632 2048 5 100\n";
 
-
 }  // namespace
 
 int main(int argc, char** argv) {

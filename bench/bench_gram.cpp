@@ -28,7 +28,6 @@ constexpr const char* kUsage =
     "  Gram pass throughput on one random n x d BF16 matrix, every kernel path, over SGEMM.\n"
     "  e.g. bench_gram 5632 2048 72 3\n";
 
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -17,8 +17,6 @@ using namespace ctscope::train::fixtures;
 
 namespace {
 
-std::vector<float> as_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
-
 // Every projection and the classifier as A G (Gaussian, K = 8, A random), the
 // norms and the embedding as they are.
 ParameterSet<float> amplitude_model(const TrainWeights<float>& w) {
@@ -30,11 +28,25 @@ ParameterSet<float> amplitude_model(const TrainWeights<float>& w) {
     if (t.role == Role::EmbedTokens || s.cols == 1) continue;  // the embedding and the norms stay
     const ct::FactoredBasis b = ct::make_fixed_basis(ct::BasisKind::Gaussian, 8, s.cols);
     const int basis = ps.add_basis(fmt::format("basis.{}.{}", t.layer, static_cast<int>(t.role)), 8, s.cols,
-                                   as_floats(b.B), {}, false);
+                                   as_float(b.B), {}, false);
     const auto A = random_values(static_cast<size_t>(s.rows * 8), seed++, 0.5);
-    ps.add_amplitudes(t.layer, t.role, basis, as_floats(A));
+    ps.add_amplitudes(t.layer, t.role, basis, as_float(A));
   }
   return ps;
+}
+
+// Validation data of `chunks` chunks of 16 random tokens (and a few left
+// over), against `reference` when given.
+FinetuneData random_validation(const ModelConfig& c, int64_t chunks, uint64_t seed,
+                               std::shared_ptr<const LlamaWeights> reference = nullptr) {
+  FinetuneData d;
+  d.ctx = 16;
+  d.valid_where = "random tokens";
+  d.valid_tokens = std::vector<int32_t>(static_cast<size_t>(chunks * d.ctx + 5));
+  NormalRng rng(seed);
+  for (auto& t : d.valid_tokens) t = static_cast<int32_t>(rng.bits() % static_cast<uint64_t>(c.vocab_size));
+  d.reference = std::move(reference);
+  return d;
 }
 
 }  // namespace
@@ -45,13 +57,7 @@ TEST(FinetuneValidate, FactoredValidationIsEvalsRuleOnTheDenseModel) {
   ParameterSet<float> ps = amplitude_model(original);
   ASSERT_TRUE(ps.step_dense_weights().layers[0].wq.empty()) << "the projections must run factored";
 
-  FinetuneData d;
-  d.ctx = 16;
-  d.valid_where = "random tokens";
-  d.valid_tokens = std::vector<int32_t>(static_cast<size_t>(4 * d.ctx + 5));
-  NormalRng rng(7);
-  for (auto& t : d.valid_tokens) t = static_cast<int32_t>(rng.bits() % static_cast<uint64_t>(c.vocab_size));
-  d.reference = std::make_shared<const LlamaWeights>(to_llama_weights(original));
+  const FinetuneData d = random_validation(c, 4, 7, std::make_shared<const LlamaWeights>(to_llama_weights(original)));
 
   std::optional<Activations<float>> scratch;
   const EvalResult factored = validate(ps, d, scratch);
@@ -81,12 +87,7 @@ TEST(FinetuneValidate, SeesTheCurrentParametersOfEveryLinkKind) {
     if (p.trainable)
       for (size_t i = 0; i < p.value.size(); ++i) p.value[i] += 0.3f * static_cast<float>((i * 7919) % 13) / 13.0f;
 
-  FinetuneData d;
-  d.ctx = 16;
-  d.valid_where = "random tokens";
-  d.valid_tokens = std::vector<int32_t>(static_cast<size_t>(3 * d.ctx));
-  NormalRng rng(9);
-  for (auto& t : d.valid_tokens) t = static_cast<int32_t>(rng.bits() % static_cast<uint64_t>(c.vocab_size));
+  const FinetuneData d = random_validation(c, 3, 9);
   const EvalResult dense = validate(std::make_shared<const LlamaWeights>(to_llama_weights(ps.dense_weights())), d);
   const EvalResult stale = validate(std::make_shared<const LlamaWeights>(to_llama_weights(original)), d);
   std::optional<Activations<float>> scratch;

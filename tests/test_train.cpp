@@ -60,8 +60,6 @@ TEST_F(TrainGradients, EveryDenseTensorInBothRopeLayouts) {
 const std::vector<Role> kProjections = {Role::QProj,    Role::KProj,  Role::VProj,   Role::OProj,
                                         Role::GateProj, Role::UpProj, Role::DownProj};
 
-std::vector<float> as_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
-
 // Amplitudes of every matrix (projections, embedding, classifier) in each
 // basis at K = 8 < d, so the step applies them factored; svd's per-matrix
 // basis and universal's shared basis and offset are trained too.
@@ -567,6 +565,21 @@ TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInDouble) {
     for (bool offset : {false, true}) check_factored_step<double>(tied, offset, 1e-12);
 }
 TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInFloat) { check_factored_step<float>(false, true, 1e-5); }
+
+// StepWeights takes a factored matrix only with K below its row length (the
+// scratch is planned for that), and a tensor it holds neither way is an error.
+TEST(TrainParameters, StepWeightsRefuseWhatTheStepCannotRun) {
+  const ModelConfig c = tiny_config(RopeLayout::HalfSplit);
+  TrainWeights<double> w = tiny_weights<double>(c, false, 23);
+  std::vector<double>().swap(w.layers[0].wq);
+  StepWeights<double> sw(w);
+  const std::vector<double> A(16 * 16), G(16 * 16);
+  EXPECT_THROW(sw.add_factored({0, Role::QProj}, {nullptr, A.data(), G.data(), nullptr, 16}), Error) << "K = d";
+  EXPECT_THROW(sw.matrix(0, Role::QProj), Error) << "neither factored nor dense";
+  sw.add_factored({0, Role::QProj}, {nullptr, A.data(), G.data(), nullptr, 8});
+  EXPECT_EQ(sw.matrix(0, Role::QProj).K, 8);
+  EXPECT_EQ(sw.matrix(0, Role::KProj).W, w.layers[0].wk.data());
+}
 
 // The step's dense weights hold no amplitude-linked tensor (the memory the
 // factored step saves: the 4.4 GB dense model at TinyLlama shapes), while

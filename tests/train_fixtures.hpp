@@ -68,6 +68,8 @@ inline std::vector<double> random_values(size_t n, uint64_t seed, double sd) {
   return v;
 }
 
+inline std::vector<float> as_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+
 // Every test here multiplies tiny matrices: OpenBLAS threads would only cost
 // (waking and spinning), so each holds it to one.
 class TrainTest : public ::testing::Test {

@@ -139,7 +139,7 @@ StepWeights<S> ParameterSet<S>::step_weights() const {
     const Basis& b = bases_[static_cast<size_t>(l.b)];
     const auto& G = params_[static_cast<size_t>(b.G)];
     const S* offset = b.offset >= 0 ? params_[static_cast<size_t>(b.offset)].value.data() : nullptr;
-    sw.factored.push_back({l.tensor, {nullptr, params_[static_cast<size_t>(l.a)].value.data(), G.value.data(), offset, G.rows}});
+    sw.add_factored(l.tensor, {nullptr, params_[static_cast<size_t>(l.a)].value.data(), G.value.data(), offset, G.rows});
   }
   return sw;
 }

@@ -62,14 +62,17 @@ struct WeightGradients {
 }  // namespace
 
 template <class S>
+void StepWeights<S>::add_factored(TensorRole t, const WeightMatrix<S>& m) {
+  if (m.K >= tensor_shape(dense.config, t.role).cols)
+    throw Error(fmt::format("{}: factored with K = {}, not below its row length", hf_tensor_name(t.layer, t.role), m.K));
+  factored.push_back({t, m});
+}
+
+template <class S>
 WeightMatrix<S> StepWeights<S>::matrix(int layer, Role role) const {
   const Role r = dense.tied && layer < 0 && role == Role::LmHead ? Role::EmbedTokens : role;
   for (const auto& [t, m] : factored)
-    if (t.layer == layer && t.role == r) {
-      if (m.K >= tensor_shape(dense.config, r).cols)
-        throw Error(fmt::format("{}: factored with K = {}, not below its row length", hf_tensor_name(layer, r), m.K));
-      return m;
-    }
+    if (t.layer == layer && t.role == r) return m;
   const std::vector<S>& W = dense.tensor(layer, r);
   if (W.empty()) throw Error(fmt::format("{} has no weights in this step", hf_tensor_name(layer, r)));
   return {W.data()};

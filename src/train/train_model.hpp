@@ -44,13 +44,15 @@ struct WeightMatrix {
 template <class S>
 struct StepWeights {
   const TrainWeights<S>& dense;
-  std::vector<std::pair<TensorRole, WeightMatrix<S>>> factored;
+  std::vector<std::pair<TensorRole, WeightMatrix<S>>> factored;  // filled by add_factored
 
   explicit StepWeights(const TrainWeights<S>& w) : dense(w) {}  // every tensor dense
   const ModelConfig& config() const { return dense.config; }
+  // Applies tensor t factored: Error unless m.K is below t's row length
+  // (Activations::factor_tmp is planned for K below it).
+  void add_factored(TensorRole t, const WeightMatrix<S>& m);
   // W(layer, role) (a tied classifier is the embedding); Error when the
-  // tensor is neither factored nor held dense, or factored with K >= its row
-  // length (Activations::factor_tmp is planned for K below it).
+  // tensor is neither factored nor held dense.
   WeightMatrix<S> matrix(int layer, Role role) const;
 };
 

@@ -105,38 +105,25 @@ uint64_t tensor_bytes(const TrainWeights<S>& w) {
   return n;
 }
 
-namespace {
-
-// The runtime's weights from t, each tensor taken by `take` (a copy or a move).
-template <class T, class Take>
-LlamaWeights convert_back(T& t, const Take& take) {
-  LlamaWeights w;
-  w.config = t.config;
-  w.embed = take(t.embed);
-  for (auto& a : t.layers) {
-    auto& b = w.layers.emplace_back();
-    b.attn_norm = take(a.attn_norm), b.ffn_norm = take(a.ffn_norm);
-    b.wq = take(a.wq), b.wk = take(a.wk), b.wv = take(a.wv), b.wo = take(a.wo);
-    b.w_gate = take(a.w_gate), b.w_up = take(a.w_up), b.w_down = take(a.w_down);
-  }
-  w.final_norm = take(t.final_norm);
-  if (!t.tied) w.lm_head = take(t.lm_head);
-  return w;
-}
-
-}  // namespace
-
 template <class S>
 LlamaWeights to_llama_weights(const TrainWeights<S>& t) {
-  return convert_back(t, [](const std::vector<S>& from) {
+  auto copy = [](const std::vector<S>& from) {
     std::vector<float> out(from.size());
     for (size_t i = 0; i < from.size(); ++i) out[i] = static_cast<float>(from[i]);
     return out;
-  });
-}
-
-LlamaWeights to_llama_weights(TrainWeights<float>&& t) {
-  return convert_back(t, [](std::vector<float>& from) { return std::move(from); });
+  };
+  LlamaWeights w;
+  w.config = t.config;
+  w.embed = copy(t.embed);
+  for (const auto& a : t.layers) {
+    auto& b = w.layers.emplace_back();
+    b.attn_norm = copy(a.attn_norm), b.ffn_norm = copy(a.ffn_norm);
+    b.wq = copy(a.wq), b.wk = copy(a.wk), b.wv = copy(a.wv), b.wo = copy(a.wo);
+    b.w_gate = copy(a.w_gate), b.w_up = copy(a.w_up), b.w_down = copy(a.w_down);
+  }
+  w.final_norm = copy(t.final_norm);
+  if (!t.tied) w.lm_head = copy(t.lm_head);
+  return w;
 }
 
 template struct TrainWeights<float>;

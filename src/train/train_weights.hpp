@@ -58,11 +58,9 @@ template <class S>
 TrainWeights<S> train_weights_from(const LlamaWeights& w);
 template <class S>
 TrainWeights<S> train_weights_from(LlamaWeights&& w);
-// And back (float), e.g. to run a trained model or score it with eval's rule;
-// from an rvalue float model the tensors are moved, not copied.
+// And back (float), e.g. to run a trained model or score it with eval's rule.
 template <class S>
 LlamaWeights to_llama_weights(const TrainWeights<S>& w);
-LlamaWeights to_llama_weights(TrainWeights<float>&& w);
 
 // Bytes the tensors hold (empty ones, e.g. gradients nobody asked for, hold none).
 template <class S>
