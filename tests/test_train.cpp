@@ -6,6 +6,7 @@
 // and full fine-tuning overfitting a repeated text.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -23,6 +24,7 @@
 #include "text/eval_tokens.hpp"
 #include "train/ct_parameters.hpp"
 #include "train/grad_clip.hpp"
+#include "train/layers.hpp"
 #include "train/optimizer.hpp"
 #include "train/schedule.hpp"
 #include "train/token_windows.hpp"
@@ -227,6 +229,45 @@ ParameterSet<double> one_param(std::vector<double> x) {
   const auto n = static_cast<int64_t>(x.size());
   ps.add_basis("p", 1, n, std::move(x), {}, true);
   return ps;
+}
+
+// train::gemm slices C's rows (M >= N) or columns among the workers: every
+// transpose, both slicings, sizes that are not multiples of the slice grain,
+// and beta, against a naive sum in double.
+TEST(TrainGemm, EverySliceAndTransposeAgainstANaiveSum) {
+  NormalRng rng(11);
+  for (const auto [M, N, K] : {std::array<int64_t, 3>{70, 37, 19}, {37, 70, 19}, {1, 45, 8}, {45, 1, 8}})
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true}) {
+        std::vector<float> A(static_cast<size_t>(M * K)), B(static_cast<size_t>(K * N)), C(static_cast<size_t>(M * N));
+        for (auto* v : {&A, &B, &C})
+          for (auto& x : *v) x = static_cast<float>(rng());
+        const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+        auto a = [&](int64_t i, int64_t k) { return static_cast<double>(ta ? A[k * lda + i] : A[i * lda + k]); };
+        auto b = [&](int64_t k, int64_t j) { return static_cast<double>(tb ? B[j * ldb + k] : B[k * ldb + j]); };
+        std::vector<double> want(C.size());
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            double sum = 0;
+            for (int64_t k = 0; k < K; ++k) sum += a(i, k) * b(k, j);
+            want[i * N + j] = 0.5 * sum + 2.0 * C[i * N + j];
+          }
+        gemm<float>(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, C.data(), N);
+        for (size_t i = 0; i < C.size(); ++i)
+          ASSERT_NEAR(C[i], want[i], 1e-5 * (1 + std::abs(want[i]))) << M << "x" << N << "x" << K << " " << ta << tb;
+      }
+}
+
+// Products below the smallest normal float (a Gaussian basis's tails times
+// activations) are flushed to zero inside train::gemm, which would otherwise
+// run several times slower; the caller's own arithmetic keeps its subnormals.
+TEST(TrainGemm, FlushesSubnormalsOnlyInside) {
+  const std::vector<float> A(64 * 16, 1e-20f), B(16 * 64, 1e-21f);
+  std::vector<float> C(64 * 64, 1.0f);
+  gemm<float>(false, false, 64, 64, 16, 1.0f, A.data(), 16, B.data(), 64, 0.0f, C.data(), 64);
+  for (const float c : C) ASSERT_EQ(c, 0.0f);  // 16e-41 is subnormal
+  volatile float x = 1e-20f, y = 1e-21f;
+  EXPECT_EQ(std::fpclassify(x * y), FP_SUBNORMAL);
 }
 
 TEST(TrainOptimizer, AdamWMatchesTheFormulaWithBiasCorrection) {

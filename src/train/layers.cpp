@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "linalg/blas_threads.hpp"
+#include "util/flush_denormals.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ctscope::train {
@@ -40,23 +42,69 @@ GemmStats gemm_stats() {
           static_cast<double>(g_nanoseconds.load(std::memory_order_relaxed)) * 1e-9};
 }
 
-template <>
-void gemm<float>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  counted(M, N, K, [&] {
+namespace {
+
+// One BLAS call on the calling thread, subnormals flushed (flush_denormals.hpp).
+template <class S>
+void blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda,
+               const S* B, int64_t ldb, S beta, S* C, int64_t ldc) {
+  const ScopedFlushDenormals flush;
+  if constexpr (std::is_same_v<S, float>)
     cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
                 bi(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
+                bi(ldc));
+}
+
+// Slices of C's rows or columns (the longer side, in multiples of 16) for the
+// workers, each one BLAS call on one thread: OpenBLAS's own threads cannot be
+// told to flush subnormals, and its threading gains nothing on the skinny
+// GEMMs of a factored step (N or K = 64). A call from inside a parallel loop
+// (attention's heads) runs whole on its thread.
+constexpr int64_t kSliceGrain = 16;
+
+// fn(t) for every row t < N, the rows split among the workers: for layers
+// whose rows are independent, so the results are those of one thread.
+template <class Fn>
+void for_rows(int64_t N, const Fn& fn) {
+  parallel_for(N, 1, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) fn(t);
   });
 }
 
-template <>
-void gemm<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-                  int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  counted(M, N, K, [&] {
-    cblas_dgemm(CblasRowMajor, tr(trans_a), tr(trans_b), bi(M), bi(N), bi(K), alpha, A, bi(lda), B, bi(ldb), beta, C,
-                bi(ldc));
+// fn(i) for every element i < n, likewise.
+template <class Fn>
+void for_elements(int64_t n, const Fn& fn) {
+  parallel_for(n, 4096, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) fn(i);
   });
 }
+
+}  // namespace
+
+template <class S>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda, const S* B,
+          int64_t ldb, S beta, S* C, int64_t ldc) {
+  counted(M, N, K, [&] {
+    const linalg::ScopedBlasThreads serial_blas(1);
+    if (M >= N)
+      parallel_for(M, kSliceGrain, [&](int64_t r0, int64_t r1, int) {
+        blas_gemm(trans_a, trans_b, r1 - r0, N, K, alpha, trans_a ? A + r0 : A + r0 * lda, lda, B, ldb, beta,
+                  C + r0 * ldc, ldc);
+      });
+    else
+      parallel_for(N, kSliceGrain, [&](int64_t c0, int64_t c1, int) {
+        blas_gemm(trans_a, trans_b, M, c1 - c0, K, alpha, A, lda, trans_b ? B + c0 * ldb : B + c0, ldb, beta, C + c0,
+                  ldc);
+      });
+  });
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                          float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                           int64_t, double, double*, int64_t);
 
 template <class S>
 void embedding_forward(S* out, const int32_t* tokens, const S* embed, int64_t N, int64_t d) {
@@ -73,7 +121,7 @@ void embedding_backward(S* dembed, const S* dout, const int32_t* tokens, int64_t
 
 template <class S>
 void rmsnorm_forward(S* out, S* rstd, const S* x, const S* w, int64_t N, int64_t d, double eps) {
-  for (int64_t t = 0; t < N; ++t) {
+  for_rows(N, [&](int64_t t) {
     const S* xr = x + t * d;
     double ss = 0;
     for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
@@ -81,13 +129,13 @@ void rmsnorm_forward(S* out, S* rstd, const S* x, const S* w, int64_t N, int64_t
     const auto r = static_cast<S>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
     rstd[t] = r;
     for (int64_t i = 0; i < d; ++i) out[t * d + i] = w[i] * (r * xr[i]);
-  }
+  });
 }
 
 template <class S>
 void rmsnorm_backward(S* dx, S* dw, const S* dout, const S* x, const S* w, const S* rstd, int64_t N, int64_t d) {
   // y = w x r with r = (mean x^2 + eps)^(-1/2):  dx_j = r (w_j dy_j - x_j r^2 <dy w, x> / d).
-  for (int64_t t = 0; t < N; ++t) {
+  for_rows(N, [&](int64_t t) {
     const S* xr = x + t * d;
     const S* dy = dout + t * d;
     const double r = rstd[t];
@@ -95,9 +143,13 @@ void rmsnorm_backward(S* dx, S* dw, const S* dout, const S* x, const S* w, const
     for (int64_t i = 0; i < d; ++i) dot += static_cast<double>(dy[i]) * w[i] * xr[i];
     const double c = r * r * dot / static_cast<double>(d);
     for (int64_t i = 0; i < d; ++i) dx[t * d + i] += static_cast<S>(r * (static_cast<double>(w[i]) * dy[i] - xr[i] * c));
-    if (dw)
-      for (int64_t i = 0; i < d; ++i) dw[i] += dy[i] * xr[i] * static_cast<S>(r);
-  }
+  });
+  if (!dw) return;
+  // dw sums over the rows: split by column, each summed in row order as on one thread.
+  parallel_for(d, 64, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t t = 0; t < N; ++t)
+      for (int64_t i = i0; i < i1; ++i) dw[i] += dout[t * d + i] * x[t * d + i] * rstd[t];
+  });
 }
 
 template <class S>
@@ -294,55 +346,55 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
 
 template <class S>
 void swiglu_forward(S* h, const S* gate, const S* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) h[i] = gate[i] / (S(1) + std::exp(-gate[i])) * up[i];  // as ops::swiglu
+  for_elements(n, [&](int64_t i) { h[i] = gate[i] / (S(1) + std::exp(-gate[i])) * up[i]; });  // as ops::swiglu
 }
 
 template <class S>
 void swiglu_backward(S* dgate, S* dup, const S* dh, const S* gate, const S* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
+  for_elements(n, [&](int64_t i) {
     const S g = gate[i], sig = S(1) / (S(1) + std::exp(-g));
     dup[i] = dh[i] * g * sig;
     dgate[i] = dh[i] * up[i] * sig * (S(1) + g * (S(1) - sig));  // silu'(g)
-  }
+  });
 }
 
 template <class S>
 double cross_entropy_forward(double* loss, double* lse, const S* logits, const int32_t* targets, int64_t N, int64_t V) {
-  double total = 0;
-  for (int64_t t = 0; t < N; ++t) {
+  for_rows(N, [&](int64_t t) {
     const S* row = logits + t * V;
     const double mx = *std::max_element(row, row + V);
     double sum = 0;
     for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(row[j]) - mx);
     lse[t] = mx + std::log(sum);
     loss[t] = targets[t] >= 0 ? lse[t] - static_cast<double>(row[targets[t]]) : 0.0;
+  });
+  double total = 0;  // in row order, whatever the threads
+  for (int64_t t = 0; t < N; ++t)
     if (targets[t] >= 0) total += loss[t];
-  }
   return total;
 }
 
 template <class S>
 void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, const int32_t* targets, int64_t N,
                             int64_t V, double scale) {
-  for (int64_t t = 0; t < N; ++t) {
+  for_rows(N, [&](int64_t t) {
     S* d = dlogits + t * V;
     if (targets[t] < 0) {
       std::fill_n(d, V, S(0));
-      continue;
+      return;
     }
     const S* row = logits + t * V;
     for (int64_t j = 0; j < V; ++j) d[j] = static_cast<S>(scale * std::exp(static_cast<double>(row[j]) - lse[t]));
     d[targets[t]] -= static_cast<S>(scale);
-  }
+  });
 }
 
 template <class S>
 double distill_forward(double* kl, double* teacher_lse, const S* logits, const double* lse, const S* teacher,
                        const int32_t* targets, int64_t N, int64_t V) {
-  double total = 0;
-  for (int64_t t = 0; t < N; ++t) {
+  for_rows(N, [&](int64_t t) {
     kl[t] = teacher_lse[t] = 0;
-    if (targets[t] < 0) continue;
+    if (targets[t] < 0) return;
     const S* p = teacher + t * V;
     const S* q = logits + t * V;
     // log p_v = p_v - lse_p, log-sum-exp as cross_entropy_forward and eval take it.
@@ -356,23 +408,24 @@ double distill_forward(double* kl, double* teacher_lse, const S* logits, const d
       k += std::exp(lp) * (lp - lq);
     }
     kl[t] = k;
-    total += k;
-  }
+  });
+  double total = 0;  // in row order, whatever the threads
+  for (int64_t t = 0; t < N; ++t) total += kl[t];
   return total;
 }
 
 template <class S>
 void distill_backward(S* dlogits, const S* logits, const double* lse, const S* teacher, const double* teacher_lse,
                       const int32_t* targets, int64_t N, int64_t V, double scale) {
-  for (int64_t t = 0; t < N; ++t) {
-    if (targets[t] < 0) continue;
+  for_rows(N, [&](int64_t t) {
+    if (targets[t] < 0) return;
     const S* p = teacher + t * V;
     const S* q = logits + t * V;
     S* d = dlogits + t * V;
     for (int64_t j = 0; j < V; ++j)
       d[j] += static_cast<S>(scale * (std::exp(static_cast<double>(q[j]) - lse[t]) -
                                       std::exp(static_cast<double>(p[j]) - teacher_lse[t])));
-  }
+  });
 }
 
 #define CTSCOPE_TRAIN_LAYERS(S)                                                                                      \

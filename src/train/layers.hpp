@@ -16,7 +16,10 @@
 
 namespace ctscope::train {
 
-// C[M,N] = alpha op(A) op(B) + beta C, row-major: cblas_sgemm / cblas_dgemm.
+// C[M,N] = alpha op(A) op(B) + beta C, row-major: cblas_sgemm / cblas_dgemm on
+// slices of C, one per worker with OpenBLAS on one thread, subnormal results
+// flushed to zero (util/flush_denormals.hpp); called from inside a parallel
+// loop, one call on the calling thread.
 template <class S>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, const S* A, int64_t lda, const S* B,
           int64_t ldb, S beta, S* C, int64_t ldc);

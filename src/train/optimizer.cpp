@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "util/thread_pool.hpp"
+
 namespace ctscope::train {
 
 std::optional<OptimizerKind> optimizer_from_name(std::string_view s) {
@@ -30,20 +32,23 @@ void Optimizer<S>::step(ParameterSet<S>& params, double lr) {
     auto& p = ps[i];
     if (!p.trainable) continue;
     const double decay = p.decay ? s_.weight_decay : 0.0;
-    for (size_t j = 0; j < p.value.size(); ++j) {
-      const double g = p.grad[j];
-      double x = p.value[j];
-      if (s_.kind == OptimizerKind::Sgd) {
-        x -= lr * (g + decay * x);
-      } else {
-        const double m = s_.beta1 * m_[i][j] + (1 - s_.beta1) * g;
-        const double v = s_.beta2 * v_[i][j] + (1 - s_.beta2) * g * g;
-        m_[i][j] = static_cast<S>(m);
-        v_[i][j] = static_cast<S>(v);
-        x -= lr * ((m / c1) / (std::sqrt(v / c2) + s_.eps) + decay * x);
+    // Every element on its own: split among the workers, the same results.
+    parallel_for(std::ssize(p.value), 4096, [&](int64_t j0, int64_t j1, int) {
+      for (auto j = static_cast<size_t>(j0); j < static_cast<size_t>(j1); ++j) {
+        const double g = p.grad[j];
+        double x = p.value[j];
+        if (s_.kind == OptimizerKind::Sgd) {
+          x -= lr * (g + decay * x);
+        } else {
+          const double m = s_.beta1 * m_[i][j] + (1 - s_.beta1) * g;
+          const double v = s_.beta2 * v_[i][j] + (1 - s_.beta2) * g * g;
+          m_[i][j] = static_cast<S>(m);
+          v_[i][j] = static_cast<S>(v);
+          x -= lr * ((m / c1) / (std::sqrt(v / c2) + s_.eps) + decay * x);
+        }
+        p.value[j] = static_cast<S>(x);
       }
-      p.value[j] = static_cast<S>(x);
-    }
+    });
   }
 }
 

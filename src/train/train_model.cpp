@@ -22,6 +22,14 @@ S* data_or_null(std::vector<S>& v) {
   return v.empty() ? nullptr : v.data();
 }
 
+// out += in, split among the workers.
+template <class S>
+void add_residual(S* out, const S* in, int64_t n) {
+  parallel_for(n, 4096, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) out[i] += in[i];
+  });
+}
+
 // out = x W^T for W dense or factored (tmp: Activations::factor_tmp).
 template <class S>
 void linear_forward(S* out, S* tmp, const S* x, const WeightMatrix<S>& W, int64_t N, int64_t n_in, int64_t n_out) {
@@ -163,14 +171,14 @@ double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const
     rope_forward(k, a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
     attention_forward(att, a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
     linear(Role::OProj, res_mid, att, d, d);
-    for (int64_t i = 0; i < N * d; ++i) res_mid[i] += res_in[i];
+    add_residual(res_mid, res_in, N * d);
     // MLP block: res_out = res_mid + Wdown (silu(Wgate xn2) * Wup xn2).
     rmsnorm_forward(xn2, a.rstd2.data() + l * N, res_mid, L.ffn_norm.data(), N, d, c.norm_eps);
     linear(Role::GateProj, gate, xn2, d, m.hidden);
     linear(Role::UpProj, up, xn2, d, m.hidden);
     swiglu_forward(hact, gate, up, N * m.hidden);
     linear(Role::DownProj, res_out, hact, m.hidden, d);
-    for (int64_t i = 0; i < N * d; ++i) res_out[i] += res_mid[i];
+    add_residual(res_out, res_mid, N * d);
   }
   rmsnorm_forward(a.xnf.data(), a.rstdf.data(), a.res_final.data(), w.dense.final_norm.data(), N, d, c.norm_eps);
   linear_forward(a.logits.data(), tmp, a.xnf.data(), w.matrix(-1, Role::LmHead), N, d, m.V);
