@@ -513,7 +513,7 @@ TEST_F(TrainRun, FullFineTuningOverfitsARepeatedText) {
 // the link trains), LoRA on layer 1 (and on an untied classifier), every
 // norm dense.
 template <class S>
-ParameterSet<S> factored_and_dense(const ModelConfig& c, bool tied, bool offset) {
+ParameterSet<S> factored_and_dense(const ModelConfig& c, bool tied, bool offset, bool mixed = false) {
   ParameterSet<S> ps(tiny_weights<S>(c, tied, 19));
   auto values = [](size_t n, uint64_t seed, double sd) {
     const std::vector<double> v = random_values(n, seed, sd);
@@ -524,6 +524,7 @@ ParameterSet<S> factored_and_dense(const ModelConfig& c, bool tied, bool offset)
   uint64_t seed = 300;
   auto amplitudes = [&](int layer, Role r) {
     const TensorShape s = tensor_shape(c, r);
+    if (mixed && r == Role::KProj) basis.erase(s.cols);  // q keeps its basis; k starts another, v shares k's
     if (!basis.count(s.cols)) {
       std::vector<S> G = values(static_cast<size_t>(K * s.cols), seed++, 0.3);
       std::vector<S> o = offset ? values(static_cast<size_t>(s.cols), seed++, 0.1) : std::vector<S>{};
@@ -532,7 +533,8 @@ ParameterSet<S> factored_and_dense(const ModelConfig& c, bool tied, bool offset)
     ps.add_amplitudes(layer, r, basis.at(s.cols), values(static_cast<size_t>(s.rows * K), seed++, 0.3));
   };
   for (Role r : kProjections) {
-    amplitudes(0, r);
+    if (mixed && r == Role::UpProj) ps.add_dense(0, r);  // gate factored, up dense: one input, both kinds
+    else amplitudes(0, r);
     ps.add_lora(1, r, 3, 6.0, seed++);
   }
   amplitudes(-1, Role::EmbedTokens);
@@ -556,23 +558,25 @@ ParameterSet<S> factored_and_dense(const ModelConfig& c, bool tied, bool offset)
 // dA = s B^T dW). Not bit for bit: the same sums associated another way, so
 // they agree to rounding: 1e-12 relative in double, 1e-5 in float.
 template <class S>
-void check_factored_step(bool tied, bool offset, double tolerance) {
-  SCOPED_TRACE(::testing::Message() << (tied ? "tied" : "untied") << (offset ? ", offset" : ", no offset"));
+void check_factored_step(bool tied, bool offset, double tolerance, bool mixed = false) {
+  SCOPED_TRACE(::testing::Message() << (tied ? "tied" : "untied") << (offset ? ", offset" : ", no offset")
+                                    << (mixed ? ", mixed" : ""));
   const ModelConfig c = tiny_config(RopeLayout::Interleaved);
-  ParameterSet<S> ps = factored_and_dense<S>(c, tied, offset);
+  ParameterSet<S> ps = factored_and_dense<S>(c, tied, offset, mixed);
   TrainWeights<S> grads = ps.gradient_buffers();
-  uint64_t norm_bytes = 0;
+  uint64_t dense_bytes = 0;
   for (const auto& t : model_tensors(c, tied)) {
     const TensorShape s = tensor_shape(c, t.role);
-    EXPECT_EQ(grads.tensor(t.layer, t.role).empty(), s.cols != 1) << hf_tensor_name(t.layer, t.role);
-    if (s.cols == 1) norm_bytes += static_cast<uint64_t>(s.size()) * sizeof(S);
+    const bool dense = s.cols == 1 || (mixed && t.layer == 0 && t.role == Role::UpProj);
+    EXPECT_EQ(grads.tensor(t.layer, t.role).empty(), !dense) << hf_tensor_name(t.layer, t.role);
+    if (dense) dense_bytes += static_cast<uint64_t>(s.size()) * sizeof(S);
   }
-  EXPECT_EQ(tensor_bytes(grads), norm_bytes);
+  EXPECT_EQ(tensor_bytes(grads), dense_bytes);
   Activations<S> a = plan_activations<S>(c, 2, 6);
   const TokenBatch batch = tiny_batch();
   const double factored_loss = accumulate_gradients(ps, a, grads, std::span(&batch, 1)).loss;
   // Parameter gradients plus a scratch of at most N x K (N = 12 tokens, K <= 4).
-  EXPECT_LE(ps.gradient_bytes(), (ps.trainable_count() + 12 * 4) * sizeof(S));
+  EXPECT_LE(ps.gradient_bytes(), (ps.trainable_count() + 12 * 4) * sizeof(S) + (mixed ? dense_bytes : 0));
   std::vector<std::vector<S>> streamed;
   for (const auto& p : ps.params()) streamed.push_back(p.grad);
 
@@ -597,8 +601,10 @@ void check_factored_step(bool tied, bool offset, double tolerance) {
     EXPECT_LE(std::sqrt(err2 / ref2), tolerance) << p.name;
     ++compared;
   }
-  // Amplitudes (7 + embedding), two bases (and offsets), LoRA B and A (7, + classifier), norms.
-  EXPECT_EQ(compared, 8 + (offset ? 4 : 2) + 2 * (tied ? 7 : 8) + 5);
+  // Amplitudes (7 + embedding), two bases (and offsets), LoRA B and A (7, +
+  // classifier), norms. Mixed: up is dense, and q has a basis of its own.
+  const int bases = mixed ? 3 : 2;
+  EXPECT_EQ(compared, 8 + (offset ? 2 : 1) * bases + 2 * (tied ? 7 : 8) + 5);
 }
 
 TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInDouble) {
@@ -606,6 +612,12 @@ TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInDouble) {
     for (bool offset : {false, true}) check_factored_step<double>(tied, offset, 1e-12);
 }
 TEST_F(TrainGradients, FactoredStepEqualsTheMaterializedModelInFloat) { check_factored_step<float>(false, true, 1e-5); }
+// q, k, v and gate, up share their input's x G^T and one (sum dout_i A_i) G
+// when they share a basis: here q has a basis of its own (k and v share
+// another), and up is dense beside a factored gate.
+TEST_F(TrainGradients, FactoredStepWithBasesNotSharedAndDenseNeighbours) {
+  for (bool offset : {false, true}) check_factored_step<double>(false, offset, 1e-12, true);
+}
 
 // StepWeights takes a factored matrix only with K below its row length (the
 // scratch is planned for that), and a tensor it holds neither way is an error.

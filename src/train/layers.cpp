@@ -165,30 +165,39 @@ void matmul_backward(S* dx, S* dW, const S* dout, const S* x, const S* W, int64_
 }
 
 template <class S>
-void factored_matmul_forward(S* out, S* tmp, const S* x, const S* A, const S* G, const S* offset, int64_t N,
-                             int64_t n_in, int64_t n_out, int64_t K) {
-  gemm<S>(false, true, N, K, n_in, S(1), x, n_in, G, n_in, S(0), tmp, K);         // x G^T      [N, K]
-  gemm<S>(false, true, N, n_out, K, S(1), tmp, K, A, K, S(0), out, n_out);       // (x G^T) A^T
-  if (!offset) return;
-  for (int64_t t = 0; t < N; ++t) {  // + (x . o) on every output of row t
-    double xo = 0;
-    for (int64_t j = 0; j < n_in; ++j) xo += static_cast<double>(x[t * n_in + j]) * offset[j];
-    for (int64_t i = 0; i < n_out; ++i) out[t * n_out + i] += static_cast<S>(xo);
-  }
+void factored_input_forward(S* xg, const S* x, const S* G, int64_t N, int64_t n_in, int64_t K) {
+  gemm<S>(false, true, N, K, n_in, S(1), x, n_in, G, n_in, S(0), xg, K);  // x G^T [N, K]
 }
 
 template <class S>
-void factored_matmul_backward(S* dx, S* tmp, const S* dout, const S* A, const S* G, const S* offset, int64_t N,
-                              int64_t n_in, int64_t n_out, int64_t K, bool accumulate_dx) {
-  if (!dx) return;
-  gemm<S>(false, false, N, K, n_out, S(1), dout, n_out, A, K, S(0), tmp, K);                      // dout A [N, K]
-  gemm<S>(false, false, N, n_in, K, S(1), tmp, K, G, n_in, accumulate_dx ? S(1) : S(0), dx, n_in);  // (dout A) G
+void factored_matmul_forward(S* out, const S* xg, const S* x, const S* A, const S* offset, int64_t N, int64_t n_in,
+                             int64_t n_out, int64_t K) {
+  gemm<S>(false, true, N, n_out, K, S(1), xg, K, A, K, S(0), out, n_out);  // (x G^T) A^T
   if (!offset) return;
-  for (int64_t t = 0; t < N; ++t) {  // + (dout 1) o^T
+  for_rows(N, [&](int64_t t) {  // + (x . o) on every output of row t
+    double xo = 0;
+    for (int64_t j = 0; j < n_in; ++j) xo += static_cast<double>(x[t * n_in + j]) * offset[j];
+    for (int64_t i = 0; i < n_out; ++i) out[t * n_out + i] += static_cast<S>(xo);
+  });
+}
+
+template <class S>
+void factored_output_backward(S* dxg, const S* dout, const S* A, int64_t N, int64_t n_out, int64_t K, bool accumulate) {
+  gemm<S>(false, false, N, K, n_out, S(1), dout, n_out, A, K, accumulate ? S(1) : S(0), dxg, K);  // dout A [N, K]
+}
+
+template <class S>
+void factored_input_backward(S* dx, const S* dxg, const S* G, int64_t N, int64_t n_in, int64_t K, bool accumulate) {
+  gemm<S>(false, false, N, n_in, K, S(1), dxg, K, G, n_in, accumulate ? S(1) : S(0), dx, n_in);  // (dout A) G
+}
+
+template <class S>
+void offset_backward(S* dx, const S* dout, const S* offset, int64_t N, int64_t n_in, int64_t n_out) {
+  for_rows(N, [&](int64_t t) {  // + (dout 1) o^T
     double r = 0;
     for (int64_t i = 0; i < n_out; ++i) r += static_cast<double>(dout[t * n_out + i]);
     for (int64_t j = 0; j < n_in; ++j) dx[t * n_in + j] += static_cast<S>(r * static_cast<double>(offset[j]));
-  }
+  });
 }
 
 template <class S>
@@ -435,10 +444,12 @@ void distill_backward(S* dlogits, const S* logits, const double* lse, const S* t
   template void rmsnorm_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t);               \
   template void matmul_forward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t);                                \
   template void matmul_backward<S>(S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, bool);           \
-  template void factored_matmul_forward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, \
+  template void factored_input_forward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t);                     \
+  template void factored_matmul_forward<S>(S*, const S*, const S*, const S*, const S*, int64_t, int64_t, int64_t,    \
                                           int64_t);                                                                  \
-  template void factored_matmul_backward<S>(S*, S*, const S*, const S*, const S*, const S*, int64_t, int64_t,         \
-                                           int64_t, int64_t, bool);                                                   \
+  template void factored_output_backward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t, bool);               \
+  template void factored_input_backward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t, bool);                \
+  template void offset_backward<S>(S*, const S*, const S*, int64_t, int64_t, int64_t);                              \
   template void factored_embedding_forward<S>(S*, S*, const int32_t*, const S*, const S*, const S*, int64_t, int64_t, \
                                              int64_t);                                                                \
   template void rope_forward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                         \

@@ -57,17 +57,25 @@ void matmul_backward(S* dx, S* dW, const S* dout, const S* x, const S* W, int64_
                      bool accumulate_dx);
 
 // The same product for a factored W = A G (+ 1 o^T), A [n_out, K], G [K, n_in],
-// offset o [n_in] (null: none), never formed: out = (x G^T) A^T (+ (x . o) on
-// every output), 2 N K (n_in + n_out) FLOPs instead of 2 N n_in n_out; tmp
-// holds [N, K]. The backward writes dx = (dout A) G (+ (dout 1) o^T), or adds
-// it when accumulate_dx; the factors' gradients are the caller's (the
-// parameter set takes dout and x: WeightGradientSink).
+// offset o [n_in] (null: none), never formed, in two steps so that matrices
+// reading one input through one basis share the first: xg = x G^T [N, K]
+// (factored_input_forward), then out = xg A^T (+ (x . o) on every output):
+// 2 N K (n_in + n_out) FLOPs instead of 2 N n_in n_out. The backward runs the
+// same steps back: dxg = dout A (or += when accumulate: summed over the
+// matrices sharing G), then dx = dxg G (or +=), and each offset adds
+// (dout 1) o^T to dx. The factors' gradients are the caller's (the parameter
+// set takes dout, x and xg: WeightGradientSink).
 template <class S>
-void factored_matmul_forward(S* out, S* tmp, const S* x, const S* A, const S* G, const S* offset, int64_t N,
-                             int64_t n_in, int64_t n_out, int64_t K);
+void factored_input_forward(S* xg, const S* x, const S* G, int64_t N, int64_t n_in, int64_t K);
 template <class S>
-void factored_matmul_backward(S* dx, S* tmp, const S* dout, const S* A, const S* G, const S* offset, int64_t N,
-                              int64_t n_in, int64_t n_out, int64_t K, bool accumulate_dx);
+void factored_matmul_forward(S* out, const S* xg, const S* x, const S* A, const S* offset, int64_t N, int64_t n_in,
+                             int64_t n_out, int64_t K);
+template <class S>
+void factored_output_backward(S* dxg, const S* dout, const S* A, int64_t N, int64_t n_out, int64_t K, bool accumulate);
+template <class S>
+void factored_input_backward(S* dx, const S* dxg, const S* G, int64_t N, int64_t n_in, int64_t K, bool accumulate);
+template <class S>
+void offset_backward(S* dx, const S* dout, const S* offset, int64_t N, int64_t n_in, int64_t n_out);
 
 // out[t] = row tokens[t] of a factored embedding E = A G (+ 1 o^T), A [vocab, K]:
 // the rows A[tokens[t]] gathered into tmp [N, K], times G (+ o).

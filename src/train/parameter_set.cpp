@@ -267,8 +267,8 @@ std::vector<S>* ParameterSet<S>::offset_gradient(const Link& l) {
 }
 
 template <class S>
-void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
-                                          int64_t n_out) {
+void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, const S* x, const S* xg, int64_t N,
+                                          int64_t n_in, int64_t n_out) {
   const int64_t d = n_in, n = n_out;  // W [n, d]
   const Link* l = find_link(layer, role);
   if (!l) throw Error(fmt::format("{} is not trainable", hf_tensor_name(layer, role)));
@@ -285,8 +285,13 @@ void ParameterSet<S>::add_weight_gradient(int layer, Role role, const S* dout, c
   if (std::ssize(scratch_) < N * K) scratch_.resize(static_cast<size_t>(N * K));
   S* t = scratch_.data();
   if (L.trainable) {
-    gemm<S>(false, true, N, K, d, S(1), x, d, R.value.data(), d, S(0), t, K);        // x R^T     [N, K]
-    gemm<S>(true, false, n, K, N, s, dout, n, t, K, S(1), L.grad.data(), K);         // dL += s dout^T (x R^T)
+    // x R^T [N, K]: the forward's x G^T when it applied W = A G factored (R = G, s = 1).
+    const S* xr = xg;
+    if (!xr) {
+      gemm<S>(false, true, N, K, d, S(1), x, d, R.value.data(), d, S(0), t, K);
+      xr = t;
+    }
+    gemm<S>(true, false, n, K, N, s, dout, n, xr, K, S(1), L.grad.data(), K);  // dL += s dout^T (x R^T)
   }
   if (R.trainable) {
     gemm<S>(false, false, N, K, n, S(1), dout, n, L.value.data(), K, S(0), t, K);    // dout L    [N, K]

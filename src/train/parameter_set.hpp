@@ -106,7 +106,7 @@ class ParameterSet : public WeightGradientSink<S> {
 
   // WeightGradientSink: the matrices of the amplitude and LoRA links that train.
   bool takes(int layer, Role role) const override;
-  void add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
+  void add_weight_gradient(int layer, Role role, const S* dout, const S* x, const S* xg, int64_t N, int64_t n_in,
                            int64_t n_out) override;
   void add_embedding_gradient(const S* dout, const int32_t* tokens, int64_t N, int64_t d) override;
 

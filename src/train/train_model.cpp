@@ -1,6 +1,7 @@
 #include "train/train_model.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "train/layers.hpp"
 #include "util/error.hpp"
@@ -30,32 +31,99 @@ void add_residual(S* out, const S* in, int64_t n) {
   });
 }
 
-// out = x W^T for W dense or factored (tmp: Activations::factor_tmp).
-template <class S>
-void linear_forward(S* out, S* tmp, const S* x, const WeightMatrix<S>& W, int64_t N, int64_t n_in, int64_t n_out) {
-  if (W.W) matmul_forward(out, x, W.W, N, n_in, n_out);
-  else factored_matmul_forward(out, tmp, x, W.A, W.G, W.offset, N, n_in, n_out, W.K);
+// Slot of matrix (layer, role) in Activations::xg_at: 7 per block in Role's
+// order, then the classifier.
+int64_t xg_slot(int64_t n_layers, int layer, Role role) {
+  return layer < 0 ? 7 * n_layers : 7 * layer + static_cast<int64_t>(role);
 }
 
-// The backward of out = x W(layer, role)^T: dx as matmul_backward (or
-// factored_matmul_backward) writes it, and the weight gradient into its dense
-// buffer or, when it has none, to the sink that takes it (or nowhere: nobody
-// asked).
+// The forward's out = x W^T, W dense or factored. A factored W's x G^T goes
+// to a slot of a.xg for the backward, unless the matrix just before read the
+// same x through the same basis (q, k, v and gate, up share a Gaussian or DCT
+// basis): then it is that one's.
+template <class S>
+struct LinearForward {
+  const StepWeights<S>& w;
+  Activations<S>& a;
+  int64_t N, used = 0;
+  const S* last_x = nullptr;
+  WeightMatrix<S> last{};
+  int64_t last_at = -1;
+
+  void operator()(int layer, Role role, S* out, const S* x, int64_t n_in, int64_t n_out) {
+    const WeightMatrix<S> W = w.matrix(layer, role);
+    if (W.W) return matmul_forward(out, x, W.W, N, n_in, n_out);
+    if (x != last_x || W.G != last.G || W.K != last.K) {
+      last_x = x, last = W, last_at = used;
+      used += N * W.K;
+      factored_input_forward(a.xg.data() + last_at, x, W.G, N, n_in, W.K);
+    }
+    a.xg_at[static_cast<size_t>(xg_slot(w.config().n_layers, layer, role))] = last_at;
+    factored_matmul_forward(out, a.xg.data() + last_at, x, W.A, W.offset, N, n_in, n_out, W.K);
+  }
+};
+
+// a.xg for every factored matrix of w, each [N, K] (sized by the first
+// forward on these weights; the plan does not know the K's).
+template <class S>
+void plan_factor_inputs(const StepWeights<S>& w, Activations<S>& a, int64_t N) {
+  int64_t need = 0;
+  for (const auto& [t, m] : w.factored) need += N * m.K * (t.role == Role::EmbedTokens && w.dense.tied ? 2 : 1);
+  if (std::ssize(a.xg) < need) a.xg.resize(static_cast<size_t>(need));
+  a.xg_at.assign(static_cast<size_t>(7 * w.config().n_layers + 1), -1);
+}
+
+// One product's part in a backward: the matrix (layer, role) applied to the
+// shared input, and the gradient of its output [N, n_out].
+template <class S>
+struct Use {
+  Role role;
+  const S* dout;
+  int64_t n_out;
+};
+
+// The backward of the products that read one input x [N, n_in]: dx = sum of
+// dout_i W_i, written (not added), with the factored matrices that share a
+// basis G summing dout_i A_i first, so G is applied once; and each weight's
+// gradient into its dense buffer or, when it has none, to the sink that
+// takes it (or nowhere: nobody asked).
 template <class S>
 struct WeightGradients {
   const StepWeights<S>& w;
+  const Activations<S>& a;
   TrainWeights<S>& dense;
   WeightGradientSink<S>* sink;
-  S* tmp;
+  S* dxg;  // [N, K] scratch: Activations::factor_tmp
   int64_t N;
 
-  void matmul_backward(int layer, Role role, S* dx, const S* dout, const S* x, int64_t n_in, int64_t n_out,
-                       bool accumulate_dx) const {
-    const WeightMatrix<S> W = w.matrix(layer, role);
-    S* dW = data_or_null(dense.tensor(layer, role));
-    if (W.W) train::matmul_backward(dx, dW, dout, x, W.W, N, n_in, n_out, accumulate_dx);
-    else factored_matmul_backward(dx, tmp, dout, W.A, W.G, W.offset, N, n_in, n_out, W.K, accumulate_dx);
-    if (!dW && sink && sink->takes(layer, role)) sink->add_weight_gradient(layer, role, dout, x, N, n_in, n_out);
+  void backward(int layer, std::initializer_list<Use<S>> uses, S* dx, const S* x, int64_t n_in) const {
+    bool dx_written = false;
+    WeightMatrix<S> pending{};  // the basis whose sum of dout_i A_i is in dxg
+    const auto apply_pending = [&] {
+      if (!pending.G) return;
+      factored_input_backward(dx, dxg, pending.G, N, n_in, pending.K, dx_written);
+      dx_written = true;
+      pending = {};
+    };
+    for (const auto& u : uses) {
+      const WeightMatrix<S> W = w.matrix(layer, u.role);
+      S* dW = data_or_null(dense.tensor(layer, u.role));
+      if (W.W) {
+        matmul_backward(dx, dW, u.dout, x, W.W, N, n_in, u.n_out, dx_written);
+        dx_written = true;
+      } else {
+        if (pending.G && (W.G != pending.G || W.K != pending.K)) apply_pending();
+        factored_output_backward(dxg, u.dout, W.A, N, u.n_out, W.K, pending.G != nullptr);
+        pending.G = W.G, pending.K = W.K;
+      }
+      if (!dW && sink && sink->takes(layer, u.role)) {
+        const int64_t at = W.W ? -1 : a.xg_at[static_cast<size_t>(xg_slot(w.config().n_layers, layer, u.role))];
+        sink->add_weight_gradient(layer, u.role, u.dout, x, at < 0 ? nullptr : a.xg.data() + at, N, n_in, u.n_out);
+      }
+    }
+    apply_pending();
+    for (const auto& u : uses)
+      if (const WeightMatrix<S> W = w.matrix(layer, u.role); W.offset) offset_backward(dx, u.dout, W.offset, N, n_in, u.n_out);
   }
 
   // The embedding's lookup: dembed[tokens[t]] += dout[t], into its dense
@@ -91,7 +159,7 @@ uint64_t Activations<S>::bytes() const {
   uint64_t n = 0;
   for (const auto* buf : {&res_in, &res_mid, &xn1, &xn2, &rstd1, &rstd2, &q, &k, &v, &probs, &att, &gate, &up, &hact,
                           &res_final, &xnf, &rstdf, &logits, &dres, &dxn, &datt, &dq, &dk, &dv, &dgate, &dup, &dhact,
-                          &dprobs, &dlogits, &factor_tmp})
+                          &dprobs, &dlogits, &factor_tmp, &xg})
     n += buf->size() * sizeof(S);
   return n + (loss.size() + lse.size() + teacher_lse.size() + kl.size()) * sizeof(double) + (inputs.size() + targets.size()) * sizeof(int32_t);
 }
@@ -141,6 +209,8 @@ double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const
   std::copy(targets.begin(), targets.end(), a.targets.begin());
   const int64_t N = m.N, d = m.d;
   S* tmp = a.factor_tmp.data();
+  plan_factor_inputs(w, a, N);
+  LinearForward<S> linear_fwd{w, a, N};
   const WeightMatrix<S> E = w.matrix(-1, Role::EmbedTokens);
   if (E.W) embedding_forward(a.res_in.data(), a.inputs.data(), E.W, N, d);
   else factored_embedding_forward(a.res_in.data(), tmp, a.inputs.data(), E.A, E.G, E.offset, N, d, E.K);
@@ -148,7 +218,7 @@ double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const
     const auto& L = w.dense.layers[static_cast<size_t>(l)];
     const int li = static_cast<int>(l);
     const auto linear = [&](Role role, S* out, const S* x, int64_t n_in, int64_t n_out) {
-      linear_forward(out, tmp, x, w.matrix(li, role), N, n_in, n_out);
+      linear_fwd(li, role, out, x, n_in, n_out);
     };
     S* res_in = a.res_in.data() + l * N * d;
     S* res_mid = a.res_mid.data() + l * N * d;
@@ -181,7 +251,7 @@ double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const
     add_residual(res_out, res_mid, N * d);
   }
   rmsnorm_forward(a.xnf.data(), a.rstdf.data(), a.res_final.data(), w.dense.final_norm.data(), N, d, c.norm_eps);
-  linear_forward(a.logits.data(), tmp, a.xnf.data(), w.matrix(-1, Role::LmHead), N, d, m.V);
+  linear_fwd(-1, Role::LmHead, a.logits.data(), a.xnf.data(), d, m.V);
   const double total = cross_entropy_forward(a.loss.data(), a.lse.data(), a.logits.data(), a.targets.data(), N, m.V);
   a.scored = std::count_if(a.targets.begin(), a.targets.end(), [](int32_t t) { return t >= 0; });
   a.teacher_logits = distill.teacher_logits.empty() ? nullptr : distill.teacher_logits.data();
@@ -207,8 +277,8 @@ void train_backward(const StepWeights<S>& w, Activations<S>& a, TrainWeights<S>&
     distill_backward(a.dlogits.data(), a.logits.data(), a.lse.data(), a.teacher_logits, a.teacher_lse.data(),
                      a.targets.data(), N, m.V, a.distill_weight * loss_scale / static_cast<double>(a.scored));
   // Classifier and final norm; dres is the gradient of the residual stream from here down.
-  const WeightGradients<S> wg{w, g, sink, a.factor_tmp.data(), N};
-  wg.matmul_backward(-1, Role::LmHead, a.dxn.data(), a.dlogits.data(), a.xnf.data(), d, m.V, false);
+  const WeightGradients<S> wg{w, a, g, sink, a.factor_tmp.data(), N};
+  wg.backward(-1, {{Role::LmHead, a.dlogits.data(), m.V}}, a.dxn.data(), a.xnf.data(), d);
   std::fill(a.dres.begin(), a.dres.end(), S(0));
   rmsnorm_backward(a.dres.data(), data_or_null(g.final_norm), a.dxn.data(), a.res_final.data(),
                    w.dense.final_norm.data(), a.rstdf.data(), N, d);
@@ -228,21 +298,20 @@ void train_backward(const StepWeights<S>& w, Activations<S>& a, TrainWeights<S>&
     const S* up = a.up.data() + l * N * m.hidden;
     const S* hact = a.hact.data() + l * N * m.hidden;
     // MLP block (the residual passes dres through unchanged).
-    wg.matmul_backward(li, Role::DownProj, a.dhact.data(), a.dres.data(), hact, m.hidden, d, false);
+    wg.backward(li, {{Role::DownProj, a.dres.data(), d}}, a.dhact.data(), hact, m.hidden);
     swiglu_backward(a.dgate.data(), a.dup.data(), a.dhact.data(), gate, up, N * m.hidden);
-    wg.matmul_backward(li, Role::GateProj, a.dxn.data(), a.dgate.data(), xn2, d, m.hidden, false);
-    wg.matmul_backward(li, Role::UpProj, a.dxn.data(), a.dup.data(), xn2, d, m.hidden, true);
+    wg.backward(li, {{Role::GateProj, a.dgate.data(), m.hidden}, {Role::UpProj, a.dup.data(), m.hidden}}, a.dxn.data(),
+                xn2, d);
     rmsnorm_backward(a.dres.data(), data_or_null(G.ffn_norm), a.dxn.data(), res_mid, L.ffn_norm.data(),
                      a.rstd2.data() + l * N, N, d);
     // Attention block.
-    wg.matmul_backward(li, Role::OProj, a.datt.data(), a.dres.data(), att, d, d, false);
+    wg.backward(li, {{Role::OProj, a.dres.data(), d}}, a.datt.data(), att, d);
     attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.dprobs.data(), a.datt.data(),
                        a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
     rope_backward(a.dq.data(), a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
     rope_backward(a.dk.data(), a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
-    wg.matmul_backward(li, Role::QProj, a.dxn.data(), a.dq.data(), xn1, d, d, false);
-    wg.matmul_backward(li, Role::KProj, a.dxn.data(), a.dk.data(), xn1, d, m.kv, true);
-    wg.matmul_backward(li, Role::VProj, a.dxn.data(), a.dv.data(), xn1, d, m.kv, true);
+    wg.backward(li, {{Role::QProj, a.dq.data(), d}, {Role::KProj, a.dk.data(), m.kv}, {Role::VProj, a.dv.data(), m.kv}},
+                a.dxn.data(), xn1, d);
     rmsnorm_backward(a.dres.data(), data_or_null(G.attn_norm), a.dxn.data(), res_in, L.attn_norm.data(),
                      a.rstd1.data() + l * N, N, d);
   }

@@ -78,6 +78,13 @@ struct Activations {
   // [N, K] of a factored matrix's product (x G^T, dout A): N * max(dim,
   // hidden), since a factored matrix has K < its row length.
   std::vector<S> factor_tmp;
+  // x G^T of each factored matrix [N, K], kept from the forward for the
+  // factors' gradient (dA = dout^T x G^T): xg_at[7 l + role] (the classifier
+  // at 7 L) is its offset in xg, -1 when the matrix is dense. Matrices that
+  // read one input through one basis share one (q, k, v; gate, up). Sized by
+  // the first forward: the plan does not know the K's.
+  std::vector<S> xg;
+  std::vector<int64_t> xg_at;
 
   // Bytes the buffers hold (what a run at these shapes needs besides weights).
   uint64_t bytes() const;

@@ -71,6 +71,8 @@ uint64_t tensor_bytes(const TrainWeights<S>& w);
 // (W = A G, W = W0 + s B A) takes dout [N, n_out] and x [N, n_in] of
 // dW = dout^T x and adds its factors' gradients at once, so the dense
 // [n_out, n_in] gradient is never formed (at TinyLlama shapes 4 GB). The
+// When the step applied W factored it also hands xg = x G^T [N, K], which
+// the forward computed (null otherwise: the sink forms what it needs). The
 // embedding's dW = S^T dout (S [N, vocab] the one-hot rows of the tokens)
 // comes as dout [N, d] and the tokens. A tied classifier (-1, LmHead) is the
 // embedding's matrix: its gradient goes to the embedding's link.
@@ -79,8 +81,8 @@ class WeightGradientSink {
  public:
   virtual ~WeightGradientSink() = default;
   virtual bool takes(int layer, Role role) const = 0;
-  virtual void add_weight_gradient(int layer, Role role, const S* dout, const S* x, int64_t N, int64_t n_in,
-                                   int64_t n_out) = 0;
+  virtual void add_weight_gradient(int layer, Role role, const S* dout, const S* x, const S* xg, int64_t N,
+                                   int64_t n_in, int64_t n_out) = 0;
   virtual void add_embedding_gradient(const S* dout, const int32_t* tokens, int64_t N, int64_t d) = 0;
 };
 
