@@ -8,7 +8,9 @@
 // Templated on the scalar: float for real runs (the matmuls are BLAS GEMMs;
 // sums that need it are taken in double), double for the gradient checks.
 // The float forward computes what the runtime computes (runtime/ops.cpp), in
-// the same order where it matters, so training starts from eval's numbers.
+// the same order where it matters, so training starts from eval's numbers;
+// only its exp (softmax, SwiGLU) is the vector one of util/vector_exp, a few
+// ulps from std::exp.
 #pragma once
 #include <cstdint>
 
