@@ -65,6 +65,35 @@ void blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S al
 // (attention's heads) runs whole on its thread.
 constexpr int64_t kSliceGrain = 16;
 
+// The largest of x[0..n) (n >= 1), in 16 independent lanes so that it
+// vectorizes; max is exact in any order.
+template <class S>
+S row_max(const S* x, int64_t n) {
+  constexpr int kLanes = 16;
+  S m[kLanes];
+  std::fill_n(m, kLanes, x[0]);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) m[k] = std::max(m[k], x[j + k]);
+  for (; j < n; ++j) m[0] = std::max(m[0], x[j]);
+  return *std::max_element(m, m + kLanes);
+}
+
+// sum of x[0..n) in 16 lanes, added pairwise at the end: a softmax row of
+// positive terms, where the order moves the result by an ulp or so.
+template <class S>
+S row_sum(const S* x, int64_t n) {
+  constexpr int kLanes = 16;
+  S s[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) s[k] += x[j + k];
+  for (; j < n; ++j) s[0] += x[j];
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int k = 0; k < w; ++k) s[k] += s[k + w];
+  return s[0];
+}
+
 // fn(t) for every row t < N, the rows split among the workers: for layers
 // whose rows are independent, so the results are those of one thread.
 template <class Fn>
@@ -300,13 +329,10 @@ void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int
       });
       for (int64_t t = 0; t < T; ++t) {  // causal softmax, as ops::attention (exp_of: vector exp)
         S* row = p + t * T;
-        S mx = row[0];
-        for (int64_t j = 1; j <= t; ++j) mx = std::max(mx, row[j]);
+        const S mx = row_max(row, t + 1);
         for (int64_t j = 0; j <= t; ++j) row[j] -= mx;
         exp_of(row, t + 1);
-        S sum = 0;
-        for (int64_t j = 0; j <= t; ++j) sum += row[j];
-        const S inv = S(1) / sum;
+        const S inv = S(1) / row_sum(row, t + 1);
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + T, S(0));
       }
@@ -392,13 +418,29 @@ void swiglu_backward(S* dgate, S* dup, const S* dh, const S* gate, const S* up, 
   });
 }
 
+// fn(j0, m, e) over x[0..n) in blocks: e[i] = exp(x[j0 + i] - shift) in
+// double (util/vector_exp), a block at a time so the exps vectorize.
+template <class S, class Fn>
+void for_exp_blocks(const S* x, int64_t n, double shift, const Fn& fn) {
+  constexpr int64_t kBlock = 1024;
+  double e[kBlock];
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t m = std::min(kBlock, n - j0);
+    for (int64_t i = 0; i < m; ++i) e[i] = static_cast<double>(x[j0 + i]) - shift;
+    exp_in_place(e, m);
+    fn(j0, m, e);
+  }
+}
+
 template <class S>
 double cross_entropy_forward(double* loss, double* lse, const S* logits, const int32_t* targets, int64_t N, int64_t V) {
   for_rows(N, [&](int64_t t) {
     const S* row = logits + t * V;
-    const double mx = *std::max_element(row, row + V);
+    const double mx = row_max(row, V);
     double sum = 0;
-    for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(row[j]) - mx);
+    for_exp_blocks(row, V, mx, [&](int64_t, int64_t m, const double* e) {
+      for (int64_t i = 0; i < m; ++i) sum += e[i];  // in column order, as one loop would
+    });
     lse[t] = mx + std::log(sum);
     loss[t] = targets[t] >= 0 ? lse[t] - static_cast<double>(row[targets[t]]) : 0.0;
   });
@@ -417,8 +459,9 @@ void cross_entropy_backward(S* dlogits, const S* logits, const double* lse, cons
       std::fill_n(d, V, S(0));
       return;
     }
-    const S* row = logits + t * V;
-    for (int64_t j = 0; j < V; ++j) d[j] = static_cast<S>(scale * std::exp(static_cast<double>(row[j]) - lse[t]));
+    for_exp_blocks(logits + t * V, V, lse[t], [&](int64_t j0, int64_t m, const double* e) {
+      for (int64_t i = 0; i < m; ++i) d[j0 + i] = static_cast<S>(scale * e[i]);
+    });
     d[targets[t]] -= static_cast<S>(scale);
   });
 }

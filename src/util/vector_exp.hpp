@@ -17,6 +17,9 @@ namespace ctscope {
 
 // x[i] = exp(x[i]) for i < n, on the widest path this CPU has.
 void exp_in_place(float* x, int64_t n);
+// The same in double (_ZGVeN8v_exp, _ZGVdN4v_exp): the cross-entropy's
+// log-sum-exp over a vocabulary.
+void exp_in_place(double* x, int64_t n);
 
 // The same on a given path (tests, benchmarks); false, with x untouched,
 // when this CPU or build lacks it.
