@@ -312,23 +312,56 @@ void for_kv_groups(int64_t B, int64_t n_kv_heads, const Fn& fn) {
 
 }  // namespace
 
+namespace {
+
+// One KV group's view of attention: the `group` query heads that share K/V
+// head g, stacked as the rows (t, j) of one matrix [T*group, hd] (query head
+// g*group + j at token t), so that each product of the group is one GEMM of
+// group times the rows of a per-head one. In q (and out, dq) the heads of a
+// group are adjacent columns of a token's row: stacking copies group*hd
+// contiguous values per token.
 template <class S>
-void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int64_t B, int64_t T, int64_t n_heads,
-                       int64_t n_kv_heads, int64_t head_dim) {
+struct StackedGroup {
+  int64_t T, dim, group, hd;
+
+  void gather(S* stacked, const S* x, int64_t b, int64_t g) const {
+    for (int64_t t = 0; t < T; ++t)
+      std::copy_n(x + (b * T + t) * dim + g * group * hd, group * hd, stacked + t * group * hd);
+  }
+  void scatter(S* x, const S* stacked, int64_t b, int64_t g) const {
+    for (int64_t t = 0; t < T; ++t)
+      std::copy_n(stacked + t * group * hd, group * hd, x + (b * T + t) * dim + g * group * hd);
+  }
+};
+
+}  // namespace
+
+int64_t attention_scratch_size(int64_t T, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+  const int64_t rows = T * (n_heads / n_kv_heads);  // a group's stacked rows
+  return worker_count() * (rows * T + 3 * rows * head_dim);
+}
+
+template <class S>
+void attention_forward(S* out, S* probs, S* scratch, const S* q, const S* k, const S* v, int64_t B, int64_t T,
+                       int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+  const int64_t rows_g = T * group, per_worker = rows_g * T + 3 * rows_g * head_dim;
   const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
-  for_kv_groups(B, n_kv_heads, [&](int64_t b, int64_t g, int) {
-    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-      const int64_t kv_off = g * head_dim;
-      const S* qb = q + b * T * dim + h * head_dim;
-      const S* kb = k + b * T * kv_dim + kv_off;
-      const S* vb = v + b * T * kv_dim + kv_off;
-      S* p = probs + (b * n_heads + h) * T * T;
-      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
-        gemm<S>(false, true, rows, keys, head_dim, scale, qb + r0 * dim, dim, kb, kv_dim, S(0), p + r0 * T, T);
-      });
-      for (int64_t t = 0; t < T; ++t) {  // causal softmax, as ops::attention (exp_of: vector exp)
-        S* row = p + t * T;
+  const StackedGroup<S> stack{T, dim, group, head_dim};
+  for_kv_groups(B, n_kv_heads, [&](int64_t b, int64_t g, int worker) {
+    S* qs = scratch + worker * per_worker;  // stacked q, then the stacked output
+    S* os = qs + rows_g * head_dim;
+    const S* kb = k + b * T * kv_dim + g * head_dim;
+    const S* vb = v + b * T * kv_dim + g * head_dim;
+    S* p = probs + (b * n_kv_heads + g) * rows_g * T;  // row (t, j): query head g*group + j at token t
+    stack.gather(qs, q, b, g);
+    for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+      S* pb = p + r0 * group * T;
+      gemm<S>(false, true, rows * group, keys, head_dim, scale, qs + r0 * group * head_dim, head_dim, kb, kv_dim, S(0),
+              pb, T);
+      for (int64_t r = 0; r < rows * group; ++r) {  // causal softmax, as ops::attention (exp_of: vector exp)
+        S* row = pb + r * T;
+        const int64_t t = r0 + r / group;
         const S mx = row_max(row, t + 1);
         for (int64_t j = 0; j <= t; ++j) row[j] -= mx;
         exp_of(row, t + 1);
@@ -336,11 +369,10 @@ void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + T, S(0));
       }
-      S* ob = out + b * T * dim + h * head_dim;
-      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
-        gemm<S>(false, false, rows, head_dim, keys, S(1), p + r0 * T, T, vb, kv_dim, S(0), ob + r0 * dim, dim);
-      });
-    }
+      gemm<S>(false, false, rows * group, head_dim, keys, S(1), pb, T, vb, kv_dim, S(0), os + r0 * group * head_dim,
+              head_dim);
+    });
+    stack.scatter(out, os, b, g);
   });
 }
 
@@ -348,37 +380,47 @@ template <class S>
 void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S* probs, const S* q, const S* k,
                         const S* v, int64_t B, int64_t T, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   const int64_t dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+  const int64_t rows_g = T * group, per_worker = rows_g * T + 3 * rows_g * head_dim;
   const S scale = S(1) / std::sqrt(static_cast<S>(head_dim));
+  const StackedGroup<S> stack{T, dim, group, head_dim};
   std::fill_n(dk, B * T * kv_dim, S(0));
   std::fill_n(dv, B * T * kv_dim, S(0));
   for_kv_groups(B, n_kv_heads, [&](int64_t b, int64_t g, int worker) {
-    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-      const int64_t kv_off = g * head_dim, q_off = b * T * dim + h * head_dim, k_off = b * T * kv_dim + kv_off;
-      const S* p = probs + (b * n_heads + h) * T * T;
-      const S* dob = dout + q_off;
-      S* dp = scratch + worker * T * T;
-      // dP = dOut V^T; dV += P^T dOut (heads of one group share V).
-      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
-        gemm<S>(false, true, rows, keys, head_dim, S(1), dob + r0 * dim, dim, v + k_off, kv_dim, S(0), dp + r0 * T, T);
-        gemm<S>(true, false, keys, head_dim, rows, S(1), p + r0 * T, T, dob + r0 * dim, dim, S(1), dv + k_off, kv_dim);
-      });
-      // Softmax backward: dS = P (dP - <dP, P>) per row; masked entries have P = 0.
-      for (int64_t t = 0; t < T; ++t) {
-        const S* pr = p + t * T;
-        S* dr = dp + t * T;
-        double dot = 0;
-        for (int64_t j = 0; j <= t; ++j) dot += static_cast<double>(pr[j]) * dr[j];
-        for (int64_t j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - static_cast<S>(dot));
-        std::fill(dr + t + 1, dr + T, S(0));
-      }
-      // scores = scale Q K^T:  dQ = scale dS K;  dK += scale dS^T Q.
-      for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
-        gemm<S>(false, false, rows, head_dim, keys, scale, dp + r0 * T, T, k + k_off, kv_dim, S(0), dq + q_off + r0 * dim,
-                dim);
-        gemm<S>(true, false, keys, head_dim, rows, scale, dp + r0 * T, T, q + q_off + r0 * dim, dim, S(1), dk + k_off,
-                kv_dim);
-      });
+    S* qs = scratch + worker * per_worker;  // stacked q, dout, dq, then dP
+    S* dos = qs + rows_g * head_dim;
+    S* dqs = dos + rows_g * head_dim;
+    S* dp = dqs + rows_g * head_dim;
+    const int64_t k_off = b * T * kv_dim + g * head_dim;
+    const S* p = probs + (b * n_kv_heads + g) * rows_g * T;
+    stack.gather(qs, q, b, g);
+    stack.gather(dos, dout, b, g);
+    // dP = dOut V^T; dV += P^T dOut (the group's heads share V).
+    for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+      const int64_t r = r0 * group;
+      gemm<S>(false, true, rows * group, keys, head_dim, S(1), dos + r * head_dim, head_dim, v + k_off, kv_dim, S(0),
+              dp + r * T, T);
+      gemm<S>(true, false, keys, head_dim, rows * group, S(1), p + r * T, T, dos + r * head_dim, head_dim, S(1),
+              dv + k_off, kv_dim);
+    });
+    // Softmax backward: dS = P (dP - <dP, P>) per row; masked entries have P = 0.
+    for (int64_t r = 0; r < rows_g; ++r) {
+      const int64_t t = r / group;
+      const S* pr = p + r * T;
+      S* dr = dp + r * T;
+      double dot = 0;
+      for (int64_t j = 0; j <= t; ++j) dot += static_cast<double>(pr[j]) * dr[j];
+      for (int64_t j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - static_cast<S>(dot));
+      std::fill(dr + t + 1, dr + T, S(0));
     }
+    // scores = scale Q K^T:  dQ = scale dS K;  dK += scale dS^T Q.
+    for_query_blocks(T, [&](int64_t r0, int64_t rows, int64_t keys) {
+      const int64_t r = r0 * group;
+      gemm<S>(false, false, rows * group, head_dim, keys, scale, dp + r * T, T, k + k_off, kv_dim, S(0),
+              dqs + r * head_dim, head_dim);
+      gemm<S>(true, false, keys, head_dim, rows * group, scale, dp + r * T, T, qs + r * head_dim, head_dim, S(1),
+              dk + k_off, kv_dim);
+    });
+    stack.scatter(dq, dqs, b, g);
   });
 }
 
@@ -522,7 +564,7 @@ void distill_backward(S* dlogits, const S* logits, const double* lse, const S* t
                                              int64_t);                                                                \
   template void rope_forward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                         \
   template void rope_backward<S>(S*, int64_t, int64_t, int64_t, int64_t, double, RopeLayout);                        \
-  template void attention_forward<S>(S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, int64_t,       \
+  template void attention_forward<S>(S*, S*, S*, const S*, const S*, const S*, int64_t, int64_t, int64_t, int64_t,   \
                                      int64_t);                                                                       \
   template void attention_backward<S>(S*, S*, S*, S*, const S*, const S*, const S*, const S*, const S*, int64_t,     \
                                       int64_t, int64_t, int64_t, int64_t);                                           \

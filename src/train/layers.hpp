@@ -94,13 +94,16 @@ template <class S>
 void rope_backward(S* dx, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout);
 
 // Causal grouped-query attention within each of B sequences of T tokens:
-// q, out [N, n_heads*hd]; k, v [N, n_kv_heads*hd]; probs [B, n_heads, T, T]
-// (softmax rows, zero above the diagonal) kept for the backward.
-// Backward writes dq, dk, dv (zeroed first); scratch holds worker_count() * T*T
-// (util/thread_pool.hpp: the KV groups are split among the workers).
+// q, out [N, n_heads*hd]; k, v [N, n_kv_heads*hd]; probs [B, n_kv_heads, T,
+// group, T] (group = n_heads / n_kv_heads; row (t, j) holds the softmax of
+// query head g*group + j at token t, zero above the diagonal), kept for the
+// backward. Backward writes dq, dk, dv (zeroed first). Both use `scratch` of
+// attention_scratch_size values: the KV groups are split among the workers
+// (util/thread_pool.hpp), each with its own part.
+int64_t attention_scratch_size(int64_t T, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
 template <class S>
-void attention_forward(S* out, S* probs, const S* q, const S* k, const S* v, int64_t B, int64_t T, int64_t n_heads,
-                       int64_t n_kv_heads, int64_t head_dim);
+void attention_forward(S* out, S* probs, S* scratch, const S* q, const S* k, const S* v, int64_t B, int64_t T,
+                       int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);
 template <class S>
 void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S* probs, const S* q, const S* k,
                         const S* v, int64_t B, int64_t T, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim);

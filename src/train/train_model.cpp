@@ -159,7 +159,7 @@ uint64_t Activations<S>::bytes() const {
   uint64_t n = 0;
   for (const auto* buf : {&res_in, &res_mid, &xn1, &xn2, &rstd1, &rstd2, &q, &k, &v, &probs, &att, &gate, &up, &hact,
                           &res_final, &xnf, &rstdf, &logits, &dres, &dxn, &datt, &dq, &dk, &dv, &dgate, &dup, &dhact,
-                          &dprobs, &dlogits, &factor_tmp, &xg})
+                          &attn_scratch, &dlogits, &factor_tmp, &xg})
     n += buf->size() * sizeof(S);
   return n + (loss.size() + lse.size() + teacher_lse.size() + kl.size()) * sizeof(double) + (inputs.size() + targets.size()) * sizeof(int32_t);
 }
@@ -184,7 +184,7 @@ Activations<S> plan_activations(const ModelConfig& c, int64_t B, int64_t T) {
   for (auto* v : {&a.dres, &a.dxn, &a.datt, &a.dq}) v->resize(n(m.N * m.d));
   for (auto* v : {&a.dk, &a.dv}) v->resize(n(m.N * m.kv));
   for (auto* v : {&a.dgate, &a.dup, &a.dhact}) v->resize(n(m.N * m.hidden));
-  a.dprobs.resize(n(worker_count() * T * T));  // one T x T per worker (attention_backward)
+  a.attn_scratch.resize(n(attention_scratch_size(T, m.H, m.KVH, m.hd)));
   a.dlogits.resize(n(m.N * m.V));
   a.factor_tmp.resize(n(m.N * std::max(m.d, m.hidden)));
   return a;
@@ -239,7 +239,8 @@ double train_forward(const StepWeights<S>& w, Activations<S>& a, std::span<const
     linear(Role::VProj, v, xn1, d, m.kv);
     rope_forward(q, a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
     rope_forward(k, a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);
-    attention_forward(att, a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
+    attention_forward(att, a.probs.data() + l * a.B * m.H * a.T * a.T, a.attn_scratch.data(), q, k, v, a.B, a.T, m.H,
+                      m.KVH, m.hd);
     linear(Role::OProj, res_mid, att, d, d);
     add_residual(res_mid, res_in, N * d);
     // MLP block: res_out = res_mid + Wdown (silu(Wgate xn2) * Wup xn2).
@@ -306,7 +307,7 @@ void train_backward(const StepWeights<S>& w, Activations<S>& a, TrainWeights<S>&
                      a.rstd2.data() + l * N, N, d);
     // Attention block.
     wg.backward(li, {{Role::OProj, a.dres.data(), d}}, a.datt.data(), att, d);
-    attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.dprobs.data(), a.datt.data(),
+    attention_backward(a.dq.data(), a.dk.data(), a.dv.data(), a.attn_scratch.data(), a.datt.data(),
                        a.probs.data() + l * a.B * m.H * a.T * a.T, q, k, v, a.B, a.T, m.H, m.KVH, m.hd);
     rope_backward(a.dq.data(), a.B, a.T, m.H, m.hd, c.rope_theta, c.rope);
     rope_backward(a.dk.data(), a.B, a.T, m.KVH, m.hd, c.rope_theta, c.rope);

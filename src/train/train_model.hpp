@@ -74,7 +74,8 @@ struct Activations {
   double kl_mean = 0, distill_weight = 0;
   const S* teacher_logits = nullptr;
   // Scratch of the backward pass (one block at a time).
-  std::vector<S> dres, dxn, datt, dq, dk, dv, dgate, dup, dhact, dprobs, dlogits;
+  std::vector<S> dres, dxn, datt, dq, dk, dv, dgate, dup, dhact, dlogits;
+  std::vector<S> attn_scratch;  // attention_forward's and _backward's (layers.hpp)
   // [N, K] of a factored matrix's product (x G^T, dout A): N * max(dim,
   // hidden), since a factored matrix has K < its row length.
   std::vector<S> factor_tmp;
