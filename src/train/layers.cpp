@@ -94,6 +94,22 @@ S row_sum(const S* x, int64_t n) {
   return s[0];
 }
 
+// sum of a[j] * b[j] in double over j < n, in 8 lanes added pairwise at the
+// end, so that it vectorizes (one running sum is a chain of dependent adds);
+// the order moves the sum by an ulp of double, below float's resolution.
+template <class S>
+double dot_lanes(const S* a, const S* b, int64_t n) {
+  constexpr int kLanes = 8;
+  double s[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) s[k] += static_cast<double>(a[j + k]) * static_cast<double>(b[j + k]);
+  for (; j < n; ++j) s[0] += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+  for (int w = kLanes / 2; w > 0; w /= 2)
+    for (int k = 0; k < w; ++k) s[k] += s[k + w];
+  return s[0];
+}
+
 // fn(t) for every row t < N, the rows split among the workers: for layers
 // whose rows are independent, so the results are those of one thread.
 template <class Fn>
@@ -153,8 +169,7 @@ template <class S>
 void rmsnorm_forward(S* out, S* rstd, const S* x, const S* w, int64_t N, int64_t d, double eps) {
   for_rows(N, [&](int64_t t) {
     const S* xr = x + t * d;
-    double ss = 0;
-    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const double ss = dot_lanes(xr, xr, d);
     // As ops::rmsnorm: the scale is rounded to S once, then w * (scale * x).
     const auto r = static_cast<S>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
     rstd[t] = r;
@@ -169,9 +184,14 @@ void rmsnorm_backward(S* dx, S* dw, const S* dout, const S* x, const S* w, const
     const S* xr = x + t * d;
     const S* dy = dout + t * d;
     const double r = rstd[t];
-    double dot = 0;
-    for (int64_t i = 0; i < d; ++i) dot += static_cast<double>(dy[i]) * w[i] * xr[i];
-    const double c = r * r * dot / static_cast<double>(d);
+    double lanes[8] = {};  // <dy w, x> in 8 lanes, as dot_lanes
+    int64_t i0 = 0;
+    for (; i0 + 8 <= d; i0 += 8)
+      for (int k = 0; k < 8; ++k) lanes[k] += static_cast<double>(dy[i0 + k]) * w[i0 + k] * xr[i0 + k];
+    for (; i0 < d; ++i0) lanes[0] += static_cast<double>(dy[i0]) * w[i0] * xr[i0];
+    for (int h = 4; h > 0; h /= 2)
+      for (int k = 0; k < h; ++k) lanes[k] += lanes[k + h];
+    const double c = r * r * lanes[0] / static_cast<double>(d);
     for (int64_t i = 0; i < d; ++i) dx[t * d + i] += static_cast<S>(r * (static_cast<double>(w[i]) * dy[i] - xr[i] * c));
   });
   if (!dw) return;
@@ -241,31 +261,36 @@ void factored_embedding_forward(S* out, S* tmp, const int32_t* tokens, const S* 
 
 namespace {
 
-// Rotates every pair of every head by +angle (forward) or -angle (backward).
+// Rotates every pair of every head by +angle (forward) or -angle (backward),
+// the positions split among the workers.
 template <class S>
 void rope_rotate(S* x, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout,
                  double sign) {
   const int64_t half = head_dim / 2;
-  std::vector<S> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
-  for (int64_t t = 0; t < T; ++t) {
-    const auto pos = static_cast<double>(t);
-    for (int64_t i = 0; i < half; ++i) {  // as ops::rope: angles in double, rounded to S
-      const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-      cs[static_cast<size_t>(i)] = static_cast<S>(std::cos(pos * freq));
-      sn[static_cast<size_t>(i)] = static_cast<S>(sign * std::sin(pos * freq));
-    }
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < n_heads; ++h) {
-        S* v = x + ((b * T + t) * n_heads + h) * head_dim;
-        for (int64_t i = 0; i < half; ++i) {
-          const int64_t p = layout == RopeLayout::Interleaved ? 2 * i : i;
-          const int64_t q = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
-          const S v0 = v[p], v1 = v[q], c = cs[static_cast<size_t>(i)], s = sn[static_cast<size_t>(i)];
-          v[p] = v0 * c - v1 * s;
-          v[q] = v0 * s + v1 * c;
-        }
+  std::vector<double> freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i)  // as ops::rope: angles in double, rounded to S
+    freq[static_cast<size_t>(i)] = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+  parallel_for(T, 1, [&](int64_t t0, int64_t t1, int) {
+    std::vector<S> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+    for (int64_t t = t0; t < t1; ++t) {
+      const auto pos = static_cast<double>(t);
+      for (size_t i = 0; i < cs.size(); ++i) {
+        cs[i] = static_cast<S>(std::cos(pos * freq[i]));
+        sn[i] = static_cast<S>(sign * std::sin(pos * freq[i]));
       }
-  }
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < n_heads; ++h) {
+          S* v = x + ((b * T + t) * n_heads + h) * head_dim;
+          for (int64_t i = 0; i < half; ++i) {
+            const int64_t p = layout == RopeLayout::Interleaved ? 2 * i : i;
+            const int64_t q = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
+            const S v0 = v[p], v1 = v[q], c = cs[static_cast<size_t>(i)], s = sn[static_cast<size_t>(i)];
+            v[p] = v0 * c - v1 * s;
+            v[q] = v0 * s + v1 * c;
+          }
+        }
+    }
+  });
 }
 
 }  // namespace
@@ -407,8 +432,7 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
       const int64_t t = r / group;
       const S* pr = p + r * T;
       S* dr = dp + r * T;
-      double dot = 0;
-      for (int64_t j = 0; j <= t; ++j) dot += static_cast<double>(pr[j]) * dr[j];
+      const double dot = dot_lanes(pr, dr, t + 1);
       for (int64_t j = 0; j <= t; ++j) dr[j] = pr[j] * (dr[j] - static_cast<S>(dot));
       std::fill(dr + t + 1, dr + T, S(0));
     }

@@ -33,20 +33,27 @@ void Optimizer<S>::step(ParameterSet<S>& params, double lr) {
     if (!p.trainable) continue;
     const double decay = p.decay ? s_.weight_decay : 0.0;
     // Every element on its own: split among the workers, the same results.
+    const S* grad = p.grad.data();
+    S* value = p.value.data();
+    S* m1 = m_[i].data();
+    S* m2 = v_[i].data();
+    const bool sgd = s_.kind == OptimizerKind::Sgd;
+    const double b1 = s_.beta1, b2 = s_.beta2, eps = s_.eps;
     parallel_for(std::ssize(p.value), 4096, [&](int64_t j0, int64_t j1, int) {
-      for (auto j = static_cast<size_t>(j0); j < static_cast<size_t>(j1); ++j) {
-        const double g = p.grad[j];
-        double x = p.value[j];
-        if (s_.kind == OptimizerKind::Sgd) {
-          x -= lr * (g + decay * x);
-        } else {
-          const double m = s_.beta1 * m_[i][j] + (1 - s_.beta1) * g;
-          const double v = s_.beta2 * v_[i][j] + (1 - s_.beta2) * g * g;
-          m_[i][j] = static_cast<S>(m);
-          v_[i][j] = static_cast<S>(v);
-          x -= lr * ((m / c1) / (std::sqrt(v / c2) + s_.eps) + decay * x);
+      if (sgd) {
+        for (int64_t j = j0; j < j1; ++j) {
+          const double x = value[j];
+          value[j] = static_cast<S>(x - lr * (static_cast<double>(grad[j]) + decay * x));
         }
-        p.value[j] = static_cast<S>(x);
+        return;
+      }
+      for (int64_t j = j0; j < j1; ++j) {
+        const double g = grad[j], x = value[j];
+        const double m = b1 * m1[j] + (1 - b1) * g;
+        const double v = b2 * m2[j] + (1 - b2) * g * g;
+        m1[j] = static_cast<S>(m);
+        m2[j] = static_cast<S>(v);
+        value[j] = static_cast<S>(x - lr * ((m / c1) / (std::sqrt(v / c2) + eps) + decay * x));
       }
     });
   }
