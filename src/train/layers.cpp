@@ -322,9 +322,9 @@ void for_query_blocks(int64_t T, const Block& block) {
 }
 
 // fn(b, g, worker) for every sequence b and KV group g (the query heads
-// sharing one K/V head), split among the workers with OpenBLAS held to one
-// thread: attention is many small per-head GEMMs, which run better two at a
-// time than each on two threads. A group stays on one worker, so what its
+// sharing one K/V head), split among the workers (each gemm inside runs
+// whole on its worker): attention is many small GEMMs, which run better two
+// at a time than each split in two. A group stays on one worker, so what its
 // heads add to one dK/dV happens in the same order as serially, and the
 // results are bitwise those of one thread.
 template <class Fn>

@@ -27,7 +27,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S alpha, 
           int64_t ldb, S beta, S* C, int64_t ldc);
 
 // What every gemm call so far computed (2 M N K each) and how long it took,
-// summed over threads (attention's per-head GEMMs run two at a time, one on
+// summed over threads (attention's per-group GEMMs run two at a time, one on
 // each worker, so the seconds can exceed the wall time they took): a
 // benchmark's honest FLOP count of a training step is the difference over
 // the step.

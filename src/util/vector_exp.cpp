@@ -22,69 +22,43 @@ namespace ctscope {
 namespace {
 
 #if defined(__x86_64__)
+// exp of one vector of values at p, in place (unaligned): one libmvec call.
+__attribute__((target("avx512f"))) void exp16f(float* p) { _mm512_storeu_ps(p, _ZGVeN16v_expf(_mm512_loadu_ps(p))); }
+__attribute__((target("avx2,fma"))) void exp8f(float* p) { _mm256_storeu_ps(p, _ZGVdN8v_expf(_mm256_loadu_ps(p))); }
+__attribute__((target("avx512f"))) void exp8d(double* p) { _mm512_storeu_pd(p, _ZGVeN8v_exp(_mm512_loadu_pd(p))); }
+__attribute__((target("avx2,fma"))) void exp4d(double* p) { _mm256_storeu_pd(p, _ZGVdN4v_exp(_mm256_loadu_pd(p))); }
 
-__attribute__((target("avx512f"))) void exp16(float* x, int64_t n) {
+// x[0..n) through `vector`, Lanes values at a time; the tail is padded with
+// zeros into one more vector, so every element takes the same routine.
+template <int Lanes, class T>
+void exp_by(void (*vector)(T*), T* x, int64_t n) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _ZGVeN16v_expf(_mm512_loadu_ps(x + i)));
+  for (; i + Lanes <= n; i += Lanes) vector(x + i);
   if (i >= n) return;
-  alignas(64) float tail[16] = {};
+  T tail[Lanes] = {};
   std::copy(x + i, x + n, tail);
-  _mm512_store_ps(tail, _ZGVeN16v_expf(_mm512_load_ps(tail)));
-  std::copy_n(tail, n - i, x + i);
-}
-
-__attribute__((target("avx2,fma"))) void exp8(float* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _ZGVdN8v_expf(_mm256_loadu_ps(x + i)));
-  if (i >= n) return;
-  alignas(32) float tail[8] = {};
-  std::copy(x + i, x + n, tail);
-  _mm256_store_ps(tail, _ZGVdN8v_expf(_mm256_load_ps(tail)));
-  std::copy_n(tail, n - i, x + i);
-}
-
-__attribute__((target("avx512f"))) void exp8d(double* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm512_storeu_pd(x + i, _ZGVeN8v_exp(_mm512_loadu_pd(x + i)));
-  if (i >= n) return;
-  alignas(64) double tail[8] = {};
-  std::copy(x + i, x + n, tail);
-  _mm512_store_pd(tail, _ZGVeN8v_exp(_mm512_load_pd(tail)));
-  std::copy_n(tail, n - i, x + i);
-}
-
-__attribute__((target("avx2,fma"))) void exp4d(double* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(x + i, _ZGVdN4v_exp(_mm256_loadu_pd(x + i)));
-  if (i >= n) return;
-  alignas(32) double tail[4] = {};
-  std::copy(x + i, x + n, tail);
-  _mm256_store_pd(tail, _ZGVdN4v_exp(_mm256_load_pd(tail)));
+  vector(tail);
   std::copy_n(tail, n - i, x + i);
 }
 #endif
 
-}  // namespace
-
-void exp_in_place(double* x, int64_t n) {
-  if (n <= 0) return;
-#if defined(__x86_64__)
-  if (cpu_features().avx512) return exp8d(x, n);
-  if (cpu_features().avx2_fma) return exp4d(x, n);
-#endif
+template <class T>
+void exp_scalar(T* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
+
+}  // namespace
 
 bool exp_in_place(float* x, int64_t n, ExpPath path) {
   switch (path) {
 #if defined(__x86_64__)
     case ExpPath::Avx512:
       if (!cpu_features().avx512) return false;
-      exp16(x, n);
+      exp_by<16>(exp16f, x, n);
       return true;
     case ExpPath::Avx2:
       if (!cpu_features().avx2_fma) return false;
-      exp8(x, n);
+      exp_by<8>(exp8f, x, n);
       return true;
 #else
     case ExpPath::Avx512:
@@ -92,7 +66,7 @@ bool exp_in_place(float* x, int64_t n, ExpPath path) {
       return false;
 #endif
     case ExpPath::Scalar:
-      for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+      exp_scalar(x, n);
       return true;
   }
   return false;
@@ -102,6 +76,15 @@ void exp_in_place(float* x, int64_t n) {
   if (n <= 0) return;
   for (const ExpPath p : {ExpPath::Avx512, ExpPath::Avx2, ExpPath::Scalar})
     if (exp_in_place(x, n, p)) return;
+}
+
+void exp_in_place(double* x, int64_t n) {
+  if (n <= 0) return;
+#if defined(__x86_64__)
+  if (cpu_features().avx512) return exp_by<8>(exp8d, x, n);
+  if (cpu_features().avx2_fma) return exp_by<4>(exp4d, x, n);
+#endif
+  exp_scalar(x, n);
 }
 
 }  // namespace ctscope
