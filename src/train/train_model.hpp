@@ -76,8 +76,9 @@ struct Activations {
   // Scratch of the backward pass (one block at a time).
   std::vector<S> dres, dxn, datt, dq, dk, dv, dgate, dup, dhact, dlogits;
   std::vector<S> attn_scratch;  // attention_forward's and _backward's (layers.hpp)
-  // [N, K] of a factored matrix's product (x G^T, dout A): N * max(dim,
-  // hidden), since a factored matrix has K < its row length.
+  // [N, K] scratch of the factored matrices (the backward's sum of dout A
+  // over the matrices sharing a basis; the embedding's gathered rows of A):
+  // N * max(dim, hidden), since a factored matrix has K < its row length.
   std::vector<S> factor_tmp;
   // x G^T of each factored matrix [N, K], kept from the forward for the
   // factors' gradient (dA = dout^T x G^T): xg_at[7 l + role] (the classifier
