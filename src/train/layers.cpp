@@ -62,7 +62,7 @@ void blas_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, S al
 // workers, each one BLAS call on one thread: OpenBLAS's own threads cannot be
 // told to flush subnormals, and its threading gains nothing on the skinny
 // GEMMs of a factored step (N or K = 64). A call from inside a parallel loop
-// (attention's heads) runs whole on its thread.
+// (attention's KV groups) runs whole on its thread.
 constexpr int64_t kSliceGrain = 16;
 
 // The largest of x[0..n) (n >= 1), in 16 independent lanes so that it
@@ -117,14 +117,6 @@ void for_rows(int64_t N, const Fn& fn) {
   parallel_for(N, 1, [&](int64_t t0, int64_t t1, int) {
     for (int64_t t = t0; t < t1; ++t) fn(t);
   });
-}
-
-// x[i] = exp(x[i]): util/vector_exp for floats (within a few ulps of
-// std::exp, several times faster), std::exp for the double instantiation
-// that the gradient checks run.
-void exp_of(float* x, int64_t n) { exp_in_place(x, n); }
-void exp_of(double* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
 
 }  // namespace
@@ -384,12 +376,12 @@ void attention_forward(S* out, S* probs, S* scratch, const S* q, const S* k, con
       S* pb = p + r0 * group * T;
       gemm<S>(false, true, rows * group, keys, head_dim, scale, qs + r0 * group * head_dim, head_dim, kb, kv_dim, S(0),
               pb, T);
-      for (int64_t r = 0; r < rows * group; ++r) {  // causal softmax, as ops::attention (exp_of: vector exp)
+      for (int64_t r = 0; r < rows * group; ++r) {  // causal softmax, as ops::attention
         S* row = pb + r * T;
         const int64_t t = r0 + r / group;
         const S mx = row_max(row, t + 1);
         for (int64_t j = 0; j <= t; ++j) row[j] -= mx;
-        exp_of(row, t + 1);
+        exp_in_place(row, t + 1);
         const S inv = S(1) / row_sum(row, t + 1);
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + T, S(0));
@@ -448,8 +440,8 @@ void attention_backward(S* dq, S* dk, S* dv, S* scratch, const S* dout, const S*
   });
 }
 
-// SwiGLU in blocks: exp(-gate) of a block at once (exp_of), then the rest of
-// the formula, which then vectorizes.
+// SwiGLU in blocks: exp(-gate) of a block at once (util/vector_exp), then
+// the rest of the formula, which then vectorizes.
 constexpr int64_t kSwigluBlock = 512;
 
 template <class S, class Fn>
@@ -459,7 +451,7 @@ void for_swiglu_blocks(int64_t n, const S* gate, const Fn& fn) {
     for (int64_t b0 = i0; b0 < i1; b0 += kSwigluBlock) {
       const int64_t m = std::min(kSwigluBlock, i1 - b0);
       for (int64_t i = 0; i < m; ++i) e[i] = -gate[b0 + i];
-      exp_of(e, m);
+      exp_in_place(e, m);
       fn(b0, m, e);  // e[i] = exp(-gate[b0 + i])
     }
   });

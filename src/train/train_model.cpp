@@ -123,7 +123,8 @@ struct WeightGradients {
     }
     apply_pending();
     for (const auto& u : uses)
-      if (const WeightMatrix<S> W = w.matrix(layer, u.role); W.offset) offset_backward(dx, u.dout, W.offset, N, n_in, u.n_out);
+      if (const WeightMatrix<S> W = w.matrix(layer, u.role); W.offset)
+        offset_backward(dx, u.dout, W.offset, N, n_in, u.n_out);
   }
 
   // The embedding's lookup: dembed[tokens[t]] += dout[t], into its dense
