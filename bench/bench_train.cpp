@@ -170,8 +170,8 @@ int main(int argc, char** argv) {
       const StepResult r = train_step(ps, acts, grads, std::span(&batch, 1), opt, 1e-4, 1.0);
       const double sec = t.seconds();
       const GemmStats g1 = gemm_stats();
-      std::printf("step %ld: %.2f s, loss %.4f, grad norm %.3g, GEMM thread-seconds %.1f%% of it%s\n", static_cast<long>(step + 1),
-                  sec, r.loss, r.grad_norm, 100.0 * (g1.seconds - g0.seconds) / sec,
+      std::printf("step %ld: %.2f s, loss %.4f, grad norm %.3g, GEMM thread-seconds %.1f%% of it%s\n",
+                  static_cast<long>(step + 1), sec, r.loss, r.grad_norm, 100.0 * (g1.seconds - g0.seconds) / sec,
                   step == 0 && args.steps > 1 ? " (warm-up)" : "");
       step_flops = g1.flops - g0.flops;
       if (step == 0 && args.steps > 1) continue;

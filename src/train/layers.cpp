@@ -21,8 +21,8 @@ blasint bi(int64_t v) { return static_cast<blasint>(v); }
 CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
 // gemm_stats()'s totals. Attention calls gemm from every worker at once
-// (for_kv_groups), the rest of training from one thread with OpenBLAS's
-// threads inside: atomics, relaxed.
+// (for_kv_groups), the rest of training from one thread (which splits each
+// call among the workers), and tests may train in several: atomics, relaxed.
 std::atomic<uint64_t> g_calls{0}, g_flops{0}, g_nanoseconds{0};
 
 // Counts one call of M x N x K around `run`.
@@ -79,35 +79,26 @@ S row_max(const S* x, int64_t n) {
   return *std::max_element(m, m + kLanes);
 }
 
-// sum of x[0..n) in 16 lanes, added pairwise at the end: a softmax row of
-// positive terms, where the order moves the result by an ulp or so.
-template <class S>
-S row_sum(const S* x, int64_t n) {
-  constexpr int kLanes = 16;
-  S s[kLanes] = {};
+// The sum of term(j) over j < n in `Lanes` independent partial sums, added
+// pairwise at the end, so that it vectorizes (one running sum is a chain of
+// dependent adds). The order moves a float softmax row's sum by an ulp or
+// so, a double sum by an ulp of double, below float's resolution.
+template <class Acc, int Lanes, class Term>
+Acc lanes_sum(int64_t n, const Term& term) {
+  Acc s[Lanes] = {};
   int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) s[k] += x[j + k];
-  for (; j < n; ++j) s[0] += x[j];
-  for (int w = kLanes / 2; w > 0; w /= 2)
+  for (; j + Lanes <= n; j += Lanes)
+    for (int k = 0; k < Lanes; ++k) s[k] += term(j + k);
+  for (; j < n; ++j) s[0] += term(j);
+  for (int w = Lanes / 2; w > 0; w /= 2)
     for (int k = 0; k < w; ++k) s[k] += s[k + w];
   return s[0];
 }
 
-// sum of a[j] * b[j] in double over j < n, in 8 lanes added pairwise at the
-// end, so that it vectorizes (one running sum is a chain of dependent adds);
-// the order moves the sum by an ulp of double, below float's resolution.
+// sum of a[j] * b[j] in double over j < n (lanes_sum).
 template <class S>
 double dot_lanes(const S* a, const S* b, int64_t n) {
-  constexpr int kLanes = 8;
-  double s[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) s[k] += static_cast<double>(a[j + k]) * static_cast<double>(b[j + k]);
-  for (; j < n; ++j) s[0] += static_cast<double>(a[j]) * static_cast<double>(b[j]);
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int k = 0; k < w; ++k) s[k] += s[k + w];
-  return s[0];
+  return lanes_sum<double, 8>(n, [&](int64_t j) { return static_cast<double>(a[j]) * static_cast<double>(b[j]); });
 }
 
 // fn(t) for every row t < N, the rows split among the workers: for layers
@@ -176,14 +167,8 @@ void rmsnorm_backward(S* dx, S* dw, const S* dout, const S* x, const S* w, const
     const S* xr = x + t * d;
     const S* dy = dout + t * d;
     const double r = rstd[t];
-    double lanes[8] = {};  // <dy w, x> in 8 lanes, as dot_lanes
-    int64_t i0 = 0;
-    for (; i0 + 8 <= d; i0 += 8)
-      for (int k = 0; k < 8; ++k) lanes[k] += static_cast<double>(dy[i0 + k]) * w[i0 + k] * xr[i0 + k];
-    for (; i0 < d; ++i0) lanes[0] += static_cast<double>(dy[i0]) * w[i0] * xr[i0];
-    for (int h = 4; h > 0; h /= 2)
-      for (int k = 0; k < h; ++k) lanes[k] += lanes[k + h];
-    const double c = r * r * lanes[0] / static_cast<double>(d);
+    const double dot = lanes_sum<double, 8>(d, [&](int64_t i) { return static_cast<double>(dy[i]) * w[i] * xr[i]; });
+    const double c = r * r * dot / static_cast<double>(d);
     for (int64_t i = 0; i < d; ++i) dx[t * d + i] += static_cast<S>(r * (static_cast<double>(w[i]) * dy[i] - xr[i] * c));
   });
   if (!dw) return;
@@ -382,7 +367,7 @@ void attention_forward(S* out, S* probs, S* scratch, const S* q, const S* k, con
         const S mx = row_max(row, t + 1);
         for (int64_t j = 0; j <= t; ++j) row[j] -= mx;
         exp_in_place(row, t + 1);
-        const S inv = S(1) / row_sum(row, t + 1);
+        const S inv = S(1) / lanes_sum<S, 16>(t + 1, [&](int64_t j) { return row[j]; });
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + T, S(0));
       }
@@ -490,16 +475,23 @@ void for_exp_blocks(const S* x, int64_t n, double shift, const Fn& fn) {
   }
 }
 
+// log sum_j exp(row[j]) over j < V in double, shifted by the row's max: the
+// student's and the teacher's alike (cross-entropy, distillation).
+template <class S>
+double log_sum_exp(const S* row, int64_t V) {
+  const double mx = row_max(row, V);
+  double sum = 0;
+  for_exp_blocks(row, V, mx, [&](int64_t, int64_t m, const double* e) {
+    for (int64_t i = 0; i < m; ++i) sum += e[i];  // in column order, as one loop would
+  });
+  return mx + std::log(sum);
+}
+
 template <class S>
 double cross_entropy_forward(double* loss, double* lse, const S* logits, const int32_t* targets, int64_t N, int64_t V) {
   for_rows(N, [&](int64_t t) {
     const S* row = logits + t * V;
-    const double mx = row_max(row, V);
-    double sum = 0;
-    for_exp_blocks(row, V, mx, [&](int64_t, int64_t m, const double* e) {
-      for (int64_t i = 0; i < m; ++i) sum += e[i];  // in column order, as one loop would
-    });
-    lse[t] = mx + std::log(sum);
+    lse[t] = log_sum_exp(row, V);
     loss[t] = targets[t] >= 0 ? lse[t] - static_cast<double>(row[targets[t]]) : 0.0;
   });
   double total = 0;  // in row order, whatever the threads
@@ -532,11 +524,8 @@ double distill_forward(double* kl, double* teacher_lse, const S* logits, const d
     if (targets[t] < 0) return;
     const S* p = teacher + t * V;
     const S* q = logits + t * V;
-    // log p_v = p_v - lse_p, log-sum-exp as cross_entropy_forward and eval take it.
-    const double mx = *std::max_element(p, p + V);
-    double sum = 0;
-    for (int64_t j = 0; j < V; ++j) sum += std::exp(static_cast<double>(p[j]) - mx);
-    teacher_lse[t] = mx + std::log(sum);
+    // log p_v = p_v - lse_p, with the student's log-sum-exp.
+    teacher_lse[t] = log_sum_exp(p, V);
     double k = 0;
     for (int64_t j = 0; j < V; ++j) {
       const double lp = static_cast<double>(p[j]) - teacher_lse[t], lq = static_cast<double>(q[j]) - lse[t];

@@ -63,12 +63,14 @@ struct LinearForward {
   }
 };
 
-// a.xg for every factored matrix of w, each [N, K] (sized by the first
-// forward on these weights; the plan does not know the K's).
+// a.xg for every factored matrix of w, each [N, K] (grown by the first
+// forward on these weights; the plan does not know the K's). The embedding's
+// lookup needs none; a tied classifier applies its factors as a matrix.
 template <class S>
 void plan_factor_inputs(const StepWeights<S>& w, Activations<S>& a, int64_t N) {
   int64_t need = 0;
-  for (const auto& [t, m] : w.factored) need += N * m.K * (t.role == Role::EmbedTokens && w.dense.tied ? 2 : 1);
+  for (const auto& [t, m] : w.factored)
+    if (t.role != Role::EmbedTokens || w.dense.tied) need += N * m.K;
   if (std::ssize(a.xg) < need) a.xg.resize(static_cast<size_t>(need));
   a.xg_at.assign(static_cast<size_t>(7 * w.config().n_layers + 1), -1);
 }
