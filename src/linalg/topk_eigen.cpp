@@ -89,7 +89,7 @@ void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std
   // X = Q R with R from the Cholesky factor of X^T X; false if a column is
   // (relative to its norm before projection) too small to trust.
   auto cholqr = [&](bool check) {
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, b, mi, 1.0, X, mi, 0.0, R.data(), b);
+    gemm_tn(X, m, b, X, b, R.data());  // X^T X, its rows split between the workers
     flops += 2.0 * static_cast<double>(m) * b * b;
     if (check)
       for (int k = 0; k < b; ++k)
@@ -98,7 +98,10 @@ void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std
     if (check)
       for (int k = 0; k < b; ++k)
         if (!(R[static_cast<size_t>(k) * b + k] > 1e-6 * norm0[k])) return false;
-    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, mi, b, 1.0, R.data(), b, X, mi);
+    row_slices(m, [&](int i0, int len, int) {
+      cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, len, b, 1.0, R.data(), b, X + i0,
+                  mi);
+    });
     return true;
   };
   for (int attempt = 0;; ++attempt) {
@@ -346,11 +349,14 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     lz.project_block(s0);
     lz.track_centering(s0, c);
     r.subspace = s;
-    // Rayleigh-Ritz every step while cheap, then only once s grew by 25%
-    // (the remaining-error estimate stays conservative for longer steps).
+    // Rayleigh-Ritz every other block step up to s = 256 (a check's band
+    // eigensolve costs about what a block step does), then only once s grew by
+    // 25% (the remaining-error estimate stays conservative for longer steps).
     // None before 2 kmax: a K-sum needs a Krylov space of 2-3 K to settle
     // (measured 192-320 for K = 64), and each check is two small eigensolves.
-    if (s >= std::max(kmax + b, 2 * kmax) && (s <= 256 || 4 * s >= 5 * last_check || s + b > smax)) {
+    const int first_check = (std::max(kmax + b, 2 * kmax) + b - 1) / b * b;  // s is a multiple of b
+    const bool due = s <= 256 ? (s - first_check) % (2 * b) == 0 : 4 * s >= 5 * last_check;
+    if (s >= first_check && (due || s + b > smax)) {
       last_check = s;
       std::vector<double> sums_c;
       if (!lmax_done || want_c) {  // Mc's top value until it settles; its top sums when asked
