@@ -260,8 +260,8 @@ TEST(CtReference, TopEigenIterativeEqualsExact) {
       EXPECT_FALSE(te.exact) << "a power-law spectrum must settle in the Krylov path";
     }
     if (kind == 1) {
-      // K = 8 alone: the checks start at a multiple of the block size (or
-      // they would never fall due) and the top 8 settle in a small space.
+      // K = 8 alone: the first check follows the largest K asked for, and the
+      // top 8 settle in a small space.
       const auto t8 = top_eigen(G, [&] { return C; }, d, {8}, cen, o, work);
       EXPECT_NEAR(t8.top_sums[0], s8, 1e-5 * tr);
       EXPECT_FALSE(t8.exact);

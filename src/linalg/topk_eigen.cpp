@@ -349,14 +349,13 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     lz.project_block(s0);
     lz.track_centering(s0, c);
     r.subspace = s;
-    // Rayleigh-Ritz every other block step up to s = 256 (a check's band
-    // eigensolve costs about what a block step does), then only once s grew by
-    // 25% (the remaining-error estimate stays conservative for longer steps).
-    // None before 2 kmax: a K-sum needs a Krylov space of 2-3 K to settle
-    // (measured 192-320 for K = 64), and each check is two small eigensolves.
-    const int first_check = (std::max(kmax + b, 2 * kmax) + b - 1) / b * b;  // s is a multiple of b
-    const bool due = s <= 256 ? (s - first_check) % (2 * b) == 0 : 4 * s >= 5 * last_check;
-    if (s >= first_check && (due || s + b > smax)) {
+    // Rayleigh-Ritz every step up to s = 256, then only once s grew by 25%
+    // (the remaining-error estimate stays conservative for longer steps).
+    // None before 2.5 kmax: a K-sum needs a Krylov space of 2-3 K to settle
+    // (measured 192-320 for K = 64, and the test needs three checks), and a
+    // check's band eigensolve costs about what a block step does.
+    const int first_check = std::max(kmax + b, 5 * kmax / 2);
+    if (s >= first_check && (s <= 256 || 4 * s >= 5 * last_check || s + b > smax)) {
       last_check = s;
       std::vector<double> sums_c;
       if (!lmax_done || want_c) {  // Mc's top value until it settles; its top sums when asked
