@@ -58,6 +58,34 @@ void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, doubl
   });
 }
 
+// X -= A (A^T X) with A in float (m x r, col-major): the global pass of the
+// reorthogonalization. Xf: float scratch of m x b, P: of r x b.
+void subtract_float_projection(const float* A, int64_t m, int r, double* X, int b, std::vector<float>& Xf,
+                               std::vector<float>& P) {
+  const int workers = worker_count(), mi = static_cast<int>(m);
+  Xf.resize(static_cast<size_t>(m) * b);
+  P.assign(static_cast<size_t>(workers + 1) * r * b, 0.0f);  // a partial A^T X per worker, then their sum
+  float* sum = P.data() + static_cast<size_t>(workers) * r * b;
+  row_slices(m, [&](int i0, int len, int w) {
+    for (int k = 0; k < b; ++k)
+      for (int i = i0; i < i0 + len; ++i)
+        Xf[static_cast<size_t>(k) * m + i] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
+    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, b, len, 1.0f, A + i0, mi, Xf.data() + i0, mi, 0.0f,
+                P.data() + static_cast<size_t>(w) * r * b, r);
+  });
+  for (size_t k = 0; k < static_cast<size_t>(r) * b; ++k) {
+    float v = 0;
+    for (int w = 0; w < workers; ++w) v += P[static_cast<size_t>(w) * r * b + k];
+    sum[k] = v;
+  }
+  row_slices(m, [&](int i0, int len, int) {
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, len, b, r, 1.0f, A + i0, mi, sum, r, 0.0f,
+                Xf.data() + i0, mi);
+    for (int k = 0; k < b; ++k)
+      for (int i = i0; i < i0 + len; ++i) X[static_cast<size_t>(k) * m + i] -= Xf[static_cast<size_t>(k) * m + i];
+  });
+}
+
 // Columns [c0, c1) of col-major V (m x cols), orthonormalized against
 // V[:, 0:c0] and among themselves: a local pass (the caller's projection on
 // the last blocks, where the Lanczos recurrence puts all of X's component in
@@ -69,15 +97,20 @@ void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, doubl
 // replaced by random columns.
 // known (optional): V[:, known_lo:c0]^T X, (c0 - known_lo) x b col-major with
 // leading dimension ld_known. Without it the first pass is a global one.
-void orthonormalize_block(std::vector<double>& V, int64_t m, int c0, int c1, std::mt19937_64& rng, double& flops,
-                          const double* known = nullptr, int known_lo = 0, int ld_known = 0) {
+// The global pass reads Vf, V rounded to float (columns 0:c0): what it removes
+// is rounding-sized after the local pass, so the float coefficients' own
+// error is far below what the float products of M already carry, and V is
+// read at half the bytes (that read is the pass's cost).
+void orthonormalize_block(std::vector<double>& V, const std::vector<float>& Vf, int64_t m, int c0, int c1,
+                          std::mt19937_64& rng, double& flops, const double* known = nullptr, int known_lo = 0,
+                          int ld_known = 0) {
   const int b = c1 - c0, mi = static_cast<int>(m);
   double* X = V.data() + static_cast<size_t>(c0) * m;
-  std::vector<double> proj(static_cast<size_t>(std::max(c0, 1)) * b), R(static_cast<size_t>(b) * b), norm0(b);
+  std::vector<double> R(static_cast<size_t>(b) * b), norm0(b);
+  static thread_local std::vector<float> tl_xf, tl_proj;
   auto global = [&] {
     if (c0 == 0) return;
-    gemm_tn(V.data(), m, c0, X, b, proj.data());
-    gemm_sub(V.data(), m, c0, proj.data(), c0, X, b);
+    subtract_float_projection(Vf.data(), m, c0, X, b, tl_xf, tl_proj);
     flops += 4.0 * static_cast<double>(m) * c0 * b;
   };
   auto first = [&] {
@@ -151,6 +184,7 @@ struct Lanczos {
   int b = 0, ldt = 0;
   const PackedSym* M = nullptr;
   std::vector<double>& V;
+  std::vector<float>& Vf;  // V rounded to float, for the global reorthogonalization
   std::vector<double>& T;
   std::vector<float> Xf, Zf;
   std::vector<double> Z, VtZ;  // Z = M X_j (m x b); VtZ = V[:, lo:s]^T Z
@@ -158,14 +192,16 @@ struct Lanczos {
   std::mt19937_64 rng{0x1a2c05};
   double flops = 0;
 
-  Lanczos(const PackedSym& packed, int64_t m_, int b_, int smax, std::vector<double>& V_, std::vector<double>& T_)
-      : m(m_), b(b_), ldt(smax + b_), M(&packed), V(V_), T(T_) {
+  Lanczos(const PackedSym& packed, int64_t m_, int b_, int smax, std::vector<double>& V_, std::vector<float>& Vf_,
+          std::vector<double>& T_)
+      : m(m_), b(b_), ldt(smax + b_), M(&packed), V(V_), Vf(Vf_), T(T_) {
     // Padding rows of Xf stay zero.
     Xf.assign(static_cast<size_t>(packed.padded()) * b, 0.0f);
     Zf.resize(Xf.size());
     Z.resize(static_cast<size_t>(m) * b);
     // Only the columns in use are ever written or read.
     if (V.size() < static_cast<size_t>(m) * (smax + b)) V.resize(static_cast<size_t>(m) * (smax + b));
+    if (Vf.size() < V.size()) Vf.resize(V.size());
     if (T.size() < static_cast<size_t>(ldt) * ldt) T.resize(static_cast<size_t>(ldt) * ldt);
   }
 
@@ -178,7 +214,14 @@ struct Lanczos {
     const double unorm = cblas_dnrm2(static_cast<int>(m), c.u.data(), 1);
     if (unorm > 0)
       for (int64_t i = 0; i < m; ++i) V[i] = c.u[i] / unorm;
-    orthonormalize_block(V, m, 0, b, rng, flops);
+    orthonormalize(0);
+  }
+
+  // Columns c0 .. c0+b-1 of V orthonormalized (known: as orthonormalize_block), and their float copy.
+  void orthonormalize(int c0, const double* known = nullptr, int known_lo = 0, int ld_known = 0) {
+    orthonormalize_block(V, Vf, m, c0, c0 + b, rng, flops, known, known_lo, ld_known);
+    const size_t at = static_cast<size_t>(c0) * m, n = static_cast<size_t>(b) * m;
+    std::transform(V.begin() + at, V.begin() + at + n, Vf.begin() + at, [](double v) { return static_cast<float>(v); });
   }
 
   // Z = M X_j for the block at s0, and T's columns s0 .. s0+b-1.
@@ -239,7 +282,7 @@ struct Lanczos {
   void extend(int s0) {
     const int s = s0 + b, lo = std::max(0, s0 - b);
     std::copy(Z.begin(), Z.end(), V.begin() + static_cast<std::ptrdiff_t>(s) * m);
-    orthonormalize_block(V, m, s, s + b, rng, flops, VtZ.data(), lo, s - lo);
+    orthonormalize(s, VtZ.data(), lo, s - lo);
   }
 };
 
@@ -333,7 +376,8 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
   pack_upper(M, m, packed.P);
   // The Krylov basis and projected matrix live across calls on this thread.
   static thread_local std::vector<double> tl_V, tl_T;
-  Lanczos lz(packed.P, m, b, smax, tl_V, tl_T);
+  static thread_local std::vector<float> tl_Vf;
+  Lanczos lz(packed.P, m, b, smax, tl_V, tl_Vf, tl_T);
   lz.start(c);
   // Flops are added to r at every exit, so the exact fallback counts both.
   auto finish = [&](TopEigen out) {
