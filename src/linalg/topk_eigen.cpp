@@ -401,9 +401,21 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     const int first_check = std::max(kmax + b, 5 * kmax / 2);
     if (s >= first_check && (s <= 256 || 4 * s >= 5 * last_check || s + b > smax)) {
       last_check = s;
+      // Mc's Ritz values until its top value settles (its top sums when asked),
+      // beside M's: two single-threaded eigensolves, one per worker.
+      const bool with_c = !lmax_done || want_c;
+      std::vector<double> ritz, ritz_c;
+      {
+        const ScopedBlasThreads serial(1);  // set here, so the two solves leave OpenBLAS's setting alone
+        parallel_for(with_c ? 2 : 1, 1, [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i) {
+            if (i == 0) ritz = band_ritz_values(lz.T, lz.ldt, s, b);
+            else ritz_c = lz.centered_ritz(s, c);
+          }
+        });
+      }
       std::vector<double> sums_c;
-      if (!lmax_done || want_c) {  // Mc's top value until it settles; its top sums when asked
-        const std::vector<double> ritz_c = lz.centered_ritz(s, c);
+      if (with_c) {
         sums_c = prefix_sums(ritz_c, opt.Ks_centered);
         if (!lmax_done) {
           lmax = ritz_c.front();
@@ -411,7 +423,7 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
           prev_lmax = lmax;
         }
       }
-      const auto sums = prefix_sums(band_ritz_values(lz.T, lz.ldt, s, b), Ks);
+      const auto sums = prefix_sums(ritz, Ks);
       lz.flops += 6.0 * s * static_cast<double>(s) * b;
       std::vector<double> all_sums = sums;  // Ritz sums of M and of Mc both only grow
       all_sums.insert(all_sums.end(), sums_c.begin(), sums_c.end());
