@@ -97,10 +97,11 @@ void subtract_float_projection(const float* A, int64_t m, int r, double* X, int 
 // replaced by random columns.
 // known (optional): V[:, known_lo:c0]^T X, (c0 - known_lo) x b col-major with
 // leading dimension ld_known. Without it the first pass is a global one.
-// The global pass reads Vf, V rounded to float (columns 0:c0): what it removes
-// is rounding-sized after the local pass, so the float coefficients' own
-// error is far below what the float products of M already carry, and V is
-// read at half the bytes (that read is the pass's cost).
+// The global pass reads Vf, V rounded to float (columns 0:c0), at half the
+// bytes (that read is the pass's cost). After the local pass what it removes
+// is rounding-sized, so the float coefficients' own error is far below what
+// the float products of M already carry; where the first pass is a global
+// one, the second global pass that always follows removes what it left.
 void orthonormalize_block(std::vector<double>& V, const std::vector<float>& Vf, int64_t m, int c0, int c1,
                           std::mt19937_64& rng, double& flops, const double* known = nullptr, int known_lo = 0,
                           int ld_known = 0) {
