@@ -30,26 +30,21 @@ void matmul(float* out, const float* x, const float* W, int64_t T, int64_t n_in,
   }
 }
 
+std::vector<double> rope_frequencies(double theta, int64_t head_dim) {
+  std::vector<double> freq(static_cast<size_t>(head_dim / 2));
+  for (size_t i = 0; i < freq.size(); ++i)
+    freq[i] = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+  return freq;
+}
+
 void rope(float* x, int64_t T, int64_t n_heads, int64_t head_dim, int64_t pos0, double theta, RopeLayout layout) {
   const int64_t half = head_dim / 2;
+  const std::vector<double> freq = rope_frequencies(theta, head_dim);
   std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
   for (int64_t t = 0; t < T; ++t) {
-    const auto pos = static_cast<double>(pos0 + t);
-    for (int64_t i = 0; i < half; ++i) {
-      const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-      cs[static_cast<size_t>(i)] = static_cast<float>(std::cos(pos * freq));
-      sn[static_cast<size_t>(i)] = static_cast<float>(std::sin(pos * freq));
-    }
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + (t * n_heads + h) * head_dim;
-      for (int64_t i = 0; i < half; ++i) {
-        const int64_t a = layout == RopeLayout::Interleaved ? 2 * i : i;
-        const int64_t b = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
-        const float v0 = v[a], v1 = v[b], c = cs[static_cast<size_t>(i)], s = sn[static_cast<size_t>(i)];
-        v[a] = v0 * c - v1 * s;
-        v[b] = v0 * s + v1 * c;
-      }
-    }
+    rope_angles(cs.data(), sn.data(), freq, static_cast<double>(pos0 + t));
+    for (int64_t h = 0; h < n_heads; ++h)
+      rope_rotate_head(x + (t * n_heads + h) * head_dim, cs.data(), sn.data(), half, layout);
   }
 }
 

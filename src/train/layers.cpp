@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "linalg/blas_threads.hpp"
+#include "runtime/ops.hpp"
 #include "util/flush_denormals.hpp"
 #include "util/thread_pool.hpp"
 #include "util/vector_exp.hpp"
@@ -239,33 +240,20 @@ void factored_embedding_forward(S* out, S* tmp, const int32_t* tokens, const S* 
 namespace {
 
 // Rotates every pair of every head by +angle (forward) or -angle (backward),
-// the positions split among the workers.
+// the positions split among the workers; the angles and the rotation are
+// the runtime's (ops::rope).
 template <class S>
 void rope_rotate(S* x, int64_t B, int64_t T, int64_t n_heads, int64_t head_dim, double theta, RopeLayout layout,
                  double sign) {
   const int64_t half = head_dim / 2;
-  std::vector<double> freq(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i)  // as ops::rope: angles in double, rounded to S
-    freq[static_cast<size_t>(i)] = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+  const std::vector<double> freq = ops::rope_frequencies(theta, head_dim);
   parallel_for(T, 1, [&](int64_t t0, int64_t t1, int) {
     std::vector<S> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
     for (int64_t t = t0; t < t1; ++t) {
-      const auto pos = static_cast<double>(t);
-      for (size_t i = 0; i < cs.size(); ++i) {
-        cs[i] = static_cast<S>(std::cos(pos * freq[i]));
-        sn[i] = static_cast<S>(sign * std::sin(pos * freq[i]));
-      }
+      ops::rope_angles(cs.data(), sn.data(), freq, static_cast<double>(t), sign);
       for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < n_heads; ++h) {
-          S* v = x + ((b * T + t) * n_heads + h) * head_dim;
-          for (int64_t i = 0; i < half; ++i) {
-            const int64_t p = layout == RopeLayout::Interleaved ? 2 * i : i;
-            const int64_t q = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
-            const S v0 = v[p], v1 = v[q], c = cs[static_cast<size_t>(i)], s = sn[static_cast<size_t>(i)];
-            v[p] = v0 * c - v1 * s;
-            v[q] = v0 * s + v1 * c;
-          }
-        }
+        for (int64_t h = 0; h < n_heads; ++h)
+          ops::rope_rotate_head(x + ((b * T + t) * n_heads + h) * head_dim, cs.data(), sn.data(), half, layout);
     }
   });
 }
