@@ -33,18 +33,30 @@ void row_slices(int64_t m, Fn&& fn) {
   parallel_for(m, 64, [&](int64_t i0, int64_t i1, int w) { fn(static_cast<int>(i0), static_cast<int>(i1 - i0), w); });
 }
 
+// Column-major GEMM in the precision of its arguments.
+void gemm_cm(CBLAS_TRANSPOSE ta, int M, int N, int K, double alpha, const double* A, int lda, const double* B, int ldb,
+             double beta, double* C, int ldc) {
+  cblas_dgemm(CblasColMajor, ta, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void gemm_cm(CBLAS_TRANSPOSE ta, int M, int N, int K, double alpha, const float* A, int lda, const float* B, int ldb,
+             double beta, float* C, int ldc) {
+  cblas_sgemm(CblasColMajor, ta, CblasNoTrans, M, N, K, static_cast<float>(alpha), A, lda, B, ldb,
+              static_cast<float>(beta), C, ldc);
+}
+
 // P (r x b, col-major, ld r) = A^T X, A: m x r, X: m x b (col-major, ld m).
-void gemm_tn(const double* A, int64_t m, int r, const double* X, int b, double* P) {
+template <class T>
+void gemm_tn(const T* A, int64_t m, int r, const T* X, int b, T* P) {
   const int workers = worker_count();
-  static thread_local std::vector<double> tl_part;
-  std::vector<double>& part = tl_part;  // workers must see this thread's buffer
-  part.assign(static_cast<size_t>(workers) * r * b, 0.0);
+  static thread_local std::vector<T> tl_part;
+  std::vector<T>& part = tl_part;  // workers must see this thread's buffer
+  part.assign(static_cast<size_t>(workers) * r * b, T(0));
   row_slices(m, [&](int i0, int len, int w) {
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, b, len, 1.0, A + i0, static_cast<int>(m), X + i0,
-                static_cast<int>(m), 0.0, part.data() + static_cast<size_t>(w) * r * b, r);
+    gemm_cm(CblasTrans, r, b, len, 1.0, A + i0, static_cast<int>(m), X + i0, static_cast<int>(m), 0.0,
+            part.data() + static_cast<size_t>(w) * r * b, r);
   });
   for (size_t k = 0; k < static_cast<size_t>(r) * b; ++k) {
-    double v = 0;
+    T v = 0;
     for (int w = 0; w < workers; ++w) v += part[static_cast<size_t>(w) * r * b + k];
     P[k] = v;
   }
@@ -53,8 +65,7 @@ void gemm_tn(const double* A, int64_t m, int r, const double* X, int b, double* 
 // X -= A P, A: m x r, P: r x b (ld ldp), X: m x b (col-major, ld m).
 void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, double* X, int b) {
   row_slices(m, [&](int i0, int len, int) {
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, len, b, r, -1.0, A + i0, static_cast<int>(m), P, ldp, 1.0,
-                X + i0, static_cast<int>(m));
+    gemm_cm(CblasNoTrans, len, b, r, -1.0, A + i0, static_cast<int>(m), P, ldp, 1.0, X + i0, static_cast<int>(m));
   });
 }
 
@@ -62,25 +73,13 @@ void gemm_sub(const double* A, int64_t m, int r, const double* P, int ldp, doubl
 // reorthogonalization. Xf: float scratch of m x b, P: of r x b.
 void subtract_float_projection(const float* A, int64_t m, int r, double* X, int b, std::vector<float>& Xf,
                                std::vector<float>& P) {
-  const int workers = worker_count(), mi = static_cast<int>(m);
+  const int mi = static_cast<int>(m);
   Xf.resize(static_cast<size_t>(m) * b);
-  P.assign(static_cast<size_t>(workers + 1) * r * b, 0.0f);  // a partial A^T X per worker, then their sum
-  float* sum = P.data() + static_cast<size_t>(workers) * r * b;
-  row_slices(m, [&](int i0, int len, int w) {
-    for (int k = 0; k < b; ++k)
-      for (int i = i0; i < i0 + len; ++i)
-        Xf[static_cast<size_t>(k) * m + i] = static_cast<float>(X[static_cast<size_t>(k) * m + i]);
-    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, r, b, len, 1.0f, A + i0, mi, Xf.data() + i0, mi, 0.0f,
-                P.data() + static_cast<size_t>(w) * r * b, r);
-  });
-  for (size_t k = 0; k < static_cast<size_t>(r) * b; ++k) {
-    float v = 0;
-    for (int w = 0; w < workers; ++w) v += P[static_cast<size_t>(w) * r * b + k];
-    sum[k] = v;
-  }
+  P.resize(static_cast<size_t>(r) * b);
+  std::transform(X, X + Xf.size(), Xf.begin(), [](double v) { return static_cast<float>(v); });
+  gemm_tn(A, m, r, Xf.data(), b, P.data());
   row_slices(m, [&](int i0, int len, int) {
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, len, b, r, 1.0f, A + i0, mi, sum, r, 0.0f,
-                Xf.data() + i0, mi);
+    gemm_cm(CblasNoTrans, len, b, r, 1.0, A + i0, mi, P.data(), r, 0.0, Xf.data() + i0, mi);
     for (int k = 0; k < b; ++k)
       for (int i = i0; i < i0 + len; ++i) X[static_cast<size_t>(k) * m + i] -= Xf[static_cast<size_t>(k) * m + i];
   });
