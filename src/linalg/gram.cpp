@@ -71,6 +71,17 @@ void flush(std::vector<float>& Gf, int64_t ldf, std::vector<double>& G, int64_t 
   });
 }
 
+// C (M x N, row-major, ldc) = A (M x K, lda) B (K x N, ldb), A's rows split
+// between the workers, each one single-threaded SGEMM (see ssyrk_split).
+void sgemm_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                int64_t ldc) {
+  parallel_for(M, 16, [&](int64_t i0, int64_t i1, int) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(i1 - i0), static_cast<int>(N),
+                static_cast<int>(K), 1.f, A + i0 * lda, static_cast<int>(lda), B, static_cast<int>(ldb), 0.f,
+                C + i0 * ldc, static_cast<int>(ldc));
+  });
+}
+
 // G (upper triangle, row-major, ldg) += P^T P (trans: P is k x m) or P P^T
 // (P is m x k), ld ldp: SSYRK's work split between ctscope's two workers, each
 // calling single-threaded OpenBLAS. OpenBLAS's own threads would spin
@@ -181,11 +192,7 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
       if (acc.amx())
         amx::project(bf16 + r0 * d, rows, d, d, *acc.tiles, 0, Yf.data(), acc.ldy);
       else
-        parallel_for(rows, 16, [&](int64_t i0, int64_t i1, int) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(i1 - i0), kq, static_cast<int>(d), 1.f,
-                      P.data() + i0 * d, static_cast<int>(d), Qall, kq, 0.f, Yf.data() + i0 * acc.ldy,
-                      static_cast<int>(acc.ldy));
-        });
+        sgemm_rows(rows, kq, d, P.data(), d, Qall, kq, Yf.data(), acc.ldy);
       for (int64_t i = 0; i < rows; ++i) std::copy_n(Yf.data() + i * acc.ldy, kq, Yd.data() + i * kq);
       cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, kq, static_cast<int>(rows), 1.0, Yd.data(), kq, 1.0,
                   g.YtY.data(), kq);
@@ -242,11 +249,7 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
       if (acc.amx())
         amx::project(bf16 + j0, n, cols, d, *acc.tiles, j0, Yf.data(), acc.ldy);
       else
-        parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(i1 - i0), kq, static_cast<int>(cols),
-                      1.f, P.data() + i0 * cols, static_cast<int>(cols), Qall + j0 * kq, kq, 0.f,
-                      Yf.data() + i0 * acc.ldy, static_cast<int>(acc.ldy));
-        });
+        sgemm_rows(n, kq, cols, P.data(), cols, Qall + j0 * kq, kq, Yf.data(), acc.ldy);
       parallel_for(n, 64, [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; ++i)
           for (int c = 0; c < kq; ++c) g.Y[static_cast<size_t>(i * kq + c)] += Yf[static_cast<size_t>(i * acc.ldy + c)];
