@@ -68,25 +68,12 @@ double rate(int threads, long iters) {
   return static_cast<double>(kChains) * static_cast<double>(iters) * threads / s;
 }
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tile products per second on this thread: 2 x 2 accumulators (tiles 0-3)
 // times operands in tiles 4-7, loaded from buf (64-byte aligned, `tiles` 1 KiB
 // tiles, walked in order) before every 4 products, or never if tiles == 0.
-__attribute__((target("amx-tile,amx-bf16"), noinline)) double tile_rate(const uint16_t* buf, int64_t tiles, long iters) {
-  // Static: with a stack copy, a test build of this loop (GCC 12) died of
-  // SIGILL at the first tile load, as if the stores before ldtilecfg were dropped.
-  static thread_local TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  _tile_loadconfig(&cfg);
+__attribute__((target("amx-tile,amx-bf16"), noinline)) double tile_rate(const uint16_t* buf, int64_t tiles,
+                                                                         long iters) {
+  ctscope::linalg::amx::configure_tiles();  // the caller checked amx::available()
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -175,8 +162,8 @@ int main(int argc, char** argv) {
     std::printf("%d thread%s: tdpbf16ps", threads, threads == 1 ? " " : "s");
     for (int64_t kib : {int64_t{0}, int64_t{32}, int64_t{1024}, int64_t{65536}}) {
       const double r = amx_rate(threads, kib, kib > 1024 ? amx_iters / 4 : amx_iters);
-      std::printf("%s %.0f GFLOP/s", kib == 0 ? " registers" : kib == 32 ? "; from L1" : kib == 1024 ? "; L2" : "; memory",
-                  r * 16384 / 1e9);
+      const char* from = kib == 0 ? " registers" : kib == 32 ? "; from L1" : kib == 1024 ? "; L2" : "; memory";
+      std::printf("%s %.0f GFLOP/s", from, r * 16384 / 1e9);
     }
     std::puts("");
     if (cores == 1) break;

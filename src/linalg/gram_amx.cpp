@@ -181,6 +181,10 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) void load_config() {
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;
   }
+  // GCC 12 does not model ldtilecfg as reading cfg: where this function is
+  // not inlined it dropped the stores above (a configuration of zeros, then
+  // SIGILL at the first tile instruction). The barrier keeps them.
+  asm volatile("" : : "r"(&cfg) : "memory");
   _tile_loadconfig(&cfg);
 }
 
@@ -377,6 +381,16 @@ bool available() {
 #ifdef CTSCOPE_AMX
   static const bool hw = hardware_ready();
   return hw && !env_disabled();
+#else
+  return false;
+#endif
+}
+
+bool configure_tiles() {
+#ifdef CTSCOPE_AMX
+  if (!available()) return false;
+  load_config();
+  return true;
 #else
   return false;
 #endif

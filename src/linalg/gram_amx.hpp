@@ -14,6 +14,11 @@ namespace ctscope::linalg::amx {
 // every call so tests can switch paths.
 bool available();
 
+// Loads the kernels' tile configuration (8 tiles of 16 rows x 64 bytes) on
+// the calling thread, for benchmarks that drive the tiles themselves; false
+// where AMX is not available.
+bool configure_tiles();
+
 // Side of the float accumulator the kernels need for an m x m Gram.
 inline int64_t padded(int64_t m) { return (m + 31) / 32 * 32; }
 
