@@ -26,6 +26,7 @@ struct Opts {
   std::vector<std::string> models;
   std::string models_file, json, csv, markdown, journal, html;
   bool no_svd = false, quiet = false;
+  int lanes = 0;  // 0: automatic (ct::analysis_lanes)
   ProgressMode progress = ProgressMode::Auto;
   ct::AnalysisSettings s;  // bound to the options; --no-svd and the K order settled after parsing
   report::ReportOptions view;
@@ -65,7 +66,7 @@ std::optional<ct::ModelAnalysis> analyze_one(const std::string& model, const ct:
   std::unique_ptr<ct::AnalysisJournal> journal;
   if (!o.journal.empty())
     journal = std::make_unique<ct::AnalysisJournal>(o.journal, ct::journal_identity(ck, ct::plan_analysis(ck, s).out.settings));
-  return ct::analyze_model(ck, s, bar.fn(), journal.get());
+  return ct::analyze_model(ck, s, bar.fn(), journal.get(), o.lanes);
 }
 
 // The page `ctscope report` makes of the same JSON results.
@@ -179,6 +180,13 @@ const RegisterCommand reg(
                      "settings computes only the matrices missing, e.g. after a kill, and gives the same result. "
                      "A journal of another model or other settings is refused")
           ->type_name("FILE");
+      sub.add_option("--lanes", o->lanes,
+                     "matrices analyzed side by side, each on one core (results do not depend on it). 0: one per "
+                     "core, fewer when their buffers would pass 1 GB (a 7B model runs one); svd and universal "
+                     "bases always run one. Under mpirun each rank runs one")
+          ->check(CLI::NonNegativeNumber)
+          ->type_name("N")
+          ->capture_default_str();
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",

@@ -22,6 +22,7 @@ void BasisProvider::use_pooled(std::map<int64_t, UniversalAccumulator> pooled) {
 }
 
 const FactoredBasis& BasisProvider::get(BasisKind kind, int K, const TensorInfo& t, const linalg::MatrixView& W) {
+  const std::lock_guard lock(*mu_);
   const int64_t d = t.cols();
   if (kind == BasisKind::Svd) {
     if (svd_owner_ != t.name) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -23,6 +24,9 @@ class BasisProvider {
 
   // The basis of (kind, K) for matrix t, whose data is W. References stay valid
   // for the provider's life, except svd bases: until a different matrix asks.
+  // Safe to call from several threads at once for the fixed and universal
+  // kinds (one builds a missing basis while the others wait); not for svd,
+  // whose basis the next matrix replaces.
   const FactoredBasis& get(BasisKind kind, int K, const TensorInfo& t, const linalg::MatrixView& W);
 
   // Distinct row lengths of the run's matrices (universal bases are stored once per d).
@@ -35,6 +39,7 @@ class BasisProvider {
 
  private:
   const Checkpoint& ck_;
+  std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();  // held by get (a pointer: the provider stays movable)
   std::vector<const TensorInfo*> matrices_;
   uint64_t seed_;
   std::map<std::tuple<BasisKind, int, int64_t>, FactoredBasis> shared_;  // fixed and universal

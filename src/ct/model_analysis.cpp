@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 
 #include "ct/accounting.hpp"
 #include "ct/basis_provider.hpp"
 #include "ct/stored_matrix.hpp"
+#include "linalg/blas_threads.hpp"
 #include "util/error.hpp"
 #include "util/resource_usage.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ctscope::ct {
 
@@ -244,24 +247,51 @@ ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> recor
   return out;
 }
 
-ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress,
-                            RecordStore* store) {
-  AnalysisPlan plan = plan_analysis(ck, s);
-  BasisProvider bases = plan_bases(ck, plan);
-  std::vector<MatrixRecord> records;
-  double bytes = 0;
+int analysis_lanes(const AnalysisPlan& plan, int requested) {
+  for (BasisKind b : plan.out.settings.bases)
+    if (b == BasisKind::Svd || b == BasisKind::Universal) return 1;  // per-matrix and pooled bases: in order
+  const auto jobs = static_cast<int>(std::min<size_t>(std::max<size_t>(plan.jobs.size(), 1), 1 << 20));
+  if (requested > 0) return std::min(requested, jobs);
+  const int lanes = std::min(worker_count(), jobs);
+  // Each lane holds its matrix's buffers and mapped pages: the largest, to be safe.
+  double per_lane = 0;
   for (size_t i : plan.jobs) {
     const TensorInfo& t = *plan.sel.matrices[i];
-    std::optional<MatrixRecord> known = store ? store->find(t.name) : std::nullopt;
-    if (!known) {
-      known = analyze_planned_matrix(ck, plan, bases, i);
-      bytes += static_cast<double>(t.nbytes);
-      if (store) store->add(*known);
-    }
-    records.push_back(std::move(*known));
-    if (progress) progress(records.size(), plan.jobs.size(), t.name, bytes);
+    const double m = static_cast<double>(std::min(t.rows(), t.cols()));
+    per_lane = std::max(per_lane, kLaneBytesPerGramEntry * m * m + static_cast<double>(t.nbytes));
   }
-  return finish_analysis(std::move(plan), std::move(records), bytes);
+  // One lane per core, or one lane with every core (never fewer cores at work).
+  return kLaneBaseBytes + lanes * per_lane <= kLaneMemoryBudget ? lanes : 1;
+}
+
+ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress,
+                            RecordStore* store, int lanes) {
+  AnalysisPlan plan = plan_analysis(ck, s);
+  BasisProvider bases = plan_bases(ck, plan);
+  std::vector<std::optional<MatrixRecord>> records(plan.jobs.size());
+  std::vector<size_t> todo;  // indices into plan.jobs still to compute
+  for (size_t j = 0; j < plan.jobs.size(); ++j) {
+    if (store) records[j] = store->find(plan.sel.matrices[plan.jobs[j]]->name);
+    if (!records[j]) todo.push_back(j);
+  }
+  size_t finished = plan.jobs.size() - todo.size();
+  double bytes = 0;
+  std::mutex mu;  // records, the store, the progress and its counts
+  const linalg::ScopedBlasThreads serial_blas(1);  // for every lane: they run side by side
+  parallel_tasks(static_cast<int64_t>(todo.size()), analysis_lanes(plan, lanes), [&](int64_t task, int) {
+    const size_t j = todo[static_cast<size_t>(task)];
+    const TensorInfo& t = *plan.sel.matrices[plan.jobs[j]];
+    MatrixRecord rec = analyze_planned_matrix(ck, plan, bases, plan.jobs[j]);
+    const std::lock_guard lock(mu);
+    bytes += static_cast<double>(t.nbytes);
+    if (store) store->add(rec);
+    records[j] = std::move(rec);
+    if (progress) progress(++finished, plan.jobs.size(), t.name, bytes);
+  });
+  std::vector<MatrixRecord> ordered;
+  ordered.reserve(records.size());
+  for (auto& r : records) ordered.push_back(std::move(*r));
+  return finish_analysis(std::move(plan), std::move(ordered), bytes);
 }
 
 }  // namespace ctscope::ct

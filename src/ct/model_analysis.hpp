@@ -132,8 +132,15 @@ class RecordStore {
 // Throws Error when nothing can be fitted at any K (require_fittable), or when
 // no selected matrix could be analyzed (NaN/Inf in every one). A matrix that
 // cannot be analyzed is listed in `skipped` with the reason and the run goes on.
+//
+// lanes: matrices analyzed side by side, each on one core (every matrix's
+// numbers are those of a run with one lane: see parallel_tasks). 0: as many
+// as the machine has cores, fewer where analysis_lanes says memory is short.
+// On two cores this is ~25 % faster than one matrix at a time on both cores:
+// a single matrix's stages (Gram, Krylov steps, small solves) split in two
+// pay a hand-over per step and leave one core idle in their serial parts.
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress = {},
-                            RecordStore* store = nullptr);
+                            RecordStore* store = nullptr, int lanes = 1);
 
 // analyze_model in its three steps, for runs that compute the matrices
 // elsewhere (other MPI ranks: dist/) and must give the same result: the plan
@@ -155,5 +162,18 @@ MatrixRecord analyze_planned_matrix(const Checkpoint& ck, const AnalysisPlan& pl
 // The result from records[j] of plan.jobs[j] (any process may have computed
 // them); bytes_read: what this run streamed. Throws Error when nothing was fitted.
 ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> records, double bytes_read);
+
+// Lane memory, measured on the TinyLlama shapes: the process itself ~30 MB,
+// and per lane ~24 bytes per entry of its Gram (G in double and float, the
+// packed float copy the Krylov products read, the Krylov basis and panel
+// scratch) plus the matrix's mapped pages.
+inline constexpr double kLaneBaseBytes = 64.0 * 1024 * 1024, kLaneBytesPerGramEntry = 24.0;
+inline constexpr double kLaneMemoryBudget = 1e9;  // the 1 GB a 7B analysis must stay under
+// The lanes analyze_model runs for `requested` (0: automatic): 1 for svd and
+// universal bases (per-matrix and pooled bases go in order), at most one per
+// job. Automatic: one per core when they fit kLaneMemoryBudget with the run's
+// largest matrix in every lane, else one lane using every core (TinyLlama on
+// two cores: two lanes, ~530 MB; a 7B checkpoint: one, as before, < 1 GB).
+int analysis_lanes(const AnalysisPlan& plan, int requested);
 
 }  // namespace ctscope::ct

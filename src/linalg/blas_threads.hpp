@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "util/thread_pool.hpp"
+
 namespace ctscope::linalg {
 
 // OpenBLAS's thread count when ctscope first touched it: what the user asked for
@@ -21,7 +23,13 @@ class ScopedBlasThreads {
  public:
   static constexpr int kDefault = 0;
   // n threads, or kDefault: the process's own setting.
+  // Inside a parallel region it changes nothing: the count is global, and
+  // the region's owner set it for every slice.
   explicit ScopedBlasThreads(int n) : saved_(openblas_get_num_threads()) {
+    if (in_parallel_region()) {
+      saved_ = 0;
+      return;
+    }
     const int want = n > 0 ? std::min(n, blas_threads_default()) : blas_threads_default();
     if (want != saved_) openblas_set_num_threads(want);
     else saved_ = 0;

@@ -198,9 +198,18 @@ ThreadPool& tile_pool() {
   return pool;
 }
 
-// fn(worker, workers) on every tile thread, tiles configured; returns when all are done.
+// fn(worker, workers) on every tile thread, tiles configured; returns when all
+// are done. Inside a parallel region (an analysis lane) the calling thread runs
+// every worker's share itself, in order: the same partition, so the same sums.
 template <typename Fn>
 void run_on_tiles(Fn&& fn) {
+  if (in_parallel_region()) {
+    const int n = worker_count();
+    load_config();
+    for (int w = 0; w < n; ++w) fn(w, n);
+    release();
+    return;
+  }
   const int n = tile_pool().threads();
   struct Ctx {
     Fn* fn;

@@ -4,7 +4,19 @@ namespace ctscope {
 
 namespace {
 thread_local const ThreadPool* tl_owner = nullptr;  // the pool this thread works for
+thread_local int tl_slices = 0;                     // slices of pool jobs this thread is running
+
+// One slice of a job, counted for in_parallel_region.
+void run_slice(ThreadPool::Job job, void* ctx, int w) {
+  struct Count {
+    Count() { ++tl_slices; }
+    ~Count() { --tl_slices; }
+  } count;
+  job(ctx, w);
+}
 }  // namespace
+
+bool in_parallel_region() { return tl_slices > 0; }
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { loop(i); });
@@ -37,7 +49,7 @@ bool ThreadPool::run(Job job, void* ctx, int workers, int first, bool wait) {
     ++generation_;
   }
   if (on_pool > 0) wake_.notify_all();
-  for (int w = 0; w < first; ++w) job(ctx, w);
+  for (int w = 0; w < first; ++w) run_slice(job, ctx, w);
   std::unique_lock lk(mu_);
   done_.wait(lk, [&] { return pending_ == 0; });
   return true;
@@ -56,7 +68,7 @@ void ThreadPool::loop(int i) {
     const Job job = job_;
     void* ctx = ctx_;
     lk.unlock();
-    job(ctx, w);
+    run_slice(job, ctx, w);
     lk.lock();
     if (--pending_ == 0) done_.notify_one();
   }

@@ -10,8 +10,10 @@
 // so a parallel routine may call another without oversubscribing.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -55,6 +57,12 @@ namespace detail {
 ThreadPool& loop_pool();  // worker_count() - 1 threads: the caller is worker 0
 }  // namespace detail
 
+// True while the calling thread runs a slice of a pool job (a pool thread, or
+// a caller running its own share). Work started there runs on that thread:
+// nested parallel_for does, and so do the AMX tiles and the BLAS thread count
+// (a slice must not change what the other slices' BLAS calls use).
+bool in_parallel_region();
+
 // fn(begin, end, worker) over [0, n) in contiguous slices of `grain`-multiples.
 // Slices of one call never share a worker index, so fn may keep per-worker
 // partial results indexed by `worker` (< worker_count()). Nested calls, and
@@ -80,6 +88,34 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   };
   if (!detail::loop_pool().run(slice, &ctx, workers, 1, false))
     for (int w = 0; w < workers; ++w) slice(&ctx, w);
+}
+
+// fn(task, lane) for every task in [0, tasks), handed out in order, one at a
+// time, to min(lanes, worker_count()) lanes (the caller is lane 0), each task
+// running whole on its lane: nested parallel loops inside fn run inline, in
+// the same slices they would have on the pool, so what fn computes does not
+// depend on the lanes. For jobs of uneven size that scale worse split than
+// side by side (the matrices of an analysis). The first exception stops the
+// hand-out and is rethrown here once every lane has stopped.
+template <typename Fn>
+void parallel_tasks(int64_t tasks, int lanes, Fn&& fn) {
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::exception_ptr error;
+  parallel_for(std::max(lanes, 1), 1, [&](int64_t l0, int64_t l1, int) {
+    for (int64_t lane = l0; lane < l1; ++lane)
+      for (int64_t t = next++; t < tasks && !failed; t = next++) {
+        try {
+          fn(t, static_cast<int>(lane));
+        } catch (...) {
+          const std::lock_guard lk(mu);
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+  });
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace ctscope
