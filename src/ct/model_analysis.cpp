@@ -250,9 +250,9 @@ ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> recor
 int analysis_lanes(const AnalysisPlan& plan, int requested) {
   for (BasisKind b : plan.out.settings.bases)
     if (b == BasisKind::Svd || b == BasisKind::Universal) return 1;  // per-matrix and pooled bases: in order
-  const auto jobs = static_cast<int>(std::min<size_t>(std::max<size_t>(plan.jobs.size(), 1), 1 << 20));
-  if (requested > 0) return std::min(requested, jobs);
-  const int lanes = std::min(worker_count(), jobs);
+  // More lanes than cores or matrices would only wait.
+  const int lanes = static_cast<int>(std::min<size_t>(std::max<size_t>(plan.jobs.size(), 1), worker_count()));
+  if (requested > 0) return std::min(requested, lanes);
   // Each lane holds its matrix's buffers and mapped pages: the largest, to be safe.
   double per_lane = 0;
   for (size_t i : plan.jobs) {
@@ -278,7 +278,8 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   double bytes = 0;
   std::mutex mu;  // records, the store, the progress and its counts
   const linalg::ScopedBlasThreads serial_blas(1);  // for every lane: they run side by side
-  parallel_tasks(static_cast<int64_t>(todo.size()), analysis_lanes(plan, lanes), [&](int64_t task, int) {
+  const int used = analysis_lanes(plan, lanes);
+  parallel_tasks(static_cast<int64_t>(todo.size()), used, [&](int64_t task, int) {
     const size_t j = todo[static_cast<size_t>(task)];
     const TensorInfo& t = *plan.sel.matrices[plan.jobs[j]];
     MatrixRecord rec = analyze_planned_matrix(ck, plan, bases, plan.jobs[j]);
@@ -291,7 +292,9 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   std::vector<MatrixRecord> ordered;
   ordered.reserve(records.size());
   for (auto& r : records) ordered.push_back(std::move(*r));
-  return finish_analysis(std::move(plan), std::move(ordered), bytes);
+  ModelAnalysis out = finish_analysis(std::move(plan), std::move(ordered), bytes);
+  out.lanes = used;
+  return out;
 }
 
 }  // namespace ctscope::ct

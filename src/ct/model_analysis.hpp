@@ -117,6 +117,7 @@ struct ModelAnalysis {
   uint64_t rows = 0, analyzed_params = 0;  // of every analyzed matrix (each K's own: FitAggregate, Accounting)
   std::vector<Accounting> accounting;  // same order as fits
   double wall_s = 0, peak_rss_mb = 0, flops = 0, bytes_read = 0;
+  int lanes = 1;  // matrices analyzed side by side (analyze_model's lanes)
 };
 
 // Records of matrices computed before (the run journal, --journal): a matrix
@@ -171,7 +172,7 @@ inline constexpr double kLaneBaseBytes = 64.0 * 1024 * 1024, kLaneBytesPerGramEn
 inline constexpr double kLaneMemoryBudget = 1e9;  // the 1 GB a 7B analysis must stay under
 // The lanes analyze_model runs for `requested` (0: automatic): 1 for svd and
 // universal bases (per-matrix and pooled bases go in order), at most one per
-// job. Automatic: one per core when they fit kLaneMemoryBudget with the run's
+// job and one per core (worker_count). Automatic: one per core when they fit kLaneMemoryBudget with the run's
 // largest matrix in every lane, else one lane using every core (TinyLlama on
 // two cores: two lanes, ~530 MB; a 7B checkpoint: one, as before, < 1 GB).
 int analysis_lanes(const AnalysisPlan& plan, int requested);

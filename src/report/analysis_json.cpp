@@ -109,7 +109,8 @@ nlohmann::json analysis_json(const ModelAnalysis& a) {
                    {"mean_weight_pr", a.model.mean_weight_pr()}, {"mean_stable_rank", a.model.mean_stable_rank()},
                    {"default_K", default_K}, {"fits", summary_fits}}},
       {"timing", {{"wall_s", a.wall_s}, {"peak_rss_mb", a.peak_rss_mb}, {"gflop", a.flops / 1e9},
-                  {"gflops_per_s", a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0}, {"bytes_streamed", a.bytes_read}}},
+                  {"gflops_per_s", a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0}, {"bytes_streamed", a.bytes_read},
+                  {"lanes", a.lanes}}},
   };
 }
 

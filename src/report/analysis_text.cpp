@@ -25,8 +25,9 @@ std::string header(const ModelAnalysis& a) {
 }
 
 std::string cost(const ModelAnalysis& a) {
-  return fmt::format("\n{:.1f} s wall, peak RSS {:.0f} MB, {:.1f} MB streamed, {:.1f} GFLOP/s\n", a.wall_s,
-                     a.peak_rss_mb, a.bytes_read / 1e6, a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0);
+  return fmt::format("\n{:.1f} s wall{}, peak RSS {:.0f} MB, {:.1f} MB streamed, {:.1f} GFLOP/s\n", a.wall_s,
+                     a.lanes > 1 ? fmt::format(" ({} matrices at a time)", a.lanes) : "", a.peak_rss_mb,
+                     a.bytes_read / 1e6, a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ const std::map<std::string_view, std::string_view>& glossary() {
     m["eigenvalues"] = "squared weight units (eigenvalues of the centered Gram)";
     m["rows"] = "matrix rows";
     m["peak_rss_mb"] = "MiB (2^20 bytes)";
+    m["lanes"] = "matrices analyzed side by side, each on one core (analyze --lanes)";
     m["gflop"] = "10^9 floating-point operations";
     m["gflops_per_s"] = "10^9 floating-point operations per second";
     m["ppl"] = "perplexity per scored token: exp(mean negative log-likelihood in nats)";
@@ -103,7 +104,7 @@ nlohmann::json analysis_units() {
                      "amplitude_n95_min", "amplitude_n95_max", "weight_n95", "eigenvalues", "params", "total_params",
                      "analyzed_params", "amplitude_params", "basis_params", "rows", "compression_paper",
                      "compression_analyzed", "compression_storage", "wall_s", "gram_s", "eigen_s", "fit_s",
-                     "peak_rss_mb", "gflop", "gflops_per_s", "bytes_streamed", "size_bytes", "mtime_utc"});
+                     "peak_rss_mb", "gflop", "gflops_per_s", "bytes_streamed", "lanes", "size_bytes", "mtime_utc"});
 }
 
 nlohmann::json perplexity_units() {
