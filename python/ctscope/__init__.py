@@ -96,7 +96,8 @@ def analyze(model: Union[PathLike, Checkpoint], K: Optional[Sequence[int]] = Non
             basis: Union[str, Iterable[str]] = ("gaussian",), preset: Optional[str] = None,
             include: Optional[str] = None, exclude: Optional[str] = None, spectrum: bool = False,
             svd: bool = True, seed: int = DEFAULT_SEED, progress: bool = True,
-            role: Union[None, str, Iterable[str]] = None, layers: Optional[str] = None) -> AnalysisResult:
+            role: Union[None, str, Iterable[str]] = None, layers: Optional[str] = None,
+            lanes: int = 0) -> AnalysisResult:
     """The CT analysis, as ``ctscope analyze``: fits of every selected weight row with K basis functions.
 
     model: a path (any format the CLI reads) or an open Checkpoint. K: the numbers of basis functions
@@ -107,10 +108,13 @@ def analyze(model: Union[PathLike, Checkpoint], K: Optional[Sequence[int]] = Non
     (the file's own or the canonical Hugging Face one). role: e.g. "q_proj,k_proj". layers: e.g. "0-5,10".
     spectrum: also the full eigenvalue spectrum. svd: compute the r2_svd baseline.
     progress: a progress bar on a terminal's stderr.
+    lanes: matrices analyzed side by side, one per core (0: automatic, as the CLI's --lanes; the numbers
+    do not depend on it).
     """
     Ks = sorted(set(int(k) for k in K)) if K is not None else []
     return AnalysisResult(_ctscope.analyze_json(model, Ks, _names(basis), preset, include, exclude,
-                                                _names(role) if role else [], layers, spectrum, svd, seed, progress))
+                                                _names(role) if role else [], layers, spectrum, svd, seed, progress,
+                                                int(lanes)))
 
 
 def compress(model: PathLike, output: PathLike, K: int = 64, basis: str = "gaussian", preset: Optional[str] = None,

@@ -34,6 +34,15 @@ def test_analyze_equals_cli_json(name, tmp_path):
     assert r.summary["fits"][1]["amplitude_params"] == 64 * r.summary["rows"]
 
 
+def test_lanes_give_the_numbers_of_one_lane():
+    path = str(model("stories260K.bin"))
+    one = json.loads(ctscope.analyze(path, K=[2, 8], basis="gaussian,dct,random", progress=False, lanes=1).to_json())
+    auto = json.loads(ctscope.analyze(path, K=[2, 8], basis="gaussian,dct,random", progress=False).to_json())
+    assert one["timing"]["lanes"] == 1
+    assert auto["timing"]["lanes"] == min(os.cpu_count() or 1, 16, len(auto["matrices"]))
+    assert without_timing(auto) == without_timing(one)
+
+
 def test_analyze_accepts_an_open_checkpoint_and_gives_a_dataframe():
     pd = pytest.importorskip("pandas")
     ck = ctscope.open(model("stories260K.bin"))

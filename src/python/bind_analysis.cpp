@@ -27,7 +27,8 @@ std::vector<ct::BasisKind> basis_kinds(const std::vector<std::string>& names) {
 std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std::string> bases,
                          std::optional<std::string> preset, std::optional<std::string> include,
                          std::optional<std::string> exclude, std::vector<std::string> roles,
-                         std::optional<std::string> layers, bool spectrum, bool svd, uint64_t seed, bool progress) {
+                         std::optional<std::string> layers, bool spectrum, bool svd, uint64_t seed, bool progress,
+                         int lanes) {
   std::shared_ptr<Checkpoint> ck;
   if (py::isinstance<Checkpoint>(model))
     ck = model.cast<std::shared_ptr<Checkpoint>>();
@@ -41,7 +42,7 @@ std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std:
   s.spectrum = spectrum;
   s.svd_baseline = svd;
   s.seed = seed;
-  const ct::ModelAnalysis a = without_gil([&] { return ct::analyze_model(*ck, s, interruptible_progress(progress)); });
+  const ct::ModelAnalysis a = without_gil([&] { return ct::analyze_model(*ck, s, interruptible_progress(progress), nullptr, lanes); });
   return json_text(report::analysis_json(a), 1) + "\n";
 }
 
@@ -50,7 +51,7 @@ std::string analyze_json(py::object model, std::vector<int> Ks, std::vector<std:
 void bind_analysis(py::module_& m) {
   m.def("analyze_json", &analyze_json, py::arg("model"), py::arg("K"), py::arg("basis"), py::arg("preset"),
         py::arg("include"), py::arg("exclude"), py::arg("roles"), py::arg("layers"), py::arg("spectrum"), py::arg("svd"), py::arg("seed"),
-        py::arg("progress"), "The CT analysis as the JSON text of `ctscope analyze --json` (K as given: sort it first)");
+        py::arg("progress"), py::arg("lanes"), "The CT analysis as the JSON text of `ctscope analyze --json` (K as given: sort it first)");
 }
 
 }  // namespace ctscope::python
