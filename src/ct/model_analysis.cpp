@@ -247,10 +247,6 @@ ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> recor
   return out;
 }
 
-double analysis_cost(const TensorInfo& t) {
-  return static_cast<double>(t.rows()) * static_cast<double>(t.cols()) * static_cast<double>(std::min(t.rows(), t.cols()));
-}
-
 int analysis_lanes(const AnalysisPlan& plan, int requested) {
   for (BasisKind b : plan.out.settings.bases)
     if (b == BasisKind::Svd || b == BasisKind::Universal) return 1;  // per-matrix and pooled bases: in order
@@ -278,9 +274,6 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
     if (store) records[j] = store->find(plan.sel.matrices[plan.jobs[j]]->name);
     if (!records[j]) todo.push_back(j);
   }
-  std::stable_sort(todo.begin(), todo.end(), [&](size_t a, size_t b) {
-    return analysis_cost(*plan.sel.matrices[plan.jobs[a]]) > analysis_cost(*plan.sel.matrices[plan.jobs[b]]);
-  });
   size_t finished = plan.jobs.size() - todo.size();
   double bytes = 0;
   std::mutex mu;  // records, the store, the progress and its counts

@@ -164,11 +164,6 @@ MatrixRecord analyze_planned_matrix(const Checkpoint& ck, const AnalysisPlan& pl
 // them); bytes_read: what this run streamed. Throws Error when nothing was fitted.
 ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> records, double bytes_read);
 
-// What analyzing t costs, to hand the matrices out largest first (lanes and
-// MPI ranks alike, so that none is left with a big one at the end): its Gram,
-// n d min(n, d).
-double analysis_cost(const TensorInfo& t);
-
 // Lane memory, measured on the TinyLlama shapes: the process itself ~30 MB,
 // and per lane ~24 bytes per entry of its Gram (G in double and float, the
 // packed float copy the Krylov products read, the Krylov basis and panel

@@ -260,8 +260,12 @@ class Ledger {
       if (records_[j]) ++done_;
       else pending.push_back(j);
     }
-    // The most expensive first, so that no rank is left with a big one at the end.
-    auto cost = [&](size_t j) { return ct::analysis_cost(*plan.sel.matrices[plan.jobs[j]]); };
+    // The most expensive first (the Gram: n d min(n, d)), so that no rank is left with a big one at the end.
+    auto cost = [&](size_t j) {
+      const TensorInfo& t = *plan.sel.matrices[plan.jobs[j]];
+      return static_cast<double>(t.rows()) * static_cast<double>(t.cols()) *
+             static_cast<double>(std::min(t.rows(), t.cols()));
+    };
     std::stable_sort(pending.begin(), pending.end(), [&](size_t a, size_t b) { return cost(a) > cost(b); });
     queue_.assign(pending.begin(), pending.end());
   }
