@@ -92,11 +92,12 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
 
 // fn(task, lane) for every task in [0, tasks), handed out in order, one at a
 // time, to min(lanes, worker_count()) lanes (the caller is lane 0), each task
-// running whole on its lane: nested parallel loops inside fn run inline, in
-// the same slices they would have on the pool, so what fn computes does not
-// depend on the lanes. For jobs of uneven size that scale worse split than
-// side by side (the matrices of an analysis). The first exception stops the
-// hand-out and is rethrown here once every lane has stopped.
+// running whole on its lane. With several lanes, nested parallel loops inside
+// fn run inline, in the same slices they would have on the pool, so what fn
+// computes does not depend on the lanes; with one, fn runs on the caller and
+// its loops use the pool. For jobs that scale worse split than side by side
+// (the matrices of an analysis). The first exception stops the hand-out and is
+// rethrown here once every lane has stopped.
 template <typename Fn>
 void parallel_tasks(int64_t tasks, int lanes, Fn&& fn) {
   std::atomic<int64_t> next{0};
