@@ -181,9 +181,9 @@ const RegisterCommand reg(
                      "A journal of another model or other settings is refused")
           ->type_name("FILE");
       sub.add_option("--lanes", o->lanes,
-                     "matrices analyzed side by side, each on one core (results do not depend on it). 0: one per "
-                     "core, fewer when their buffers would pass 1 GB (a 7B model runs one); svd and universal "
-                     "bases always run one. Under mpirun each rank runs one")
+                     "matrices analyzed side by side, each on one core (the numbers do not depend on it). 0: one "
+                     "per core, or one matrix at a time on every core where that many lanes' buffers would pass "
+                     "1 GB (a 7B model); svd and universal bases always run one. Under mpirun each rank runs one")
           ->check(CLI::NonNegativeNumber)
           ->type_name("N")
           ->capture_default_str();
