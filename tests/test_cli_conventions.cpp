@@ -179,6 +179,14 @@ TEST(CliConventions, NumbersAreWholeAndInRangeAsWritten) {
   expect_one_line_error(run_cli("generate " + m + " --prompt Once --seed 18446744073709551616"),
                         "--seed: 18446744073709551616 is out of range (0..18446744073709551615)");
   expect_one_line_error(run_cli("analyze " + m + " --seed 1e3"), "--seed: '1e3' is not a whole number");
+  expect_one_line_error(run_cli("analyze " + m + " --lanes 1.5"), "--lanes: '1.5' is not a whole number (0..4096)");
+  expect_one_line_error(run_cli("analyze " + m + " --lanes 4097"), "--lanes: 4097 is out of range (0..4096)");
+  expect_one_line_error(run_cli("analyze " + m + " --top -1"), "--top: '-1' is not a whole number");
+  // Real-valued bounds read as written too (not CLI11's "not in range 0.000000 to 1797...").
+  expect_one_line_error(run_cli("synth /tmp/never_synth --shard-size 0"), "--shard-size: '0' is not a number > 0");
+  expect_one_line_error(run_cli("finetune " + m + " --valid x.txt --lr -1"), "--lr: '-1' is not a number > 0");
+  expect_one_line_error(run_cli("finetune " + m + " --valid x.txt --clip nan"), "--clip: 'nan' is not a number >= 0");
+  EXPECT_FALSE(fs::exists("/tmp/never_synth"));
   // The largest values are accepted as written.
   const auto r = run_cli("generate " + m + " --prompt Once -n 3 --temperature 1 --seed 18446744073709551615 -q");
   EXPECT_EQ(r.code, 0) << r.err;

@@ -172,21 +172,16 @@ const RegisterCommand reg(
                                              "basis, largest K, best first), weight_pr (largest first), name")
           ->check(CLI::IsMember(report::per_matrix_sort_keys()))
           ->capture_default_str();
-      sub.add_option("--top", o->view.top, "show only the first N rows of the --per-matrix table (0: all)")
-          ->check(CLI::NonNegativeNumber)
-          ->capture_default_str();
+      add_count_option(sub, "--top", o->view.top, 1 << 30, "show only the first N rows of the --per-matrix table (0: all)");
       sub.add_option("--journal", o->journal,
                      "append each finished matrix to FILE (fsync'ed); a rerun with the same FILE, model and "
                      "settings computes only the matrices missing, e.g. after a kill, and gives the same result. "
                      "A journal of another model or other settings is refused")
           ->type_name("FILE");
-      sub.add_option("--lanes", o->lanes,
-                     "matrices analyzed side by side, each on one core (the numbers do not depend on it). 0: one "
-                     "per core, or one matrix at a time on every core where that many lanes' buffers would pass "
-                     "1 GB (a 7B model); svd and universal bases always run one. Under mpirun each rank runs one")
-          ->check(CLI::NonNegativeNumber)
-          ->type_name("N")
-          ->capture_default_str();
+      add_count_option(sub, "--lanes", o->lanes, 4096,
+                       "matrices analyzed side by side, each on one core (the numbers do not depend on it). 0: one "
+                       "per core, or one matrix at a time on every core where that many lanes' buffers would pass "
+                       "1 GB (a 7B model); svd and universal bases always run one. Under mpirun each rank runs one");
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",

@@ -80,7 +80,7 @@ const RegisterCommand reg("synth", "Write a deterministic synthetic Llama checkp
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   add_seed_option(sub, o->seed, "random seed (same seed, same bytes)");
   sub.add_option("--shard-size", o->shard_size, "write shards of at most this many bytes + model.safetensors.index.json")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   sub.add_flag("--list", o->list, "list the presets and exit");
   add_quiet_option(sub, o->quiet);
   add_progress_option(sub, o->progress);

@@ -85,6 +85,8 @@ uint64_t parse_whole_number(const std::string& flag, const std::string& s, uint6
 // --ctx in 4..kMaxCtx (an Error while parsing otherwise); ctx holds the default.
 inline constexpr uint64_t kMaxCtx = uint64_t{1} << 24;
 void add_ctx_option(CLI::App& sub, int64_t& ctx);
+// A whole number in 0..hi, checked while parsing like --ctx ("'1.5' is not a whole number (0..hi)").
+CLI::Option* add_count_option(CLI::App& sub, const std::string& flag, int& value, int hi, const std::string& help);
 // --preset, --include, --exclude, --role and --layers into s; `verb` says what happens
 // to the selected tensors ("analyze", "fit").
 void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb);
@@ -115,6 +117,11 @@ CLI::Validator names_to(std::map<std::string, E> names, const std::string& what)
       },
       what);
 }
+
+// A number >= 0 (or > 0): the error reads "'x' is not a number >= 0" (CLI11's
+// own NonNegativeNumber prints the whole range of a double instead).
+CLI::Validator non_negative_number();
+CLI::Validator positive_number();
 
 // Ks sorted, each once (the order of --K does not matter).
 std::vector<int> sorted_unique(std::vector<int> Ks);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 
@@ -111,6 +113,22 @@ std::string examples(std::initializer_list<std::string> lines) {
   return s;
 }
 
+namespace {
+CLI::Validator number_at_least(bool zero_allowed) {
+  return CLI::Validator(
+      [zero_allowed](const std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        const bool ok = !s.empty() && end == s.c_str() + s.size() && std::isfinite(v) && (zero_allowed ? v >= 0 : v > 0);
+        return ok ? "" : "'" + s + "' is not a number " + (zero_allowed ? ">= 0" : "> 0");
+      },
+      zero_allowed ? "NONNEGATIVE" : "POSITIVE");
+}
+}  // namespace
+
+CLI::Validator non_negative_number() { return number_at_least(true); }
+CLI::Validator positive_number() { return number_at_least(false); }
+
 std::vector<int> sorted_unique(std::vector<int> Ks) {
   std::sort(Ks.begin(), Ks.end());
   Ks.erase(std::unique(Ks.begin(), Ks.end()), Ks.end());
@@ -187,6 +205,18 @@ void add_ctx_option(CLI::App& sub, int64_t& ctx) {
          [&ctx](const std::string& v) { ctx = static_cast<int64_t>(parse_whole_number("--ctx", v, 4, kMaxCtx)); },
          fmt::format("context (chunk) length, 4..{}; the second half of each chunk is scored", kMaxCtx))
       ->default_str(std::to_string(ctx));
+}
+
+CLI::Option* add_count_option(CLI::App& sub, const std::string& flag, int& value, int hi, const std::string& help) {
+  return sub
+      .add_option_function<std::string>(
+          flag,
+          [&value, flag, hi](const std::string& v) {
+            value = static_cast<int>(parse_whole_number(flag, v, 0, static_cast<uint64_t>(hi)));
+          },
+          help)
+      ->type_name("N")
+      ->default_str(std::to_string(value));
 }
 
 void add_selection_options(CLI::App& sub, ct::TensorSelection& s, const std::string& verb) {

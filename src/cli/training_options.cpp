@@ -20,7 +20,7 @@ void add_training_options(CLI::App& sub, TrainingOptions& o) {
   sub.add_option("--teacher", o.in.teacher, "the model to distill from (usually the original); also validation's reference");
   sub.add_option("--distill-weight", o.distill_weight,
                  "weight of KL(teacher || student) in the loss (default: 1 with --teacher, else 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   sub.add_option("--ref", o.in.reference, "the model validation's KL and top-1 are measured against (default: --teacher)");
   auto& r = o.s.run;
   sub.add_option("--steps", r.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{100000000}));
@@ -30,10 +30,10 @@ void add_training_options(CLI::App& sub, TrainingOptions& o) {
   sub.add_option("--accumulate", r.accumulate, "micro-batches per optimizer step (gradient accumulation)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
-  sub.add_option("--lr", r.schedule.lr, "peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  sub.add_option("--lr", r.schedule.lr, "peak learning rate")->capture_default_str()->check(positive_number());
   sub.add_option("--min-lr", r.schedule.min_lr, "learning rate at the last step (cosine decay from --lr)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   sub.add_option("--warmup", r.schedule.warmup, "steps of linear warmup to --lr")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
@@ -42,10 +42,10 @@ void add_training_options(CLI::App& sub, TrainingOptions& o) {
       ->check(CLI::IsMember({"adamw", "sgd"}));
   sub.add_option("--weight-decay", r.optimizer.weight_decay, "decoupled weight decay of matrices (not norms)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   sub.add_option("--clip", r.clip, "clip the global gradient norm to this (0: no clipping)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   add_seed_option(sub, o.s.seed, "seed of the order of training windows, of LoRA's init and of teacher samples");
   sub.add_option("--eval-every", o.s.eval_every, "validate every N steps (0: before and after only)")
       ->capture_default_str()
