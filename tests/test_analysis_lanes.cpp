@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <mutex>
 #include <random>
@@ -18,6 +20,7 @@
 #include "io/dtype.hpp"
 #include "io/safetensors_writer.hpp"
 #include "test_support.hpp"
+#include "util/in_flight_budget.hpp"
 #include "util/thread_pool.hpp"
 
 using namespace ctscope;
@@ -110,6 +113,28 @@ TEST(ParallelTasks, TheFirstExceptionStopsTheHandOutAndIsRethrown) {
   parallel_tasks(0, 2, [&](int64_t, int) { FAIL() << "no task to run"; });
 }
 
+TEST(InFlightBudget, ATaskThatWouldPassTheCapWaitsAndOneAloneAlwaysGoes) {
+  InFlightBudget budget(10);
+  budget.acquire(25);  // alone: goes, though over the cap
+  std::atomic<bool> second_in{false};
+  std::thread other([&] {
+    budget.acquire(4);
+    second_in = true;
+    budget.release(4);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(second_in) << "25 + 4 passes the cap of 10: the second must wait";
+  budget.release(25);
+  other.join();
+  EXPECT_TRUE(second_in);
+  budget.acquire(6);
+  budget.acquire(4);  // 6 + 4 = the cap: both hold at once
+  EXPECT_EQ(budget.held(), 10);
+  budget.release(6);
+  budget.release(4);
+  EXPECT_EQ(budget.held(), 0);
+}
+
 TEST(AnalysisLanes, SideBySideGivesTheNumbersOfOneAtATime) {
   TempDir dir("lanes");
   const std::string model = lanes_model(dir).string();
@@ -141,14 +166,17 @@ TEST(AnalysisLanes, AutomaticLanesStayWithinTheMemoryBudget) {
     t.nbytes = static_cast<uint64_t>(n * d * 2);
     return t;
   };
-  const TensorInfo tinyllama = matrix(5632, 2048), llama7b = matrix(11008, 4096);
+  const TensorInfo tinyllama = matrix(5632, 2048), llama7b = matrix(32000, 4096), llama70b = matrix(28672, 8192);
   plan.sel.matrices = {&tinyllama, &tinyllama, &tinyllama};
   plan.jobs = {0, 1, 2};
   EXPECT_EQ(ct::analysis_lanes(plan, 0), std::min(3, worker_count()));
   EXPECT_EQ(ct::analysis_lanes(plan, 5), std::min(3, worker_count())) << "at most one lane per matrix and per core";
+  // 7B on two cores: 2 x 18 bytes x 4096^2 of lane buffers and the 262 MB
+  // vocabulary matrix fit 1 GB.
   plan.sel.matrices = {&tinyllama, &llama7b, &tinyllama};
-  // Two 4096-sided lanes: 2 x (16 bytes x 4096^2 of Grams, the Krylov basis,
-  // scratch and the 90 MB matrix) > 1 GiB.
+  EXPECT_EQ(ct::analysis_lanes(plan, 0), std::min(2, worker_count()));
+  // An 8192-sided Gram's lane alone holds ~1.07 GB: one lane, every core.
+  plan.sel.matrices = {&tinyllama, &llama70b, &tinyllama};
   EXPECT_EQ(ct::analysis_lanes(plan, 0), 1);
   EXPECT_EQ(ct::analysis_lanes(plan, 2), std::min(2, worker_count())) << "an explicit count is the user's call";
   plan.sel.matrices = {&tinyllama, &tinyllama, &tinyllama};

@@ -1,6 +1,7 @@
 #include "ct/model_analysis.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 
@@ -9,6 +10,7 @@
 #include "ct/stored_matrix.hpp"
 #include "linalg/blas_threads.hpp"
 #include "util/error.hpp"
+#include "util/in_flight_budget.hpp"
 #include "util/resource_usage.hpp"
 #include "util/thread_pool.hpp"
 
@@ -247,21 +249,37 @@ ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> recor
   return out;
 }
 
+namespace {
+
+// What a lane keeps (its buffers, sized by the largest Gram it has met) and
+// the largest matrix it reads.
+struct LaneMemory {
+  double buffers = 0, largest_matrix = 0;
+};
+LaneMemory lane_memory(const AnalysisPlan& plan) {
+  LaneMemory l;
+  for (size_t i : plan.jobs) {
+    const TensorInfo& t = *plan.sel.matrices[i];
+    const double m = static_cast<double>(std::min(t.rows(), t.cols()));
+    l.buffers = std::max(l.buffers, kLaneBytesPerGramEntry * m * m);
+    l.largest_matrix = std::max(l.largest_matrix, static_cast<double>(t.nbytes));
+  }
+  return l;
+}
+
+}  // namespace
+
 int analysis_lanes(const AnalysisPlan& plan, int requested) {
   for (BasisKind b : plan.out.settings.bases)
     if (b == BasisKind::Svd || b == BasisKind::Universal) return 1;  // per-matrix and pooled bases: in order
   // More lanes than cores or matrices would only wait.
   const int lanes = static_cast<int>(std::min<size_t>(std::max<size_t>(plan.jobs.size(), 1), worker_count()));
   if (requested > 0) return std::min(requested, lanes);
-  // Each lane holds its matrix's buffers and mapped pages: the largest, to be safe.
-  double per_lane = 0;
-  for (size_t i : plan.jobs) {
-    const TensorInfo& t = *plan.sel.matrices[i];
-    const double m = static_cast<double>(std::min(t.rows(), t.cols()));
-    per_lane = std::max(per_lane, kLaneBytesPerGramEntry * m * m + static_cast<double>(t.nbytes));
-  }
-  // One lane per core, or one lane with every core (never fewer cores at work).
-  return kLaneBaseBytes + lanes * per_lane <= kLaneMemoryBudget ? lanes : 1;
+  // One lane per core where every lane's buffers and the largest matrix fit
+  // (analyze_model holds the matrices in flight to the rest), else one lane
+  // with every core: never fewer cores at work.
+  const LaneMemory l = lane_memory(plan);
+  return kLaneBaseBytes + lanes * l.buffers + l.largest_matrix <= kLaneMemoryBudget ? lanes : 1;
 }
 
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress,
@@ -279,9 +297,19 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   std::mutex mu;  // records, the store, the progress and its counts
   const linalg::ScopedBlasThreads serial_blas(1);  // for every lane: they run side by side
   const int used = analysis_lanes(plan, lanes);
+  // Automatic lanes keep the matrices being read within what the budget leaves.
+  const double cap = lanes > 0 ? INFINITY : kLaneMemoryBudget - kLaneBaseBytes - used * lane_memory(plan).buffers;
+  InFlightBudget in_flight(cap);
   parallel_tasks(static_cast<int64_t>(todo.size()), used, [&](int64_t task, int) {
     const size_t j = todo[static_cast<size_t>(task)];
     const TensorInfo& t = *plan.sel.matrices[plan.jobs[j]];
+    const auto nbytes = static_cast<double>(t.nbytes);
+    in_flight.acquire(nbytes);
+    struct Release {
+      InFlightBudget& gate;
+      double bytes;
+      ~Release() { gate.release(bytes); }
+    } release{in_flight, nbytes};
     MatrixRecord rec = analyze_planned_matrix(ck, plan, bases, plan.jobs[j]);
     const std::lock_guard lock(mu);
     bytes += static_cast<double>(t.nbytes);

@@ -164,18 +164,21 @@ MatrixRecord analyze_planned_matrix(const Checkpoint& ck, const AnalysisPlan& pl
 // them); bytes_read: what this run streamed. Throws Error when nothing was fitted.
 ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> records, double bytes_read);
 
-// Lane memory, measured on the TinyLlama shapes (peak RSS 262 MB with one
-// lane, 370 MB with two): the process ~30 MB, and per lane ~24 bytes per
-// entry of its Gram (G in double and float, the packed float copy the Krylov
-// products read, the Krylov basis, panel scratch) plus its matrix's pages.
-inline constexpr double kLaneBaseBytes = 64.0 * 1024 * 1024, kLaneBytesPerGramEntry = 24.0;
+// Lane memory, measured (peak RSS: TinyLlama 233 MB with one lane, 313 MB
+// with two; 7B 810-896 MiB with two): the process ~30 MB, per lane ~14-17
+// bytes per entry of the largest Gram it met (the upper triangles of G in
+// double and float, the packed float copy the Krylov products read, the
+// Krylov columns in use, panel scratch), plus the pages of the matrices in
+// flight. 18 leaves a margin.
+inline constexpr double kLaneBaseBytes = 64.0 * 1024 * 1024, kLaneBytesPerGramEntry = 18.0;
 inline constexpr double kLaneMemoryBudget = 1e9;  // the 1 GB a 7B analysis must stay under
 // The lanes analyze_model runs for `requested` (0: automatic): 1 for svd and
 // universal bases (per-matrix and pooled bases go in order), at most one per
-// job and one per core (worker_count). Automatic: one per core when that many
-// fit kLaneMemoryBudget with the run's largest matrix in each, else one lane
-// with every core (never fewer cores at work). TinyLlama on two cores: two
-// lanes; a 7B checkpoint: one (two measured 1038 MiB).
+// job and one per core (worker_count). Automatic: one per core when their
+// buffers and the run's largest matrix fit kLaneMemoryBudget (analyze_model
+// then holds the matrices in flight to what is left), else one lane with
+// every core (never fewer cores at work). Two cores: TinyLlama and 7B both
+// get two lanes.
 int analysis_lanes(const AnalysisPlan& plan, int requested);
 
 }  // namespace ctscope::ct

@@ -10,6 +10,7 @@
 #include "linalg/gram_bf16dot.hpp"
 #include "util/error.hpp"
 #include "util/thread_pool.hpp"
+#include "util/zero_pages.hpp"
 
 namespace ctscope::linalg {
 
@@ -18,6 +19,15 @@ namespace {
 constexpr size_t kPanelBytes = size_t{4} << 20;  // float panel: fits in L2+L3 share, big enough for SYRK
 constexpr int64_t kFlushDepth = 4096;           // rows (or columns) summed in float before going to double
 constexpr size_t kBf16PanelBytes = size_t{4} << 20;  // BF16 panel per AMX or dot-product call: deep enough (1024 rows at d = 2048) that G's float blocks, streamed from L3, are loaded and stored once per 32 k-steps
+
+// Row i of a row-major buffer (rows x ld) left of its diagonal block of side
+// blk, [0, i / blk * blk): zeros never read or written (G and Gf hold upper
+// triangles), handed back to the system.
+template <typename T>
+void discard_left_of_blocks(T* buf, int64_t rows, int64_t ld, int64_t blk) {
+  for (int64_t i = 0; i < rows; ++i)
+    discard_zero_pages(buf + i * ld, static_cast<size_t>(i / blk * blk) * sizeof(T));
+}
 
 // Column sums, sum and sum of squares of a rows x cols float panel (leading
 // dimension ld), in double. (The AMX path takes them while packing.)
@@ -299,11 +309,17 @@ void one_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gra
   acc.ldf = acc.amx() ? amx::padded(m) : m;
   acc.blk = acc.amx() ? 32 : acc.kernel == Kernel::avx512bf16 ? bf16dot::kBlock : 1;
   // G is written by the first flush; Gf's upper triangle is zero after every
-  // completed pass, so a same-sized reuse needs no clearing either.
-  g.G.resize(static_cast<size_t>(m * m));
+  // completed pass, so a same-sized reuse needs no clearing either. Neither
+  // lower triangle is ever touched: its pages go back (half of ~200 MB at m = 4096).
+  if (g.G.size() != static_cast<size_t>(m * m)) {
+    g.G.resize(static_cast<size_t>(m * m));
+    discard_left_of_blocks(g.G.data(), m, m, 1);
+  }
   g.colsum.assign(static_cast<size_t>(W.d), 0.0);
-  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(acc.ldf * acc.ldf))
+  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(acc.ldf * acc.ldf)) {
     g.Gf.assign(static_cast<size_t>(acc.ldf * acc.ldf), 0.f);
+    discard_left_of_blocks(g.Gf.data(), acc.ldf, acc.ldf, acc.blk);
+  }
   g.gf_clean = false;
   static thread_local amx::Scratch scratch;
   static thread_local amx::ProjectionTiles tiles;

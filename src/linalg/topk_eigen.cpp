@@ -12,6 +12,7 @@
 #include "linalg/sym_product.hpp"
 #include "util/error.hpp"
 #include "util/thread_pool.hpp"
+#include "util/zero_pages.hpp"
 
 namespace ctscope::linalg {
 
@@ -176,6 +177,14 @@ std::vector<double> band_ritz_values(const std::vector<double>& S, int ld, int s
   return w;
 }
 
+// v at least n long; new zeros are handed back to the system until written.
+template <typename T>
+void grow_untouched(std::vector<T>& v, size_t n) {
+  if (v.size() >= n) return;
+  v.resize(n);
+  discard_zero_pages(v.data(), v.size() * sizeof(T));
+}
+
 // The block Lanczos state: Krylov basis V (m x s, col-major), the projected
 // matrix T = V^T M V (col-major, leading dimension ldt), the float tiles of M,
 // and V's components along the centering vectors u and w.
@@ -199,10 +208,11 @@ struct Lanczos {
     Xf.assign(static_cast<size_t>(packed.padded()) * b, 0.0f);
     Zf.resize(Xf.size());
     Z.resize(static_cast<size_t>(m) * b);
-    // Only the columns in use are ever written or read.
-    if (V.size() < static_cast<size_t>(m) * (smax + b)) V.resize(static_cast<size_t>(m) * (smax + b));
-    if (Vf.size() < V.size()) Vf.resize(V.size());
-    if (T.size() < static_cast<size_t>(ldt) * ldt) T.resize(static_cast<size_t>(ldt) * ldt);
+    // Only the columns in use are ever written or read, so the rest of a
+    // buffer sized for smax (K = 64 settles at ~230 of 1024) stays out of memory.
+    grow_untouched(V, static_cast<size_t>(m) * (smax + b));
+    grow_untouched(Vf, V.size());
+    grow_untouched(T, static_cast<size_t>(ldt) * ldt);
   }
 
   // The first block: u (normalized) and random directions, orthonormalized,
