@@ -181,7 +181,8 @@ const RegisterCommand reg(
       add_count_option(sub, "--lanes", o->lanes, 4096,
                        "matrices analyzed side by side, each on one core (the numbers do not depend on it). 0: one "
                        "per core, or one matrix at a time on every core where that many lanes' buffers would pass "
-                       "1 GB (a 7B model); svd and universal bases always run one. Under mpirun each rank runs one");
+                       "1 GB (Grams of side 8192, 70B); svd and universal bases always run one. Under mpirun each "
+                       "rank runs one");
       add_quiet_option(sub, o->quiet);
       add_progress_option(sub, o->progress);
       sub.footer(examples({"ctscope analyze model.gguf --K 8,64 --basis gaussian,svd --json result.json",
