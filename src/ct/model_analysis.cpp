@@ -312,7 +312,7 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
     } release{in_flight, nbytes};
     MatrixRecord rec = analyze_planned_matrix(ck, plan, bases, plan.jobs[j]);
     const std::lock_guard lock(mu);
-    bytes += static_cast<double>(t.nbytes);
+    bytes += nbytes;
     if (store) store->add(rec);
     records[j] = std::move(rec);
     if (progress) progress(++finished, plan.jobs.size(), t.name, bytes);
