@@ -111,6 +111,20 @@ struct CenteredTraces {
   Centering cen;
   double trc = 0, trc2 = 0;  // tr Mc, tr Mc^2
 };
+
+// G x for the pass's symmetric G (upper triangle), x of length m. DSYMV works
+// on copies with 8 spare elements: OpenBLAS's Prescott DSYMV kernel reads up to
+// 4 past the end of its vectors (under ASan a 320-byte vector ending a mapped
+// page made that a SEGV).
+std::vector<double> gram_times(const GramPass& g, const std::vector<double>& x) {
+  const int64_t m = g.m;
+  const int mi = static_cast<int>(m);
+  std::vector<double> xs(static_cast<size_t>(m) + 8, 0.0), y(static_cast<size_t>(m) + 8, 0.0);
+  std::copy_n(x.begin(), m, xs.begin());
+  cblas_dsymv(CblasRowMajor, CblasUpper, mi, 1.0, g.G.data(), mi, xs.data(), 1, 0.0, y.data(), 1);
+  y.resize(static_cast<size_t>(m));
+  return y;
+}
 CenteredTraces centered_traces(const GramPass& g, int64_t n, int64_t d) {
   const int64_t m = g.m;
   const int mi = static_cast<int>(m);
@@ -135,18 +149,16 @@ CenteredTraces centered_traces(const GramPass& g, int64_t n, int64_t d) {
   CenteredTraces t;
   Centering& cen = t.cen;
   if (g.row_gram) {
-    std::vector<double> Gu(static_cast<size_t>(m));
     cen.u.resize(d);
     for (int64_t j = 0; j < d; ++j) cen.u[j] = g.colsum[j] / std::sqrt(nn);
     cen.gamma = -1;
-    cblas_dsymv(CblasRowMajor, CblasUpper, mi, 1.0, g.G.data(), mi, cen.u.data(), 1, 0.0, Gu.data(), 1);
+    const std::vector<double> Gu = gram_times(g, cen.u);
     const double uu = cblas_ddot(mi, cen.u.data(), 1, cen.u.data(), 1), uGu = cblas_ddot(mi, cen.u.data(), 1, Gu.data(), 1);
     t.trc = trg - uu;
     t.trc2 = fro2 - 2 * uGu + uu * uu;
   } else {
     cen.u.assign(n, 1.0 / std::sqrt(nn));
-    cen.w.resize(n);
-    cblas_dsymv(CblasRowMajor, CblasUpper, mi, 1.0, g.G.data(), mi, cen.u.data(), 1, 0.0, cen.w.data(), 1);
+    cen.w = gram_times(g, cen.u);
     cen.gamma = cblas_ddot(mi, cen.u.data(), 1, cen.w.data(), 1);
     t.trc = trg - cen.gamma;
     t.trc2 = fro2 - 2 * cblas_ddot(mi, cen.w.data(), 1, cen.w.data(), 1) + cen.gamma * cen.gamma;
