@@ -3,7 +3,8 @@
 // back; nested parallel loops inside a task run inline in the slices they
 // would have on the pool; and so `analyze --lanes 2` gives exactly (bit for
 // bit) the numbers of `--lanes 1` on every Gram path (AMX where the CPU has
-// it, SSYRK with CTSCOPE_NO_AMX=1), including the Lanczos one (sides > 512).
+// it, the AVX-512 BF16 dot products where it has those, SSYRK), including the
+// Lanczos one (sides > 512).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -141,7 +142,7 @@ TEST(InFlightBudget, ATaskThatWouldPassTheCapWaitsAndOneAloneAlwaysGoes) {
 TEST(AnalysisLanes, SideBySideGivesTheNumbersOfOneAtATime) {
   TempDir dir("lanes");
   const std::string model = lanes_model(dir).string();
-  for (const std::string env : {"", "CTSCOPE_NO_AMX=1"}) {
+  for (const std::string env : {"", "CTSCOPE_NO_AMX=1 CTSCOPE_AVX512BF16=1", "CTSCOPE_NO_AMX=1 CTSCOPE_AVX512BF16=0"}) {
     const std::string args = "analyze " + model + " --K 8,32 --basis gaussian,dct,random -q --json ";
     const CliRun one = run_cli(args + (dir / "one.json").string() + " --lanes 1", env);
     ASSERT_EQ(one.code, 0) << one.err;

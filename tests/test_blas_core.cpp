@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -116,4 +117,23 @@ TEST(BlasCore, CliCorrectsAForcedGenericCoreWithTheSameResults) {
     for (size_t k = 0; k < a[i]["fits"].size(); ++k)
       EXPECT_NEAR(a[i]["fits"][k]["r2"].get<double>(), b[i]["fits"][k]["r2"].get<double>(), 1e-6) << i << "," << k;
   }
+}
+
+// cpuid, read by hand in util/cpu_features, against what the kernel read of
+// the same CPU (/proc/cpuinfo: vendor_id and flags), where there is one.
+TEST(CpuFeatures, AgreeWithProcCpuinfo) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, vendor, flags;
+  while (std::getline(in, line) && (vendor.empty() || flags.empty())) {
+    if (line.rfind("vendor_id", 0) == 0) vendor = line.substr(line.find(':') + 2);
+    if (line.rfind("flags", 0) == 0) flags = line.substr(line.find(':') + 1) + ' ';  // " f1 f2 ... fn "
+  }
+  if (vendor.empty() || flags.empty()) GTEST_SKIP() << "no x86 /proc/cpuinfo here";
+  const CpuFeatures& f = cpu_features();
+  auto has = [&](const std::string& flag) { return flags.find(' ' + flag + ' ') != std::string::npos; };
+  EXPECT_EQ(f.amd, vendor == "AuthenticAMD") << vendor;
+  EXPECT_EQ(f.avx2_fma, has("avx2") && has("fma"));
+  EXPECT_EQ(f.avx512, has("avx512f") && has("avx512dq") && has("avx512bw") && has("avx512vl"));
+  EXPECT_EQ(f.avx512_bf16, f.avx512 && has("avx512_bf16"));
+  EXPECT_EQ(f.amx_bf16, has("amx_tile") && has("amx_bf16"));
 }

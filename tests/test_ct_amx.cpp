@@ -23,11 +23,17 @@ using ctscope::test_support::random_bf16;
 
 namespace {
 
-// Sets CTSCOPE_NO_AMX for its lifetime: the SSYRK path (the opt-in dot-product
-// kernel, CTSCOPE_AVX512BF16, is test_gram_bf16dot's).
+// Sets CTSCOPE_NO_AMX=1 and CTSCOPE_AVX512BF16=0 for its lifetime: the SSYRK
+// path (the dot-product kernel is test_gram_bf16dot's).
 struct NoAmx {
-  NoAmx() { setenv("CTSCOPE_NO_AMX", "1", 1); }
-  ~NoAmx() { unsetenv("CTSCOPE_NO_AMX"); }
+  NoAmx() {
+    setenv("CTSCOPE_NO_AMX", "1", 1);
+    setenv("CTSCOPE_AVX512BF16", "0", 1);
+  }
+  ~NoAmx() {
+    unsetenv("CTSCOPE_NO_AMX");
+    unsetenv("CTSCOPE_AVX512BF16");
+  }
 };
 
 bool amx_or_skip() {

@@ -32,7 +32,7 @@ class Path {
   enum Kind { avx512bf16, portable };
   explicit Path(Kind k) {
     setenv("CTSCOPE_NO_AMX", "1", 1);
-    if (k == avx512bf16) setenv("CTSCOPE_AVX512BF16", "1", 1);
+    setenv("CTSCOPE_AVX512BF16", k == avx512bf16 ? "1" : "0", 1);
   }
   ~Path() {
     unsetenv("CTSCOPE_NO_AMX");
@@ -181,11 +181,20 @@ TEST(GramBf16Dot, KernelAccumulatesWithinItsBlocks) {
                   128 * std::ldexp(1.0, -24) * rw.absG[i * mw + j] + 1e-30);
 }
 
-// The kernel is opt-in (CTSCOPE_AVX512BF16=1), read on every call.
-TEST(GramBf16Dot, KernelIsOptIn) {
+// The kernel is the default on AMD CPUs that have it; CTSCOPE_AVX512BF16=1 or
+// =0 overrides, read on every call.
+TEST(GramBf16Dot, KernelIsChosenByVendorOrEnvironment) {
+  const CpuFeatures& cpu = cpu_features();
   {
     Path on(Path::avx512bf16);
-    EXPECT_EQ(bf16dot::available(), cpu_features().avx512_bf16);
+    EXPECT_EQ(bf16dot::available(), cpu.avx512_bf16);
   }
-  EXPECT_FALSE(bf16dot::available());
+  {
+    Path off(Path::portable);
+    EXPECT_FALSE(bf16dot::available());
+  }
+  EXPECT_EQ(bf16dot::available(), cpu.avx512_bf16 && cpu.amd);
+  setenv("CTSCOPE_AVX512BF16", "", 1);  // empty: as if unset
+  EXPECT_EQ(bf16dot::available(), cpu.avx512_bf16 && cpu.amd);
+  unsetenv("CTSCOPE_AVX512BF16");
 }

@@ -130,7 +130,7 @@ void ssyrk_split(bool trans, int64_t m, int64_t k, const float* P, int64_t ldp, 
 // (and the switches allow), everything else SSYRK on float.
 enum class Kernel {
   amx,         // BF16 as stored, AMX tiles (gram_amx); off with CTSCOPE_NO_AMX=1
-  avx512bf16,  // BF16 as stored, AVX-512 BF16 dot products (gram_bf16dot); on with CTSCOPE_AVX512BF16=1 (opt-in: slower than SSYRK so far)
+  avx512bf16,  // BF16 as stored, AVX-512 BF16 dot products (gram_bf16dot): AMD by default, CTSCOPE_AVX512BF16=1|0 forces
   ssyrk,       // converted to float, OpenBLAS SSYRK: the portable path
 };
 

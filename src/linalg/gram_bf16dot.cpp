@@ -12,9 +12,11 @@ namespace ctscope::linalg::bf16dot {
 
 namespace {
 
-bool env_opted_in() {
+// CTSCOPE_AVX512BF16: "0" off, any other value on, unset: the CPU's default.
+bool chosen(bool by_default) {
   const char* e = std::getenv("CTSCOPE_AVX512BF16");
-  return e && *e && std::strcmp(e, "0") != 0;
+  if (!e || !*e) return by_default;
+  return std::strcmp(e, "0") != 0;
 }
 
 #ifdef CTSCOPE_BF16_SIMD
@@ -190,7 +192,10 @@ void gram(bool, const uint16_t*, int64_t, int64_t, int64_t, float*, int64_t, Scr
 
 }  // namespace
 
-bool available() { return cpu_features().avx512_bf16 && env_opted_in(); }
+bool available() {
+  const CpuFeatures& cpu = cpu_features();
+  return cpu.avx512_bf16 && chosen(cpu.amd);
+}
 
 void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
   gram(true, X, m, k, ld, G, ldg, s, st);

@@ -15,12 +15,14 @@
 
 namespace ctscope::linalg::bf16dot {
 
-// The CPU has AVX512_BF16 (with the OS saving zmm state) and the user opted in
-// with CTSCOPE_AVX512BF16=1. Opt-in because it measures slower than OpenBLAS
-// SSYRK on float panels (0.27 against 0.75 of SGEMM on a 5632 x 2048 BF16
-// matrix, Emerald Rapids, bench_gram): until it is tuned, SSYRK is the default
-// where AMX is absent. The environment is read on every call so tests and
-// benchmarks can switch paths.
+// The CPU has AVX512_BF16 (with the OS saving zmm state) and the kernel is
+// chosen: by default on AMD (Zen 4 and 5 run VDPBF16PS, 32 products, at the
+// rate of an FMA, 16: 396 against 213 GFLOP/s a core on a Zen 5 EPYC,
+// bench_peak; the kernel 2.5x OpenBLAS SSYRK there, bench_gram), off on Intel
+// (Cooper Lake, Sapphire and Emerald Rapids issue it at half the FMA rate:
+// 0.27 of SGEMM against SSYRK's 0.75 on Emerald Rapids, where AMX does the
+// work anyway). CTSCOPE_AVX512BF16=1 forces it on, =0 off. The environment is
+// read on every call so tests and benchmarks can switch paths.
 bool available();
 
 // Side of the blocks on the diagonal whose lower halves the kernels write too
