@@ -308,15 +308,21 @@ void one_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gra
   const ScopedBlasThreads blas_threads(1);
   acc.ldf = acc.amx() ? amx::padded(m) : m;
   acc.blk = acc.amx() ? 32 : acc.kernel == Kernel::avx512bf16 ? bf16dot::kBlock : 1;
-  // G is written by the first flush; Gf's upper triangle is zero after every
-  // completed pass, so a same-sized reuse needs no clearing either. Neither
-  // lower triangle is ever touched: its pages go back (half of ~200 MB at m = 4096).
-  if (g.G.size() != static_cast<size_t>(m * m)) {
+  // G is written by the first flush, so it needs no clearing; Gf is all zero
+  // after every completed pass (the flush clears what the kernels wrote, and
+  // padding only ever adds zero products), whatever its row stride was. So
+  // both only grow: a model's matrices alternate between sides (2048, 256,
+  // 2048 ... in TinyLlama), and clearing 48 MB and handing its zero pages back
+  // at every change cost 10% of the analysis (page faults, and TLB shootdowns
+  // to the other core for each madvise). Neither lower triangle is touched
+  // after growth: its pages go back (half of ~200 MB at m = 4096).
+  if (g.G.size() < static_cast<size_t>(m * m)) {
     g.G.resize(static_cast<size_t>(m * m));
     discard_left_of_blocks(g.G.data(), m, m, 1);
   }
   g.colsum.assign(static_cast<size_t>(W.d), 0.0);
-  if (!g.gf_clean || g.Gf.size() != static_cast<size_t>(acc.ldf * acc.ldf)) {
+  if (!g.gf_clean) g.Gf.clear();
+  if (g.Gf.size() < static_cast<size_t>(acc.ldf * acc.ldf)) {
     g.Gf.assign(static_cast<size_t>(acc.ldf * acc.ldf), 0.f);
     discard_left_of_blocks(g.Gf.data(), acc.ldf, acc.ldf, acc.blk);
   }

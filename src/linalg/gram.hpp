@@ -13,8 +13,8 @@ namespace ctscope::linalg {
 struct GramPass {
   bool row_gram = true;        // true: G = W^T W (d x d); false: G = W W^T (n x n)
   int64_t m = 0;               // side of G
-  std::vector<double> G;       // m x m row-major, UPPER triangle only (j >= i) is valid
-  std::vector<float> Gf;       // m x m float scratch
+  std::vector<double> G;       // m x m row-major in its first m * m entries (it only grows), UPPER triangle only (j >= i) is valid
+  std::vector<float> Gf;       // float scratch, all zero between passes
   bool gf_clean = false;       // Gf's upper triangle is all zero (a pass completed)
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;

@@ -343,7 +343,9 @@ TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector
     std::vector<double> l, lc;
     // Small solves are single-threaded LAPACK: M's and Mc's run side by side
     // (big ones use all of OpenBLAS's threads, one after the other).
-    auto solve = [&](int which) { (which == 0 ? l : lc) = sym_eigvals_desc(which == 0 ? M : make_Mc(), m); };
+    auto solve = [&](int which) {
+      (which == 0 ? l : lc) = sym_eigvals_desc(which == 0 ? std::vector<double>(M.begin(), M.begin() + m * m) : make_Mc(), m);
+    };
     if (need_c && m < 1024) {
       const ScopedBlasThreads serial(1);  // set here, so the two solves leave OpenBLAS's setting alone
       parallel_for(2, 1, [&](int64_t i0, int64_t i1, int) {

@@ -36,7 +36,7 @@ struct TopEigenOptions {
   std::vector<int> Ks_centered;
 };
 
-// M: m x m row-major, upper triangle used. make_Mc builds Mc explicitly (only
+// M: m x m row-major in its first m * m entries, upper triangle used. make_Mc builds Mc explicitly (only
 // called on the exact path). work: float scratch of m*m, reused across calls.
 TopEigen top_eigen(const std::vector<double>& M, const std::function<std::vector<double>()>& make_Mc, int64_t m,
                    const std::vector<int>& Ks, const Centering& c, const TopEigenOptions& opt, std::vector<float>& work);
