@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -230,6 +230,43 @@ TEST(GramBf16Dot, APassReusedAcrossSidesEqualsAFreshOne) {
         EXPECT_EQ(reused.ss, fresh.ss);
         EXPECT_EQ(reused.colsum, fresh.colsum);
         EXPECT_TRUE(std::all_of(reused.Gf.begin(), reused.Gf.end(), [](float x) { return x == 0.f; }));
+      }
+    }
+  }
+}
+
+// Y = X Q with Q in three BF16 parts against the double reference: odd row
+// counts (partial 4-row tiles), odd k (a half pair at the end), offsets into
+// Q, kq needing 1 to 6 vectors of 16 (two column groups), more than one
+// 64-pair sweep, a reused Projection repacked for a new Q, and Y's columns
+// past kq zero.
+TEST(GramBf16Dot, ProjectionMatchesDoubleReference) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "this CPU lacks AVX512_BF16 (vdpbf16ps): nothing to check";
+  const int64_t n = 45, d = 301;
+  const auto W = random_bf16(n, d, 17);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  bf16dot::Projection pj;
+  for (int kq : {1, 72, 72, 90}) {
+    SCOPED_TRACE("kq=" + std::to_string(kq));
+    std::vector<float> Q(static_cast<size_t>(d * kq));
+    for (auto& q : Q) q = nd(rng) * (1.f + 1e-3f * nd(rng));  // all 24 significand bits in use
+    bf16dot::pack_projection(Q.data(), d, kq, pj);
+    for (const auto& [k0, k] : {std::pair<int64_t, int64_t>{0, d}, {32, 171}, {128, 7}, {300, 1}}) {
+      const int64_t ldy = pj.ycols() + 3;
+      std::vector<float> Y(static_cast<size_t>(n * ldy), -7.f);
+      bf16dot::project(W.data() + k0, n, k, d, pj, k0, Y.data(), ldy);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t c = 0; c < pj.ycols(); ++c) {
+          double ref = 0, scale = 0;
+          for (int64_t j = k0; j < k0 + k && c < kq; ++j) {
+            const double x = bf16_to_f32(W[i * d + j]), q = Q[j * kq + c];
+            ref += x * q;
+            scale += std::abs(x * q);
+          }
+          ASSERT_NEAR(Y[i * ldy + c], ref, 1e-6 * scale + 1e-30) << "k0=" << k0 << " row " << i << " col " << c;
+        }
+        for (int64_t c = pj.ycols(); c < ldy; ++c) ASSERT_EQ(Y[i * ldy + c], -7.f) << "written past ycols";
       }
     }
   }

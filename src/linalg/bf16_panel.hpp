@@ -3,6 +3,8 @@
 // the AVX-512 pieces of their packing (exact BF16 -> float -> double sums, the
 // 16 x 16 transpose of 32-bit words that turns rows of BF16 pairs into columns).
 #pragma once
+#include <array>
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -22,6 +24,20 @@ struct PanelStats {
   double* colsum = nullptr;
   double ss = 0, sum = 0;
 };
+
+// A float as three BF16 parts whose sum is the float exactly (8 + 8 + 8
+// significant bits, each part rounded to nearest from what is left): BF16 x
+// BF16 products are exact in FP32, so X Q with Q in parts matches SGEMM on X
+// converted to float up to the order of the FP32 sums, without converting X.
+inline std::array<uint16_t, 3> bf16_parts(float v) {
+  std::array<uint16_t, 3> h{};
+  for (auto& part : h) {
+    const auto u = std::bit_cast<uint32_t>(v);
+    part = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+    v -= std::bit_cast<float>(static_cast<uint32_t>(part) << 16);  // exact: the part holds v's leading bits
+  }
+  return h;
+}
 
 // Per-worker partial statistics of a packed panel, added up by the caller.
 struct StatParts {

@@ -143,13 +143,14 @@ struct Accumulator {
   amx::Scratch* scratch = nullptr;
   bf16dot::Scratch* dot_scratch = nullptr;
   const amx::ProjectionTiles* tiles = nullptr;
+  const bf16dot::Projection* dot_projection = nullptr;
   int64_t pending = 0;
   bool first_flush = true;
 
   bool amx() const { return kernel == Kernel::amx; }
   bool reads_bf16() const { return kernel != Kernel::ssyrk; }
-  // A float copy of each panel: for SSYRK, and for SGEMM's Y = P Q unless AMX projects.
-  bool float_panel(int kq) const { return kernel == Kernel::ssyrk || (kq > 0 && !amx()); }
+  // A float copy of each panel: for SSYRK and SGEMM's Y = P Q (the BF16 kernels project BF16 as stored).
+  bool float_panel() const { return kernel == Kernel::ssyrk; }
 
   // After a panel of `count` rows (or columns); `last`: the pass is complete.
   void panel_done(int64_t count, bool last, GramPass& g) {
@@ -170,12 +171,12 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
   int64_t rb = std::clamp<int64_t>(static_cast<int64_t>(kPanelBytes / 4) / d, 16, 1024);
   if (acc.reads_bf16())
     rb = std::clamp<int64_t>(static_cast<int64_t>(kBf16PanelBytes / 2) / d / 32 * 32, 32, kFlushDepth);
-  std::vector<float> P(acc.float_panel(kq) ? static_cast<size_t>(std::min(rb, n) * d) : 0),
+  std::vector<float> P(acc.float_panel() ? static_cast<size_t>(std::min(rb, n) * d) : 0),
       Yf(static_cast<size_t>(std::min(rb, n) * acc.ldy));
   std::vector<double> Yd(static_cast<size_t>(std::min(rb, n)) * kq);
   for (int64_t r0 = 0; r0 < n; r0 += rb) {
     const int64_t rows = std::min(rb, n - r0);
-    if (acc.float_panel(kq))
+    if (acc.float_panel())
       parallel_for(rows, 16, [&](int64_t i0, int64_t i1, int) {
         convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, (r0 + i0) * d), static_cast<size_t>((i1 - i0) * d),
                        P.data() + i0 * d);
@@ -201,6 +202,8 @@ void row_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulator&
     if (kq > 0) {  // Y = P Q in float (a sum over d), Y^T Y in double
       if (acc.amx())
         amx::project(bf16 + r0 * d, rows, d, d, *acc.tiles, 0, Yf.data(), acc.ldy);
+      else if (acc.reads_bf16())
+        bf16dot::project(bf16 + r0 * d, rows, d, d, *acc.dot_projection, 0, Yf.data(), acc.ldy);
       else
         sgemm_rows(rows, kq, d, P.data(), d, Qall, kq, Yf.data(), acc.ldy);
       for (int64_t i = 0; i < rows; ++i) std::copy_n(Yf.data() + i * acc.ldy, kq, Yd.data() + i * kq);
@@ -224,14 +227,14 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
     cb = std::clamp<int64_t>(static_cast<int64_t>(kBf16PanelBytes / 2) / n / 32 * 32, 32, kFlushDepth);
   cb = std::max<int64_t>(tr.block_elems, cb / tr.block_elems * tr.block_elems);
   cb = std::min(cb, d);
-  std::vector<float> P(acc.float_panel(kq) ? static_cast<size_t>(n * cb) : 0), Yf;
+  std::vector<float> P(acc.float_panel() ? static_cast<size_t>(n * cb) : 0), Yf;
   if (kq > 0) {
     g.Y.assign(static_cast<size_t>(n * kq), 0.0);
     Yf.resize(static_cast<size_t>(n * acc.ldy));
   }
   for (int64_t j0 = 0; j0 < d; j0 += cb) {
     const int64_t cols = std::min(cb, d - j0);
-    if (acc.float_panel(kq))
+    if (acc.float_panel())
       parallel_for(n, 16, [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; ++i)
           convert_to_f32(W.dtype, base + elem_offset_bytes(W.dtype, i * d + j0), static_cast<size_t>(cols),
@@ -258,6 +261,8 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
     if (kq > 0) {
       if (acc.amx())
         amx::project(bf16 + j0, n, cols, d, *acc.tiles, j0, Yf.data(), acc.ldy);
+      else if (acc.reads_bf16())
+        bf16dot::project(bf16 + j0, n, cols, d, *acc.dot_projection, j0, Yf.data(), acc.ldy);
       else
         sgemm_rows(n, kq, cols, P.data(), cols, Qall + j0 * kq, kq, Yf.data(), acc.ldy);
       parallel_for(n, 64, [&](int64_t i0, int64_t i1, int) {
@@ -330,11 +335,14 @@ void one_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gra
   static thread_local amx::Scratch scratch;
   static thread_local amx::ProjectionTiles tiles;
   static thread_local bf16dot::Scratch dot_scratch;
+  static thread_local bf16dot::Projection dot_projection;
   if (acc.amx() && kq > 0) amx::pack_projection(Qall, W.d, kq, tiles);
+  if (acc.kernel == Kernel::avx512bf16 && kq > 0) bf16dot::pack_projection(Qall, W.d, kq, dot_projection);
   acc.scratch = &scratch;
   acc.dot_scratch = &dot_scratch;
   acc.tiles = &tiles;
-  acc.ldy = kq == 0 ? 0 : acc.amx() ? tiles.ycols() : kq;
+  acc.dot_projection = &dot_projection;
+  acc.ldy = kq == 0 ? 0 : acc.amx() ? tiles.ycols() : acc.reads_bf16() ? dot_projection.ycols() : kq;
 
   if (row_gram)
     row_panel_pass(W, Qall, kq, acc, g);

@@ -1,7 +1,6 @@
 #include "linalg/gram_amx.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstdlib>
 #include <cstring>
 
@@ -243,12 +242,6 @@ void compute(const Packed& pk, float* G, int64_t ldg) {
   });
 }
 
-inline uint16_t bf16_rne(float v) {
-  const auto u = std::bit_cast<uint32_t>(v);
-  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-inline float bf16_value(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
-
 // A 16 x 32 tile of X at (r0, c0), zero outside rows x k: the edges of X go
 // through this copy so no load reads past the matrix (or multiplies garbage).
 CTSCOPE_AVX512 void stage_a(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, int64_t r0, int64_t c0,
@@ -353,13 +346,10 @@ void pack_projection(const float* Q, int64_t d, int kq, ProjectionTiles& p) {
   // element [r][2 j + e] is Q[chunk * 32 + 2 r + e][t * 16 + j].
   for (int64_t i = 0; i < d; ++i)
     for (int j = 0; j < kq; ++j) {
-      float rest = Q[i * kq + j];
+      const auto parts = bf16_parts(Q[i * kq + j]);
       const int64_t c = i / 32, r = (i % 32) / 2, e = i % 2;
-      for (int part = 0; part < 3; ++part) {
-        const uint16_t h = bf16_rne(rest);
-        rest -= bf16_value(h);  // exact: h holds the leading bits of rest
-        p.buf[static_cast<size_t>(((c * 3 + part) * p.tiles + j / 16) * 512 + r * 32 + 2 * (j % 16) + e)] = h;
-      }
+      for (int part = 0; part < 3; ++part)
+        p.buf[static_cast<size_t>(((c * 3 + part) * p.tiles + j / 16) * 512 + r * 32 + 2 * (j % 16) + e)] = parts[part];
     }
 #else
   (void)Q;

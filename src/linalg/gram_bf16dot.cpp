@@ -182,10 +182,73 @@ void gram(bool tall, const uint16_t* X, int64_t m, int64_t k, int64_t ld, float*
   compute(pk, m, G, ldg);
 }
 
+constexpr int kProjRows = 4;     // rows of Y per micro tile: 4 x 5 accumulators
+constexpr int kProjVecs = 5;     // 16-column vectors of Y per micro tile
+constexpr int64_t kProjKc = 64;  // pairs per sweep: their words of Q (at kq = 72, 60 KiB) stay in L1/L2
+
+// The BF16 pair (x[2p], x[2p+1]) of a row as one word, x[2p+1] = 0 past k.
+inline uint32_t pair_word(const uint16_t* x, int64_t p, int64_t k) {
+  if (2 * p + 1 < k) {
+    uint32_t w;
+    std::memcpy(&w, x + 2 * p, sizeof w);  // BF16 rows may sit at any even address
+    return w;
+  }
+  return x[2 * p];
+}
+
+// Y[r0 : r0 + nr, 16 v0 : 16 (v0 + NV)] += X's rows times Q's pairs [p0, p0 + kc) (k0's pairs on).
+template <int NV>
+CTSCOPE_DPBF16 void project_tile(const uint16_t* X, int64_t ld, int64_t k, const Projection& pj, int64_t q0,
+                                 int64_t p0, int64_t kc, int64_t r0, int nr, int v0, float* Y, int64_t ldy) {
+  __m512 acc[kProjRows][NV];
+  for (int r = 0; r < kProjRows; ++r)
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = r < nr ? _mm512_loadu_ps(Y + (r0 + r) * ldy + 16 * (v0 + v)) : _mm512_setzero_ps();
+  const uint16_t* rows[kProjRows];
+  for (int r = 0; r < kProjRows; ++r) rows[r] = X + (r0 + std::min(r, nr - 1)) * ld;
+  for (int64_t p = p0; p < p0 + kc; ++p) {
+    __m512bh x[kProjRows];
+    for (int r = 0; r < kProjRows; ++r) x[r] = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair_word(rows[r], p, k)));
+    const uint32_t* q = pj.buf.data() + ((q0 + p) * 3 * pj.vecs + v0) * 16;
+    for (int part = 0; part < 3; ++part, q += pj.vecs * 16)
+      for (int v = 0; v < NV; ++v) {
+        const auto qv = (__m512bh)_mm512_loadu_si512(q + v * 16);
+        for (int r = 0; r < kProjRows; ++r) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], x[r], qv);
+      }
+  }
+  for (int r = 0; r < nr; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(Y + (r0 + r) * ldy + 16 * (v0 + v), acc[r][v]);
+}
+
+CTSCOPE_DPBF16 void project_rows(const uint16_t* X, int64_t r0, int64_t r1, int64_t k, int64_t ld, const Projection& pj,
+                                 int64_t q0, float* Y, int64_t ldy) {
+  const int64_t kp = (k + 1) / 2;
+  for (int64_t r = r0; r < r1; ++r) std::fill_n(Y + r * ldy, pj.ycols(), 0.f);
+  for (int64_t p0 = 0; p0 < kp; p0 += kProjKc) {
+    const int64_t kc = std::min(kProjKc, kp - p0);
+    for (int64_t i = r0; i < r1; i += kProjRows) {
+      const int nr = static_cast<int>(std::min<int64_t>(kProjRows, r1 - i));
+      for (int v0 = 0; v0 < pj.vecs; v0 += kProjVecs) {
+        switch (std::min(kProjVecs, pj.vecs - v0)) {
+          case 1: project_tile<1>(X, ld, k, pj, q0, p0, kc, i, nr, v0, Y, ldy); break;
+          case 2: project_tile<2>(X, ld, k, pj, q0, p0, kc, i, nr, v0, Y, ldy); break;
+          case 3: project_tile<3>(X, ld, k, pj, q0, p0, kc, i, nr, v0, Y, ldy); break;
+          case 4: project_tile<4>(X, ld, k, pj, q0, p0, kc, i, nr, v0, Y, ldy); break;
+          default: project_tile<5>(X, ld, k, pj, q0, p0, kc, i, nr, v0, Y, ldy); break;
+        }
+      }
+    }
+  }
+}
+
 #else
 
 void gram(bool, const uint16_t*, int64_t, int64_t, int64_t, float*, int64_t, Scratch&, PanelStats&) {
   throw Error("AVX-512 BF16 Gram: not built for this CPU");
+}
+
+void project_rows(const uint16_t*, int64_t, int64_t, int64_t, int64_t, const Projection&, int64_t, float*, int64_t) {
+  throw Error("AVX-512 BF16 projection: not built for this CPU");
 }
 
 #endif  // CTSCOPE_BF16_SIMD
@@ -203,6 +266,32 @@ void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int6
 
 void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st) {
   gram(false, X, m, k, ld, G, ldg, s, st);
+}
+
+void pack_projection(const float* Q, int64_t d, int kq, Projection& p) {
+  const size_t n = static_cast<size_t>(d) * static_cast<size_t>(kq);
+  if (p.d == d && p.kq == kq && p.source.size() == n && std::equal(Q, Q + n, p.source.begin())) return;
+  p.source.assign(Q, Q + n);
+  p.d = d;
+  p.kq = kq;
+  p.pairs = (d + 1) / 2;
+  p.vecs = (kq + 15) / 16;
+  p.buf.assign(static_cast<size_t>(p.pairs * 3 * p.vecs * 16), 0);
+  for (int64_t i = 0; i < d; ++i)
+    for (int j = 0; j < kq; ++j) {
+      const auto parts = bf16_parts(Q[i * kq + j]);
+      for (int part = 0; part < 3; ++part)
+        p.buf[static_cast<size_t>(((i / 2 * 3 + part) * p.vecs + j / 16) * 16 + j % 16)] |=
+            static_cast<uint32_t>(parts[part]) << (16 * (i % 2));
+    }
+}
+
+void project(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, const Projection& p, int64_t k0, float* Y,
+             int64_t ldy) {
+  if (rows < 1 || k < 1) return;
+  if (!cpu_features().avx512_bf16) throw Error("AVX-512 BF16 projection: this CPU lacks AVX512_BF16");
+  if (k0 % 2 != 0 || k0 + k > p.d || ldy < p.ycols()) throw Error("AVX-512 BF16 projection: rows of Q out of range");
+  parallel_for(rows, 16, [&](int64_t r0, int64_t r1, int) { project_rows(X, r0, r1, k, ld, p, k0 / 2, Y, ldy); });
 }
 
 }  // namespace ctscope::linalg::bf16dot

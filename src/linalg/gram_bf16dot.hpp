@@ -42,4 +42,22 @@ void gram_tn(const uint16_t* X, int64_t k, int64_t m, int64_t ld, float* G, int6
 // st.colsum has k entries (X's columns).
 void gram_nt(const uint16_t* X, int64_t m, int64_t k, int64_t ld, float* G, int64_t ldg, Scratch& s, PanelStats& st);
 
+// Q (d x kq float, row-major) in three BF16 parts (bf16_parts) as VNNI words
+// for X Q: word ((p * 3 + part) * vecs + v) * 16 + l holds that part of
+// (Q[2p][16v + l], Q[2p + 1][16v + l]), zero past d and kq.
+struct Projection {
+  int64_t d = 0, pairs = 0;
+  int kq = 0, vecs = 0;  // 16-column vectors
+  std::vector<uint32_t> buf;
+  std::vector<float> source;  // the Q packed last: the same Q again (the next matrix) is not repacked
+  int64_t ycols() const { return 16 * static_cast<int64_t>(vecs); }
+};
+void pack_projection(const float* Q, int64_t d, int kq, Projection& p);  // no-op when p holds this Q
+
+// Y = X Q[k0 : k0 + k, :], X: rows x k BF16 bits with row stride ld, k0 even.
+// Y: rows x p.ycols() floats, row stride ldy, overwritten (columns past kq
+// come out zero). X is read as stored: no float copy of the panel.
+void project(const uint16_t* X, int64_t rows, int64_t k, int64_t ld, const Projection& p, int64_t k0, float* Y,
+             int64_t ldy);
+
 }  // namespace ctscope::linalg::bf16dot
