@@ -31,13 +31,7 @@ bool chosen(bool by_default) {
 // attribute: the parallel loops call these functions, never intrinsics.)
 #define CTSCOPE_DPBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-// Pairs of k per sweep: a whole panel at d = 2048 (1024 rows). Each sweep
-// ends in a read-modify-write of the tile's rows of G, 8 KiB apart at
-// m = 2048 (a page each, and the same L1 sets), so sweeps as long as the
-// panel allows: 512 pairs run the 5632 x 2048 Gram at 520-570 GFLOP/s on a
-// Zen 5 EPYC's two cores against 380-410 with 128 (bench_gram, alternating);
-// the 48-column strip of B (96 KiB) is then read from L2, which keeps up.
-constexpr int64_t kKc = 512;
+constexpr int64_t kKc = 128;  // pairs of k per sweep: a 48-column strip of B (kKc x 192 bytes, 24 KiB) stays in L1
 constexpr int kMr = 8;  // rows of G per micro tile: 8 x 3 accumulators of 16 floats (24 of the 32 zmm registers); 4 x 6 measured slower
 constexpr int64_t kGroup = kBlock / 16;  // 16-index blocks per 48-column strip
 
@@ -120,6 +114,13 @@ CTSCOPE_DPBF16 inline void micro(const uint32_t* a, const uint32_t* b, int64_t k
   __m512 acc[kMr][kGroup];
   for (auto& row : acc)
     for (auto& v : row) v = _mm512_setzero_ps();
+  // The tile's rows of G, 8 KiB apart at m = 2048, are read at the end, after
+  // ~1500 cycles of products: fetched now, their misses overlap the products
+  // (the Gram at 535-595 GFLOP/s on a Zen 5 EPYC's two cores against 445-470
+  // without, bench_gram, alternating). Longer sweeps (512 pairs) amortized the
+  // misses as well but summed 4x as many products in float before each add.
+  for (int r = 0; r < rows; ++r)
+    for (int v = 0; v < kGroup; ++v) _mm_prefetch(reinterpret_cast<const char*>(C + r * ldc + v * 16), _MM_HINT_T0);
   for (int64_t p = 0; p < kc; ++p) {
     __m512bh v[kGroup];
     for (int g = 0; g < kGroup; ++g) v[g] = (__m512bh)_mm512_load_si512(b + g * kpp * 16 + p * 16);
