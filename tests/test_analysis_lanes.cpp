@@ -139,6 +139,22 @@ TEST(InFlightBudget, ATaskThatWouldPassTheCapWaitsAndOneAloneAlwaysGoes) {
   EXPECT_EQ(budget.held(), 0);
 }
 
+TEST(InFlightBudget, AHoldGivesItsShareBackHoweverItsScopeEnds) {
+  InFlightBudget budget(10);
+  {
+    const InFlightBudget::Hold a(budget, 3);
+    EXPECT_EQ(budget.held(), 3);
+  }
+  EXPECT_EQ(budget.held(), 0);
+  try {
+    const InFlightBudget::Hold b(budget, 7);
+    EXPECT_EQ(budget.held(), 7);
+    throw std::runtime_error("a matrix that fails");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(budget.held(), 0) << "an exception must not keep the share";
+}
+
 TEST(AnalysisLanes, SideBySideGivesTheNumbersOfOneAtATime) {
   TempDir dir("lanes");
   const std::string model = lanes_model(dir).string();

@@ -251,36 +251,38 @@ ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> recor
 
 namespace {
 
-// What a lane keeps (its buffers, sized by the largest Gram it has met) and
-// the largest matrix it reads.
-struct LaneMemory {
-  double buffers = 0, largest_matrix = 0;
+// How many lanes, and the bytes of matrices they may read at once.
+struct LanePlan {
+  int lanes = 1;
+  double in_flight_cap = INFINITY;
 };
-LaneMemory lane_memory(const AnalysisPlan& plan) {
-  LaneMemory l;
+
+LanePlan plan_lanes(const AnalysisPlan& plan, int requested) {
+  for (BasisKind b : plan.out.settings.bases)
+    if (b == BasisKind::Svd || b == BasisKind::Universal) return {};  // per-matrix and pooled bases: in order
+  // More lanes than cores or matrices would only wait.
+  const int most = static_cast<int>(std::min<size_t>(std::max<size_t>(plan.jobs.size(), 1), worker_count()));
+  if (requested > 0) return {std::min(requested, most), INFINITY};
+  // What a lane keeps (its buffers, sized by the largest Gram it meets) and
+  // the largest matrix it reads.
+  double buffers = 0, largest_matrix = 0;
   for (size_t i : plan.jobs) {
     const TensorInfo& t = *plan.sel.matrices[i];
     const double m = static_cast<double>(std::min(t.rows(), t.cols()));
-    l.buffers = std::max(l.buffers, kLaneBytesPerGramEntry * m * m);
-    l.largest_matrix = std::max(l.largest_matrix, static_cast<double>(t.nbytes));
+    buffers = std::max(buffers, kLaneBytesPerGramEntry * m * m);
+    largest_matrix = std::max(largest_matrix, static_cast<double>(t.nbytes));
   }
-  return l;
+  // One lane per core where every lane's buffers and the largest matrix fit,
+  // the matrices in flight then held to the rest; else one lane with every
+  // core: never fewer cores at work.
+  const double left = kLaneMemoryBudget - kLaneBaseBytes - most * buffers;
+  if (largest_matrix <= left) return {most, left};
+  return {1, kLaneMemoryBudget - kLaneBaseBytes - buffers};
 }
 
 }  // namespace
 
-int analysis_lanes(const AnalysisPlan& plan, int requested) {
-  for (BasisKind b : plan.out.settings.bases)
-    if (b == BasisKind::Svd || b == BasisKind::Universal) return 1;  // per-matrix and pooled bases: in order
-  // More lanes than cores or matrices would only wait.
-  const int lanes = static_cast<int>(std::min<size_t>(std::max<size_t>(plan.jobs.size(), 1), worker_count()));
-  if (requested > 0) return std::min(requested, lanes);
-  // One lane per core where every lane's buffers and the largest matrix fit
-  // (analyze_model holds the matrices in flight to the rest), else one lane
-  // with every core: never fewer cores at work.
-  const LaneMemory l = lane_memory(plan);
-  return kLaneBaseBytes + lanes * l.buffers + l.largest_matrix <= kLaneMemoryBudget ? lanes : 1;
-}
+int analysis_lanes(const AnalysisPlan& plan, int requested) { return plan_lanes(plan, requested).lanes; }
 
 ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, const ProgressFn& progress,
                             RecordStore* store, int lanes) {
@@ -296,20 +298,13 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   double bytes = 0;
   std::mutex mu;  // records, the store, the progress and its counts
   const linalg::ScopedBlasThreads serial_blas(1);  // for every lane: they run side by side
-  const int used = analysis_lanes(plan, lanes);
-  // Automatic lanes keep the matrices being read within what the budget leaves.
-  const double cap = lanes > 0 ? INFINITY : kLaneMemoryBudget - kLaneBaseBytes - used * lane_memory(plan).buffers;
-  InFlightBudget in_flight(cap);
-  parallel_tasks(static_cast<int64_t>(todo.size()), used, [&](int64_t task, int) {
+  const LanePlan lane_plan = plan_lanes(plan, lanes);
+  InFlightBudget in_flight(lane_plan.in_flight_cap);
+  parallel_tasks(static_cast<int64_t>(todo.size()), lane_plan.lanes, [&](int64_t task, int) {
     const size_t j = todo[static_cast<size_t>(task)];
     const TensorInfo& t = *plan.sel.matrices[plan.jobs[j]];
     const auto nbytes = static_cast<double>(t.nbytes);
-    in_flight.acquire(nbytes);
-    struct Release {
-      InFlightBudget& gate;
-      double bytes;
-      ~Release() { gate.release(bytes); }
-    } release{in_flight, nbytes};
+    const InFlightBudget::Hold reading(in_flight, nbytes);
     MatrixRecord rec = analyze_planned_matrix(ck, plan, bases, plan.jobs[j]);
     const std::lock_guard lock(mu);
     bytes += nbytes;
@@ -321,7 +316,7 @@ ModelAnalysis analyze_model(const Checkpoint& ck, const AnalysisSettings& s, con
   ordered.reserve(records.size());
   for (auto& r : records) ordered.push_back(std::move(*r));
   ModelAnalysis out = finish_analysis(std::move(plan), std::move(ordered), bytes);
-  out.lanes = used;
+  out.lanes = lane_plan.lanes;
   return out;
 }
 

@@ -28,6 +28,19 @@ class InFlightBudget {
     return held_;
   }
 
+  // amount acquired for the holder's lifetime: given back however its scope ends.
+  class Hold {
+   public:
+    Hold(InFlightBudget& budget, double amount) : budget_(budget), amount_(amount) { budget_.acquire(amount_); }
+    ~Hold() { budget_.release(amount_); }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    InFlightBudget& budget_;
+    double amount_;
+  };
+
  private:
   double cap_, held_ = 0;
   mutable std::mutex mu_;
