@@ -490,8 +490,11 @@ def plan(name, m, base, out):
                 ["eval", m, "--text", text, "--ctx", "64", "-q"]]
     stories = base / "stories260K.bin"
     if name in ("ids.json", "ids.txt"):
-        model = stories if stories.exists() else base / "tiny"
-        return [["generate", model, "--prompt-ids", m, "-n", "3"], ["eval", model, "--text-ids", m, "--ctx", "64", "-q"]]
+        if stories.exists():
+            return [["generate", stories, "--prompt-ids", m, "-n", "3"],
+                    ["eval", stories, "--text-ids", m, "--ctx", "64", "-q"]]
+        tiny = base / "tiny"  # synthetic, no tokenizer: token ids out too
+        return [["generate", tiny, "--prompt-ids", m, "-n", "3", "--ids"], ["eval", tiny, "--text-ids", m, "--ctx", "64", "-q"]]
     if name in ("tok512.bin", "tokenizer.model"):
         return [["generate", stories, "--tokenizer", m, "--prompt", "Once upon a time", "-n", "3"],
                 ["eval", stories, "--tokenizer", m, "--text", text, "--ctx", "64", "-q"]]
