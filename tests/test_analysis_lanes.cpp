@@ -9,18 +9,20 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cmath>
 #include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <tuple>
 
 #include "ct/model_analysis.hpp"
 #include "io/dtype.hpp"
 #include "io/safetensors_writer.hpp"
+#include "linalg/gram.hpp"
 #include "test_support.hpp"
+#include "util/cpu_features.hpp"
 #include "util/in_flight_budget.hpp"
 #include "util/thread_pool.hpp"
 
@@ -172,6 +174,14 @@ TEST(AnalysisLanes, SideBySideGivesTheNumbersOfOneAtATime) {
     for (const auto& m : timed["matrices"]) lanczos += m["cost"]["krylov_dim"].get<int>() > 0;
     EXPECT_EQ(timed["timing"]["lanes"], std::min(2, worker_count()));
     EXPECT_EQ(nlohmann::json::parse(slurp(dir / "one.json"))["timing"]["lanes"], 1);
+    // The path each run took is named beside its timing.
+    const std::string kernel = timed["timing"]["bf16_gram_kernel"];
+    const std::string expected = env.empty()                                      ? linalg::bf16_gram_kernel()
+                                 : env.find("CTSCOPE_AVX512BF16=1") != std::string::npos && cpu_features().avx512_bf16
+                                     ? "avx512bf16"
+                                     : "ssyrk";
+    EXPECT_EQ(kernel, expected) << env;
+    EXPECT_FALSE(timed["timing"]["blas_core"].get<std::string>().empty());
     EXPECT_GE(lanczos, 1) << "no matrix took the Lanczos path: the test would not cover it";
   }
 }

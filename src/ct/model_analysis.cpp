@@ -8,7 +8,9 @@
 #include "ct/accounting.hpp"
 #include "ct/basis_provider.hpp"
 #include "ct/stored_matrix.hpp"
+#include "linalg/blas_core.hpp"
 #include "linalg/blas_threads.hpp"
+#include "linalg/gram.hpp"
 #include "util/error.hpp"
 #include "util/in_flight_budget.hpp"
 #include "util/resource_usage.hpp"
@@ -246,6 +248,8 @@ ModelAnalysis finish_analysis(AnalysisPlan plan, std::vector<MatrixRecord> recor
   account(out);
   out.wall_s = plan.clock.seconds();
   out.peak_rss_mb = peak_rss_mb();
+  out.bf16_gram_kernel = linalg::bf16_gram_kernel();
+  out.blas_core = linalg::blas_core();
   return out;
 }
 

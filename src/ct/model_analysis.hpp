@@ -118,6 +118,10 @@ struct ModelAnalysis {
   std::vector<Accounting> accounting;  // same order as fits
   double wall_s = 0, peak_rss_mb = 0, flops = 0, bytes_read = 0;
   int lanes = 1;  // matrices analyzed side by side (analyze_model's lanes)
+  // The kernels the arithmetic ran on (on rank 0, for MPI): the Gram of BF16
+  // matrices (linalg::bf16_gram_kernel) and OpenBLAS's core, so a timing
+  // can be read against the path that made it.
+  std::string bf16_gram_kernel, blas_core;
 };
 
 // Records of matrices computed before (the run journal, --journal): a matrix

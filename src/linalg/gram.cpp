@@ -364,6 +364,12 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
   if (g.scale != 1) one_pass(W, row_gram, Qall, kq, g);
 }
 
+std::string bf16_gram_kernel() {
+  if (amx::available()) return "amx";
+  if (bf16dot::available()) return "avx512bf16";
+  return "ssyrk";
+}
+
 GramPass gram_pass(const MatrixView& W, bool row_gram) {
   GramPass g;
   gram_pass(W, row_gram, nullptr, 0, g);

@@ -3,6 +3,7 @@
 // double, and for wide matrices the projections Y = W Qall.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "linalg/matrix_view.hpp"
@@ -41,6 +42,11 @@ inline constexpr double kGramSsMax = 1e38, kGramSsMin = 0x1p-60;
 // when Q^T G Q is cheaper from G than W Q is from W (n >> d). Throws Error for
 // dtypes that cannot be converted or rows that are not whole blocks.
 void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g);
+
+// The kernel BF16 matrices (at an even address, unscaled) take in this process
+// now: "amx", "avx512bf16" (AVX-512 BF16 dot products) or "ssyrk" (converted
+// to float; every other dtype takes it too).
+std::string bf16_gram_kernel();
 GramPass gram_pass(const MatrixView& W, bool row_gram);
 
 }  // namespace ctscope::linalg

@@ -110,7 +110,7 @@ nlohmann::json analysis_json(const ModelAnalysis& a) {
                    {"default_K", default_K}, {"fits", summary_fits}}},
       {"timing", {{"wall_s", a.wall_s}, {"peak_rss_mb", a.peak_rss_mb}, {"gflop", a.flops / 1e9},
                   {"gflops_per_s", a.wall_s > 0 ? a.flops / a.wall_s / 1e9 : 0.0}, {"bytes_streamed", a.bytes_read},
-                  {"lanes", a.lanes}}},
+                  {"lanes", a.lanes}, {"bf16_gram_kernel", a.bf16_gram_kernel}, {"blas_core", a.blas_core}}},
   };
 }
 

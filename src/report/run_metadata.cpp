@@ -43,6 +43,8 @@ const std::map<std::string_view, std::string_view>& glossary() {
     m["rows"] = "matrix rows";
     m["peak_rss_mb"] = "MiB (2^20 bytes)";
     m["lanes"] = "matrices analyzed side by side, each on one core (analyze --lanes)";
+    m["bf16_gram_kernel"] = "the Gram kernel of BF16 matrices: amx, avx512bf16 (dot products) or ssyrk (float)";
+    m["blas_core"] = "OpenBLAS's kernel family in use (openblas_get_corename)";
     m["gflop"] = "10^9 floating-point operations";
     m["gflops_per_s"] = "10^9 floating-point operations per second";
     m["ppl"] = "perplexity per scored token: exp(mean negative log-likelihood in nats)";
@@ -104,7 +106,8 @@ nlohmann::json analysis_units() {
                      "amplitude_n95_min", "amplitude_n95_max", "weight_n95", "eigenvalues", "params", "total_params",
                      "analyzed_params", "amplitude_params", "basis_params", "rows", "compression_paper",
                      "compression_analyzed", "compression_storage", "wall_s", "gram_s", "eigen_s", "fit_s",
-                     "peak_rss_mb", "gflop", "gflops_per_s", "bytes_streamed", "lanes", "size_bytes", "mtime_utc"});
+                     "peak_rss_mb", "gflop", "gflops_per_s", "bytes_streamed", "lanes", "bf16_gram_kernel", "blas_core",
+                     "size_bytes", "mtime_utc"});
 }
 
 nlohmann::json perplexity_units() {
