@@ -16,9 +16,10 @@
 namespace ctscope::linalg::bf16dot {
 
 // The CPU has AVX512_BF16 (with the OS saving zmm state) and the kernel is
-// chosen: by default on AMD (Zen 4 and 5 run VDPBF16PS, 32 products, at the
-// rate of an FMA, 16: 396 against 213 GFLOP/s a core on a Zen 5 EPYC,
-// bench_peak; the kernel 2.5x OpenBLAS SSYRK there, bench_gram), off on Intel
+// chosen: by default on AMD (a Zen 5 EPYC runs VDPBF16PS, 32 products, at
+// the rate of an FMA, 16: 396 against 213 GFLOP/s a core, bench_peak; the
+// kernel 2.5x OpenBLAS SSYRK there, bench_gram; Zen 4 is expected to be alike
+// but was not measured), off on Intel
 // (Cooper Lake, Sapphire and Emerald Rapids issue it at half the FMA rate:
 // 0.27 of SGEMM against SSYRK's 0.75 on Emerald Rapids, where AMX does the
 // work anyway). CTSCOPE_AVX512BF16=1 forces it on, =0 off. The environment is
