@@ -10,7 +10,7 @@ struct CpuFeatures {
   bool avx512 = false;       // AVX-512 F, BW, VL, DQ with the OS saving zmm state (SkylakeX kernels)
   bool avx512_bf16 = false;  // AVX512_BF16: vdpbf16ps (Cooper Lake, Sapphire Rapids, Zen 4)
   bool amx_bf16 = false;     // AMX-TILE and AMX-BF16 in the CPU (the kernel's permission is asked elsewhere)
-  bool amd = false;          // vendor "AuthenticAMD": whose AVX-512 BF16 dot products run at twice the FMA rate (Zen 4, Zen 5)
+  bool amd = false;          // vendor "AuthenticAMD" (its AVX-512 BF16 dot products run at twice the FMA's FLOP rate: measured on Zen 5)
 };
 
 // The features of the CPU this process runs on (all false off x86-64).
