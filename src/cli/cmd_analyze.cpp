@@ -192,7 +192,11 @@ const RegisterCommand reg(
                            "ctscope analyze ckpt/step-1000 ckpt/step-2000 ckpt/step-4000 --K 64 --csv trajectory.csv"}) +
                  "\nExit status: 0 when at least one matrix was analyzed; a matrix that cannot be (NaN/Inf) is listed "
                  "under \"Not fitted\" and in the JSON's `skipped` with the reason. 2 when nothing could be fitted. "
-                 "Extreme but finite values (1e20, 1e-30) are analyzed: the Gram pass rescales them exactly.\n");
+                 "Extreme but finite values (1e20, 1e-30) are analyzed: the Gram pass rescales them exactly.\n"
+                 "\nEnvironment: BF16 Grams run on AMX where the CPU has it (CTSCOPE_NO_AMX=1 turns it off), else on "
+                 "AVX-512 BF16 dot products on AMD CPUs that have them (CTSCOPE_AVX512BF16=1 or =0 forces them on or "
+                 "off), else on OpenBLAS SSYRK in float; the JSON's timing.bf16_gram_kernel names the one used. The "
+                 "numbers agree across them to the order of float sums.\n");
       return [o]() { return run(*o); };
     });
 
