@@ -19,6 +19,7 @@
 using namespace ctscope;
 using namespace ctscope::ct;
 using namespace ctscope::linalg;
+using ctscope::test_support::expect_projection;
 using ctscope::test_support::random_bf16;
 
 namespace {
@@ -177,16 +178,7 @@ TEST(CtAmx, ProjectionMatchesDoubleReference) {
       const int64_t ldy = pt.ycols() + 3;
       std::vector<float> Y(static_cast<size_t>(n * ldy), -7.f);
       amx::project(W.data() + k0, n, k, d, pt, k0, Y.data(), ldy);
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t c = 0; c < pt.ycols(); ++c) {
-          double ref = 0, scale = 0;
-          for (int64_t j = k0; j < k0 + k && c < kq; ++j) {
-            const double x = bf16_to_f32(W[i * d + j]), q = Q[j * kq + c];
-            ref += x * q;
-            scale += std::abs(x * q);
-          }
-          ASSERT_NEAR(Y[i * ldy + c], ref, 1e-6 * scale + 1e-30) << "k0=" << k0 << " row " << i << " col " << c;
-        }
+      expect_projection(W, n, d, Q, kq, k0, k, Y, ldy, pt.ycols());
     }
   }
 }
