@@ -279,13 +279,18 @@ void column_panel_pass(const MatrixView& W, const float* Qall, int kq, Accumulat
   }
 }
 
+// The kernel for BF16 as stored: the fastest the CPU runs and the switches allow.
+Kernel bf16_kernel() {
+  if (amx::available()) return Kernel::amx;
+  if (bf16dot::available()) return Kernel::avx512bf16;
+  return Kernel::ssyrk;
+}
+
 // (The BF16 kernels read BF16 as uint16_t, unscaled: data at an odd address -
 // safetensors aligns nothing - and a scaled pass take the converting path.)
 Kernel gram_kernel(const MatrixView& W, double scale) {
   if (W.dtype != DType::BF16 || reinterpret_cast<uintptr_t>(W.data) % 2 != 0 || scale != 1) return Kernel::ssyrk;
-  if (amx::available()) return Kernel::amx;
-  if (bf16dot::available()) return Kernel::avx512bf16;
-  return Kernel::ssyrk;
+  return bf16_kernel();
 }
 
 // The power of two that brings a sum of squares outside [kGramSsMin,
@@ -365,8 +370,11 @@ void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, Gr
 }
 
 std::string bf16_gram_kernel() {
-  if (amx::available()) return "amx";
-  if (bf16dot::available()) return "avx512bf16";
+  switch (bf16_kernel()) {
+    case Kernel::amx: return "amx";
+    case Kernel::avx512bf16: return "avx512bf16";
+    case Kernel::ssyrk: break;
+  }
   return "ssyrk";
 }
 

@@ -16,7 +16,7 @@ struct GramPass {
   int64_t m = 0;               // side of G
   std::vector<double> G;       // m x m row-major in its first m * m entries (it only grows), UPPER triangle only (j >= i) is valid
   std::vector<float> Gf;       // float scratch, all zero between passes
-  bool gf_clean = false;       // Gf's upper triangle is all zero (a pass completed)
+  bool gf_clean = false;       // Gf is all zero (the last pass completed)
   std::vector<double> colsum;  // d
   double ss = 0, sum = 0;
   // G, colsum, ss, sum, Y and YtY are those of scale * W: a power of two (so
@@ -42,11 +42,11 @@ inline constexpr double kGramSsMax = 1e38, kGramSsMin = 0x1p-60;
 // when Q^T G Q is cheaper from G than W Q is from W (n >> d). Throws Error for
 // dtypes that cannot be converted or rows that are not whole blocks.
 void gram_pass(const MatrixView& W, bool row_gram, const float* Qall, int kq, GramPass& g);
+GramPass gram_pass(const MatrixView& W, bool row_gram);
 
 // The kernel BF16 matrices (at an even address, unscaled) take in this process
 // now: "amx", "avx512bf16" (AVX-512 BF16 dot products) or "ssyrk" (converted
 // to float; every other dtype takes it too).
 std::string bf16_gram_kernel();
-GramPass gram_pass(const MatrixView& W, bool row_gram);
 
 }  // namespace ctscope::linalg
